@@ -1,0 +1,1 @@
+//! The hash-chained JSONL audit log (SPEC 7) and its verifier.

@@ -1,0 +1,224 @@
+//! Command-line definitions (clap derive) only; no behaviour lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Speech analytics configuration for Genesys Cloud, kept as code.
+#[derive(Debug, Parser)]
+#[command(
+    name = "speechops",
+    version,
+    about = "Speech analytics configuration for Genesys Cloud, kept as code",
+    long_about = "speechops keeps Genesys Cloud Speech & Text Analytics topics, programs and speech \
+rules as YAML in git. `plan` shows what would change in the org; `apply` makes the org match \
+the repository and records a lockfile and a hash-chained audit log.",
+    after_help = "Examples:\n  speechops validate --dir rules\n  speechops plan --sandbox\n  speechops apply --sandbox --auto-approve\n\nExit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode), 3 refused by a safety guard."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags shared by every command.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// Root of the spec tree (searched recursively for *.yaml / *.yml)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Project config file [default: speechops.yaml if present]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Target from the config [default: the config's defaultTarget]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub target: Option<String>,
+    /// AWS-style Genesys region code, e.g. us-east-1
+    #[arg(long, global = true, env = "GENESYSCLOUD_REGION", value_name = "CODE")]
+    pub region: Option<String>,
+    /// Explicit API base URL; wins over --region (used for emulators)
+    #[arg(long, global = true, env = "GENESYSCLOUD_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Use the embedded sandbox org persisted in DIR (no credentials, no network)
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ".speechops/sandbox"
+    )]
+    pub sandbox: Option<PathBuf>,
+    /// State lockfile [default: speechops.lock]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub lockfile: Option<PathBuf>,
+    /// Audit log [default: speechops-audit.jsonl]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Never colour output
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More log output on stderr (repeatable, -vvv is the most)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log output (repeatable)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+}
+
+/// Output format of plan, apply and validate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load and validate every spec; print all problems at once
+    #[command(after_help = "Examples:\n  speechops validate\n  speechops validate --dir rules --strict --format json")]
+    Validate(ValidateArgs),
+    /// Fetch remote state, diff, and print the plan
+    #[command(after_help = "Examples:\n  speechops plan --sandbox\n  speechops plan --format markdown --out plan.json\n  speechops plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error")]
+    Plan(PlanArgs),
+    /// Plan (or load PLANFILE), then make the org match the repository
+    #[command(after_help = "Examples:\n  speechops apply --sandbox --auto-approve\n  speechops plan --out plan.json && speechops apply plan.json --auto-approve")]
+    Apply(ApplyArgs),
+    /// Write existing remote objects as spec files
+    #[command(after_help = "Examples:\n  speechops import --kind Topic --out rules/topics\n  speechops import --kind Program --name 'Outbound*' --out rules/programs")]
+    Import(ImportArgs),
+    /// Audit log tools
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Local Genesys API emulator
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+    /// Print the JSON Schema of spec files
+    #[command(after_help = "Examples:\n  speechops schema > schemas/speechops.schema.json\n  speechops schema --kind Topic")]
+    Schema(SchemaArgs),
+    /// Print a shell completion script
+    #[command(after_help = "Examples:\n  speechops completions bash > /etc/bash_completion.d/speechops")]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Treat warnings as errors
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Save the plan for a later `apply FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Include deletions of managed objects whose spec is gone
+    #[arg(long)]
+    pub prune: bool,
+    /// Bound on concurrent requests
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `plan --out`
+    pub planfile: Option<PathBuf>,
+    /// Do not ask for confirmation (required when stdin is not a TTY)
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Delete managed objects whose spec is gone
+    #[arg(long)]
+    pub prune: bool,
+    /// Roll back this run's writes if any write fails
+    #[arg(long)]
+    pub atomic: bool,
+    /// Override the percentage guards
+    #[arg(long)]
+    pub force: bool,
+    /// Override the empty-input guard
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Bound on concurrent requests
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Kind of object to import: Topic, Program or SpeechRule
+    #[arg(long)]
+    pub kind: String,
+    /// Only objects whose name matches this glob
+    #[arg(long, value_name = "GLOB")]
+    pub name: Option<String>,
+    /// Folder to write spec files into
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain; report the first broken line
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Run the local Genesys API emulator as an HTTP server
+    Serve(SandboxServeArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SandboxServeArgs {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Persist the org to this folder
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// OAuth client id the sandbox accepts
+    #[arg(long, default_value = "sandbox")]
+    pub client_id: String,
+    /// OAuth client secret the sandbox accepts
+    #[arg(long, default_value = "sandbox")]
+    pub client_secret: String,
+    /// Requests per minute per token
+    #[arg(long, default_value_t = 300)]
+    pub rate_limit: u32,
+    /// Lifetime of issued tokens in seconds
+    #[arg(long, default_value_t = 86400)]
+    pub token_ttl: u64,
+    /// Probability (0..1) of an injected fault per request
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Added latency per request in milliseconds
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Seed for fault injection
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the schema of one kind only
+    #[arg(long)]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate completions for
+    pub shell: clap_complete::Shell,
+}

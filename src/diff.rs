@@ -1,0 +1,1 @@
+//! Pure diff: (desired, actual, lockfile) -> Plan. No I/O.

@@ -1,0 +1,176 @@
+//! Wire shapes of the Genesys API as the client speaks it (SPEC section 8).
+//!
+//! Responses are parsed leniently (unknown fields ignored, absent values defaulted,
+//! because Genesys omits empty values); requests are exactly what SPEC lists.
+
+use serde::{Deserialize, Serialize};
+
+/// `{id, name}` reference used in topic and program bodies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct IdName {
+    pub id: String,
+    pub name: String,
+}
+
+/// A topic as listed by `GET /topics` (no phrases).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ListedTopic {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub published: bool,
+    pub strictness: Option<String>,
+    pub programs_count: Option<u64>,
+    pub tags: Vec<String>,
+    pub dialect: Option<String>,
+    pub participants: Option<String>,
+    pub phrases_count: Option<u64>,
+    pub date_modified: Option<String>,
+}
+
+/// A topic phrase on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct WirePhrase {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strictness: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<String>,
+}
+
+/// A full topic from `GET /topics/{id}`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Topic {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub published: bool,
+    pub strictness: Option<String>,
+    pub matching_type: Option<String>,
+    pub programs: Vec<IdName>,
+    pub tags: Vec<String>,
+    pub dialect: Option<String>,
+    pub participants: Option<String>,
+    pub phrases: Vec<WirePhrase>,
+    pub date_modified: Option<String>,
+    pub date_published: Option<String>,
+}
+
+/// Body of `POST /topics` and `PUT /topics/{id}`. `programIds` is never sent:
+/// program membership is owned by Program specs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicRequest {
+    pub name: String,
+    pub description: String,
+    pub strictness: String,
+    pub tags: Vec<String>,
+    pub dialect: String,
+    pub participants: String,
+    pub phrases: Vec<WirePhrase>,
+}
+
+/// A program as listed by `GET /programs`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Program {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub published: bool,
+    pub tags: Vec<String>,
+    pub topics: Vec<IdName>,
+    pub date_modified: Option<String>,
+}
+
+/// Body of `POST /programs` and `PUT /programs/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgramRequest {
+    pub name: String,
+    pub description: String,
+    pub topic_ids: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+/// A speech rule phrase on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RulePhrase {
+    pub phrase: String,
+    pub match_type: Option<String>,
+    pub case_sensitive: bool,
+    pub enabled: Option<bool>,
+}
+
+/// A speech rule scoring directive on the wire.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(default)]
+pub struct RuleScoring {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: f64,
+    pub condition: Option<String>,
+}
+
+/// A speech rule as returned by `/api/v2/speech/rules`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SpeechRule {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    pub language: Option<String>,
+    pub phrases: Vec<RulePhrase>,
+    pub scoring: Vec<RuleScoring>,
+    pub tags: Vec<String>,
+    pub date_modified: Option<String>,
+}
+
+/// Body of `POST /api/v2/speech/rules` and `PUT /api/v2/speech/rules/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpeechRuleRequest {
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub language: String,
+    pub phrases: Vec<RulePhrase>,
+    pub scoring: Vec<RuleScoring>,
+    pub tags: Vec<String>,
+}
+
+/// A topic or program publish job.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(default)]
+pub struct PublishJob {
+    pub id: String,
+    /// `Running`, `Completed` or `Failed`.
+    pub state: String,
+}
+
+/// The Genesys error body (SPEC 8.2).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub message: String,
+    pub code: String,
+    pub status: u16,
+    pub context_id: Option<String>,
+    pub details: Vec<ErrorDetail>,
+}
+
+/// One entry of an error body's `details`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ErrorDetail {
+    pub error_code: Option<String>,
+    pub field_name: Option<String>,
+    pub entity_id: Option<String>,
+    pub entity_name: Option<String>,
+}

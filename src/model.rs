@@ -1,0 +1,311 @@
+//! Normalised desired/actual objects and their canonical hash.
+//!
+//! Both sides of a diff (specs from the repository and objects fetched from Genesys)
+//! are turned into these types before they are compared. Normalisation fills in
+//! defaults, sorts order-insensitive lists and drops server-only fields, so that two
+//! objects that mean the same thing are `==` and hash to the same sha256.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The type of a remote object.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub enum Kind {
+    Topic,
+    Program,
+    SpeechRule,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Topic, Kind::Program, Kind::SpeechRule];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Topic => "Topic",
+            Kind::Program => "Program",
+            Kind::SpeechRule => "SpeechRule",
+        }
+    }
+
+    /// Parses a kind name as written in specs and on the command line (case-insensitive).
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Topic strictness values accepted by Genesys.
+pub const STRICTNESS: [&str; 6] = ["1", "55", "65", "72", "85", "90"];
+/// Default topic strictness.
+pub const DEFAULT_STRICTNESS: &str = "72";
+/// Genesys topic dialects.
+pub const DIALECTS: [&str; 16] = [
+    "en-US", "es-US", "en-AU", "en-GB", "en-ZA", "es-ES", "en-IN", "fr-FR", "fr-CA", "it-IT",
+    "de-DE", "pt-BR", "pl-PL", "pt-PT", "nl-NL", "ko-KR",
+];
+/// Topic participants values.
+pub const PARTICIPANTS: [&str; 3] = ["External", "Internal", "All"];
+/// Default topic participants.
+pub const DEFAULT_PARTICIPANTS: &str = "All";
+/// Topic phrase sentiments.
+pub const SENTIMENTS: [&str; 4] = ["Unspecified", "Positive", "Neutral", "Negative"];
+/// Default phrase sentiment.
+pub const DEFAULT_SENTIMENT: &str = "Unspecified";
+
+/// A normalised Speech & Text Analytics topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Topic {
+    pub name: String,
+    pub description: String,
+    pub dialect: String,
+    pub strictness: String,
+    pub participants: String,
+    pub tags: Vec<String>,
+    pub published: bool,
+    pub phrases: Vec<TopicPhrase>,
+}
+
+impl Topic {
+    /// Canonical form: defaults filled, tags and phrases sorted.
+    pub fn normalized(mut self) -> Topic {
+        if self.strictness.is_empty() {
+            self.strictness = DEFAULT_STRICTNESS.to_string();
+        }
+        for p in &mut self.phrases {
+            if p.strictness.is_empty() {
+                p.strictness = self.strictness.clone();
+            }
+            if p.sentiment.is_empty() {
+                p.sentiment = DEFAULT_SENTIMENT.to_string();
+            }
+        }
+        if self.participants.is_empty() {
+            self.participants = DEFAULT_PARTICIPANTS.to_string();
+        }
+        sort_dedup(&mut self.tags);
+        self.phrases.sort();
+        self
+    }
+}
+
+/// One phrase of a topic. `strictness` is always filled (a phrase without its own
+/// strictness takes the topic's).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicPhrase {
+    pub text: String,
+    pub strictness: String,
+    pub sentiment: String,
+}
+
+/// A normalised Speech & Text Analytics program. `topics` holds topic names, sorted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Program {
+    pub name: String,
+    pub description: String,
+    pub topics: Vec<String>,
+    pub tags: Vec<String>,
+    pub published: bool,
+}
+
+impl Program {
+    /// Canonical form: tags and topic names sorted.
+    pub fn normalized(mut self) -> Program {
+        sort_dedup(&mut self.tags);
+        sort_dedup(&mut self.topics);
+        self
+    }
+}
+
+/// A normalised speech rule (the origin tutorial's `/api/v2/speech/rules` object).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpeechRule {
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub language: String,
+    pub phrases: Vec<RulePhrase>,
+    /// Scoring directives keep their order: they are applied in sequence.
+    pub scoring: Vec<Scoring>,
+    pub tags: Vec<String>,
+}
+
+impl SpeechRule {
+    /// Canonical form: tags and phrases sorted; scoring keeps its order.
+    pub fn normalized(mut self) -> SpeechRule {
+        sort_dedup(&mut self.tags);
+        self.phrases.sort();
+        for s in &mut self.scoring {
+            // -0.0 and 0.0 are the same weight; keep one spelling.
+            if s.value == 0.0 {
+                s.value = 0.0;
+            }
+        }
+        self
+    }
+}
+
+/// One phrase of a speech rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RulePhrase {
+    pub phrase: String,
+    pub match_type: String,
+    pub case_sensitive: bool,
+    pub enabled: bool,
+}
+
+/// One scoring directive of a speech rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scoring {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: f64,
+    pub condition: String,
+}
+
+/// Any managed object, normalised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Object {
+    Topic(Topic),
+    Program(Program),
+    SpeechRule(SpeechRule),
+}
+
+impl Object {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Topic(_) => Kind::Topic,
+            Object::Program(_) => Kind::Program,
+            Object::SpeechRule(_) => Kind::SpeechRule,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Object::Topic(t) => &t.name,
+            Object::Program(p) => &p.name,
+            Object::SpeechRule(r) => &r.name,
+        }
+    }
+
+    /// Whether the object should be published after a write (topics and programs).
+    pub fn wants_published(&self) -> bool {
+        match self {
+            Object::Topic(t) => t.published,
+            Object::Program(p) => p.published,
+            Object::SpeechRule(_) => false,
+        }
+    }
+
+    /// Returns the object in canonical form: defaults filled, lists sorted.
+    /// Idempotent: `x.normalized().normalized() == x.normalized()`.
+    pub fn normalized(self) -> Object {
+        match self {
+            Object::Topic(t) => Object::Topic(t.normalized()),
+            Object::Program(p) => Object::Program(p.normalized()),
+            Object::SpeechRule(r) => Object::SpeechRule(r.normalized()),
+        }
+    }
+
+    /// The same object with `published` cleared: the content that an update writes.
+    /// Publication state is compared separately (it becomes a `publish` action).
+    pub fn content(&self) -> Object {
+        let mut o = self.clone();
+        match &mut o {
+            Object::Topic(t) => t.published = false,
+            Object::Program(p) => p.published = false,
+            Object::SpeechRule(_) => {}
+        }
+        o
+    }
+
+    /// Canonical JSON: struct fields in declaration order, lists normalised.
+    pub fn canonical_json(&self) -> String {
+        // Serialising plain structs of strings, bools, finite floats and lists cannot fail.
+        serde_json::to_string(&self.clone().normalized()).unwrap_or_default()
+    }
+
+    /// sha256 (hex) of the canonical JSON.
+    pub fn sha256(&self) -> String {
+        sha256_hex(self.canonical_json().as_bytes())
+    }
+
+    /// The normalised object as YAML, the form shown in plan diffs.
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(&self.clone().normalized()).unwrap_or_default()
+    }
+}
+
+fn sort_dedup(v: &mut Vec<String>) {
+    v.sort();
+    v.dedup();
+}
+
+/// Hex sha256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Key used to compare phrase texts: case-insensitive, whitespace collapsed.
+pub fn phrase_key(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic() -> Topic {
+        Topic {
+            name: "T".into(),
+            description: String::new(),
+            dialect: "en-US".into(),
+            strictness: String::new(),
+            participants: String::new(),
+            tags: vec!["b".into(), "a".into(), "b".into()],
+            published: true,
+            phrases: vec![TopicPhrase {
+                text: "hello".into(),
+                strictness: String::new(),
+                sentiment: String::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn normalisation_fills_defaults_and_sorts() {
+        let Object::Topic(t) = Object::Topic(topic()).normalized() else {
+            unreachable!()
+        };
+        assert_eq!(t.strictness, "72");
+        assert_eq!(t.participants, "All");
+        assert_eq!(t.tags, vec!["a", "b"]);
+        assert_eq!(t.phrases[0].strictness, "72");
+        assert_eq!(t.phrases[0].sentiment, "Unspecified");
+    }
+
+    #[test]
+    fn phrase_key_collapses_whitespace_and_case() {
+        assert_eq!(phrase_key("  Hello \t World "), "hello world");
+    }
+}

@@ -1,0 +1,251 @@
+//! Flags + environment + `speechops.yaml` -> resolved [`Settings`].
+//!
+//! Precedence for every value: command-line flag, then environment, then the project
+//! config, then the built-in default. Relative paths in the config are resolved against
+//! the config file's folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::GlobalArgs;
+use crate::genesys::{self, Endpoint};
+
+/// Default guard threshold (SPEC 4): refuse to touch more than this share of a kind.
+pub const DEFAULT_MAX_CHANGE_PERCENT: f64 = 30.0;
+
+/// The optional project config file (SPEC section 6).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    pub rules_dir: Option<PathBuf>,
+    pub lockfile: Option<PathBuf>,
+    pub audit_log: Option<PathBuf>,
+    pub default_target: Option<String>,
+    #[serde(default)]
+    pub targets: BTreeMap<String, TargetConfig>,
+    pub guards: Option<GuardsConfig>,
+    #[serde(default)]
+    pub notify: Vec<NotifyConfig>,
+}
+
+/// One target of the config.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TargetConfig {
+    pub region: Option<String>,
+    pub api_url: Option<String>,
+    pub sandbox: Option<PathBuf>,
+    pub client_id_env: Option<String>,
+    pub client_secret_env: Option<String>,
+}
+
+/// Guard settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GuardsConfig {
+    pub max_change_percent: Option<f64>,
+}
+
+/// A notification receiver.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotifyConfig {
+    pub url: String,
+    /// Name of the environment variable holding the HMAC secret.
+    pub secret_env: Option<String>,
+}
+
+/// How to reach the org of the selected target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    /// The embedded sandbox, persisted in this folder.
+    Sandbox(PathBuf),
+    /// A real (or emulated) Genesys API.
+    Remote {
+        endpoint: Endpoint,
+        client_id_env: Option<String>,
+        client_secret_env: Option<String>,
+    },
+}
+
+/// Everything a command needs to know, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub rules_dir: PathBuf,
+    pub lockfile: PathBuf,
+    pub audit_log: PathBuf,
+    /// Name of the lockfile section and of the target in outputs.
+    pub target_name: String,
+    /// Unresolved connection problem, reported only by commands that need a target.
+    pub connection: Result<Connection, String>,
+    pub max_change_percent: f64,
+    pub notify: Vec<NotifyConfig>,
+}
+
+/// Errors reading the config.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("unknown target {name:?} (known: {known})")]
+    UnknownTarget { name: String, known: String },
+}
+
+impl Settings {
+    /// Resolves flags, environment and the config file.
+    pub fn resolve(args: &GlobalArgs) -> Result<Settings, SettingsError> {
+        let (config, base) = load_config(args.config.as_deref())?;
+        let rel = |p: &Path| -> PathBuf {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let rules_dir = args
+            .dir
+            .clone()
+            .or_else(|| config.rules_dir.as_deref().map(rel))
+            .unwrap_or_else(|| PathBuf::from("rules"));
+        let lockfile = args
+            .lockfile
+            .clone()
+            .or_else(|| config.lockfile.as_deref().map(rel))
+            .unwrap_or_else(|| PathBuf::from("speechops.lock"));
+        let audit_log = args
+            .audit_log
+            .clone()
+            .or_else(|| config.audit_log.as_deref().map(rel))
+            .unwrap_or_else(|| PathBuf::from("speechops-audit.jsonl"));
+
+        let (target_name, connection) = resolve_target(args, &config, &rel)?;
+        let max_change_percent = config
+            .guards
+            .as_ref()
+            .and_then(|g| g.max_change_percent)
+            .unwrap_or(DEFAULT_MAX_CHANGE_PERCENT);
+        Ok(Settings {
+            rules_dir,
+            lockfile,
+            audit_log,
+            target_name,
+            connection,
+            max_change_percent,
+            notify: config.notify,
+        })
+    }
+}
+
+fn load_config(explicit: Option<&Path>) -> Result<(Config, PathBuf), SettingsError> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = PathBuf::from("speechops.yaml");
+            if !p.exists() {
+                return Ok((Config::default(), PathBuf::new()));
+            }
+            p
+        }
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let config: Config = serde_saphyr::from_str(&text).map_err(|e| SettingsError::Invalid {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok((config, base))
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+type Resolved = (String, Result<Connection, String>);
+
+fn resolve_target(
+    args: &GlobalArgs,
+    config: &Config,
+    rel: &dyn Fn(&Path) -> PathBuf,
+) -> Result<Resolved, SettingsError> {
+    if let Some(dir) = &args.sandbox {
+        let name = args.target.clone().unwrap_or_else(|| "sandbox".to_string());
+        return Ok((name, Ok(Connection::Sandbox(dir.clone()))));
+    }
+    let from_target = |name: &str| -> Result<Resolved, SettingsError> {
+        let t = config
+            .targets
+            .get(name)
+            .ok_or_else(|| SettingsError::UnknownTarget {
+                name: name.to_string(),
+                known: if config.targets.is_empty() {
+                    "none: add targets to speechops.yaml".to_string()
+                } else {
+                    config.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                },
+            })?;
+        let conn = if let Some(dir) = &t.sandbox {
+            Ok(Connection::Sandbox(rel(dir)))
+        } else {
+            let endpoint = match (&t.api_url, &t.region) {
+                (Some(url), _) => Ok(genesys::endpoint_for_api_url(url)),
+                (None, Some(region)) => {
+                    genesys::endpoint_for_region(region).map_err(|e| e.to_string())
+                }
+                (None, None) => Err(format!(
+                    "target {name:?} in speechops.yaml has no region, apiUrl or sandbox"
+                )),
+            };
+            endpoint.map(|endpoint| Connection::Remote {
+                endpoint,
+                client_id_env: t.client_id_env.clone(),
+                client_secret_env: t.client_secret_env.clone(),
+            })
+        };
+        Ok((name.to_string(), conn))
+    };
+    if let Some(name) = &args.target {
+        return from_target(name);
+    }
+    let api_url = args
+        .api_url
+        .clone()
+        .or_else(|| env_nonempty("GENESYS_BASE_URL"));
+    if let Some(url) = api_url {
+        let endpoint = genesys::endpoint_for_api_url(&url);
+        return Ok((
+            url,
+            Ok(Connection::Remote {
+                endpoint,
+                client_id_env: None,
+                client_secret_env: None,
+            }),
+        ));
+    }
+    if let Some(region) = &args.region {
+        let conn = genesys::endpoint_for_region(region)
+            .map(|endpoint| Connection::Remote {
+                endpoint,
+                client_id_env: None,
+                client_secret_env: None,
+            })
+            .map_err(|e| e.to_string());
+        return Ok((region.clone(), conn));
+    }
+    if let Some(name) = &config.default_target {
+        return from_target(name);
+    }
+    Ok((
+        "default".to_string(),
+        Err(genesys::Error::NoTarget.to_string()),
+    ))
+}

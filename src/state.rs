@@ -1,0 +1,1 @@
+//! The state lockfile (SPEC 7): atomic read/write, and the apply lock.

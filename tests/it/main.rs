@@ -1,0 +1,10 @@
+//! The one integration test binary: drives the real `speechops` binary.
+//! One module per feature; shared helpers in `support`.
+
+mod support;
+
+mod apply;
+mod client;
+mod plan;
+mod sandbox;
+mod validate;
