@@ -1,1 +1,298 @@
-//! The state lockfile (SPEC 7): atomic read/write, and the apply lock.
+//! The state lockfile (SPEC 7): which remote objects speechops manages, read and
+//! replaced atomically; and the apply lock that keeps two applies apart.
+//!
+//! Only this module writes the lockfile.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Kind;
+
+/// Current lockfile format.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The whole lockfile: one section per target.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Lockfile {
+    pub format_version: u32,
+    pub targets: BTreeMap<String, TargetState>,
+}
+
+/// The managed objects of one target, by kind then name (keys sort, so output is stable).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TargetState {
+    pub objects: BTreeMap<String, BTreeMap<String, LockEntry>>,
+}
+
+/// One managed object. Fields are declared in sorted order so the JSON keys sort.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LockEntry {
+    /// When speechops last wrote or recorded this object (RFC 3339 UTC).
+    pub applied_at: String,
+    /// The remote `dateModified` last seen after our write.
+    pub date_modified: Option<String>,
+    pub id: String,
+    pub published: bool,
+    /// sha256 of the normalised spec the remote object was made to match.
+    pub spec_sha256: String,
+}
+
+impl TargetState {
+    pub fn get(&self, kind: Kind, name: &str) -> Option<&LockEntry> {
+        self.objects.get(kind.as_str()).and_then(|m| m.get(name))
+    }
+
+    pub fn insert(&mut self, kind: Kind, name: &str, entry: LockEntry) {
+        self.objects
+            .entry(kind.as_str().to_string())
+            .or_default()
+            .insert(name.to_string(), entry);
+    }
+
+    pub fn remove(&mut self, kind: Kind, name: &str) -> Option<LockEntry> {
+        let m = self.objects.get_mut(kind.as_str())?;
+        let e = m.remove(name);
+        if m.is_empty() {
+            self.objects.remove(kind.as_str());
+        }
+        e
+    }
+
+    /// Every entry as (kind, name, entry), sorted by kind then name.
+    pub fn entries(&self) -> Vec<(Kind, &str, &LockEntry)> {
+        let mut out: Vec<_> = self
+            .objects
+            .iter()
+            .filter_map(|(k, m)| Kind::parse(k).map(|k| (k, m)))
+            .flat_map(|(k, m)| m.iter().map(move |(n, e)| (k, n.as_str(), e)))
+            .collect();
+        out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        out
+    }
+
+    /// Number of managed objects of a kind.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.objects.get(kind.as_str()).map_or(0, BTreeMap::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.values().all(BTreeMap::is_empty)
+    }
+}
+
+/// Errors reading or writing state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read lockfile {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "lockfile {path} is corrupt ({message}); it was left untouched. Restore it from git \
+(`git checkout -- {path}`) or move it away to start over (objects will be adopted by name)"
+    )]
+    Corrupt { path: PathBuf, message: String },
+    #[error("lockfile {path} has formatVersion {found}; this speechops understands {FORMAT_VERSION}")]
+    Version { path: PathBuf, found: u32 },
+    #[error("cannot write lockfile {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open apply lock {path}: {source}")]
+    LockIo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("another apply holds the lock {path} ({holder}); wait for it to finish")]
+    LockHeld { path: PathBuf, holder: String },
+}
+
+impl Lockfile {
+    /// Reads the lockfile; a missing file is an empty lockfile.
+    pub fn load(path: &Path) -> Result<Lockfile, StateError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Lockfile {
+                    format_version: FORMAT_VERSION,
+                    targets: BTreeMap::new(),
+                });
+            }
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let lock: Lockfile = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if lock.format_version != FORMAT_VERSION {
+            return Err(StateError::Version {
+                path: path.to_path_buf(),
+                found: lock.format_version,
+            });
+        }
+        Ok(lock)
+    }
+
+    /// The section of a target (empty when absent).
+    pub fn target(&self, name: &str) -> TargetState {
+        self.targets.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Deterministic pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// Replaces the file atomically: temp file in the same folder, fsync, rename.
+    /// Skips the write when the bytes would not change.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let json = self.to_json();
+        if std::fs::read_to_string(path).is_ok_and(|old| old == json) {
+            return Ok(());
+        }
+        write_atomic(path, json.as_bytes()).map_err(|source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Writes `bytes` to `path` via a temp file in the same folder, fsync and rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".speechops-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    // Make the rename itself durable.
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The apply lock: an OS file lock on `<lockfile>.lock`, released when the process
+/// ends for any reason (so a killed apply never leaves a stale lock behind).
+#[derive(Debug)]
+pub struct ApplyLock {
+    _file: File,
+}
+
+impl ApplyLock {
+    /// Takes the lock or reports who holds it.
+    pub fn acquire(lockfile: &Path, holder: &str) -> Result<ApplyLock, StateError> {
+        let mut path = lockfile.as_os_str().to_owned();
+        path.push(".lock");
+        let path = PathBuf::from(path);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let io = |source| StateError::LockIo {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut who = String::new();
+                let _ = file.read_to_string(&mut who);
+                let who = who.trim();
+                return Err(StateError::LockHeld {
+                    path: path.clone(),
+                    holder: if who.is_empty() {
+                        "unknown holder".to_string()
+                    } else {
+                        who.to_string()
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        file.write_all(holder.as_bytes()).map_err(io)?;
+        let _ = file.sync_all();
+        Ok(ApplyLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> LockEntry {
+        LockEntry {
+            applied_at: "2026-01-01T00:00:00Z".into(),
+            date_modified: Some("d".into()),
+            id: id.into(),
+            published: true,
+            spec_sha256: "h".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_is_byte_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("speechops.lock");
+        let mut lock = Lockfile::load(&path).unwrap();
+        let mut t = TargetState::default();
+        t.insert(Kind::Topic, "b", entry("2"));
+        t.insert(Kind::Topic, "a", entry("1"));
+        lock.targets.insert("prod".into(), t);
+        lock.save(&path).unwrap();
+        let first = std::fs::read(&path).unwrap();
+        Lockfile::load(&path).unwrap().save(&path).unwrap();
+        assert_eq!(first, std::fs::read(&path).unwrap());
+        let text = String::from_utf8(first).unwrap();
+        assert!(text.find("\"a\"").unwrap() < text.find("\"b\"").unwrap());
+    }
+
+    #[test]
+    fn corrupt_lockfile_is_an_error_and_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("speechops.lock");
+        std::fs::write(&path, "{not json").unwrap();
+        let err = Lockfile::load(&path).unwrap_err();
+        assert!(err.to_string().contains("corrupt"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{not json");
+    }
+
+    #[test]
+    fn second_lock_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("speechops.lock");
+        let _held = ApplyLock::acquire(&path, "pid 1 on ci").unwrap();
+        let err = ApplyLock::acquire(&path, "pid 2").unwrap_err();
+        assert!(err.to_string().contains("pid 1 on ci"), "{err}");
+    }
+}

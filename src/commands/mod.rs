@@ -63,3 +63,107 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()?)
 }
+
+/// A connected client, and the in-process sandbox serving it when `--sandbox` is used
+/// (kept alive as long as the connection).
+pub struct Connection {
+    pub client: crate::genesys::Client,
+    pub sandbox: Option<crate::sandbox::SandboxHandle>,
+}
+
+/// Connects to the selected target. Must run inside the tokio runtime.
+pub async fn connect(
+    settings: &crate::settings::Settings,
+    parallelism: u16,
+) -> anyhow::Result<Connection> {
+    use crate::genesys::{self, ClientOptions, Credentials, Secret};
+    use crate::settings::Connection as Target;
+    let options = ClientOptions {
+        parallelism: usize::from(parallelism.max(1)),
+        ..ClientOptions::default()
+    };
+    let target = settings
+        .connection
+        .clone()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    match target {
+        Target::Sandbox(dir) => {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                anyhow::anyhow!("cannot create sandbox folder {}: {e}", dir.display())
+            })?;
+            // A fresh secret per run: nothing to configure, nothing to leak.
+            let secret = crate::model::sha256_hex(
+                format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes(),
+            );
+            let handle = crate::sandbox::start(crate::sandbox::SandboxOptions {
+                data_dir: Some(dir),
+                client_id: "speechops-embedded".to_string(),
+                client_secret: secret.clone(),
+                ..crate::sandbox::SandboxOptions::default()
+            })
+            .await?;
+            let client = genesys::Client::new(
+                genesys::endpoint_for_api_url(&handle.url()),
+                Credentials::ClientCredentials {
+                    client_id: "speechops-embedded".to_string(),
+                    client_secret: Secret::new(secret),
+                },
+                options,
+            )?;
+            Ok(Connection {
+                client,
+                sandbox: Some(handle),
+            })
+        }
+        Target::Remote {
+            endpoint,
+            client_id_env,
+            client_secret_env,
+        } => {
+            let creds = genesys::credentials_from_env(
+                client_id_env.as_deref(),
+                client_secret_env.as_deref(),
+            )?;
+            Ok(Connection {
+                client: genesys::Client::new(endpoint, creds, options)?,
+                sandbox: None,
+            })
+        }
+    }
+}
+
+/// Loads the spec tree and refuses an invalid one, printing its problems.
+/// Returns `None` (after printing) when the tree is invalid.
+pub fn load_valid_specs(
+    settings: &crate::settings::Settings,
+) -> anyhow::Result<Option<crate::spec::SpecTree>> {
+    use crate::spec::Severity;
+    let tree = crate::spec::load_tree(&settings.rules_dir)?;
+    for d in &tree.diagnostics {
+        let loc = d
+            .location
+            .as_ref()
+            .map(|l| format!("{}:{}:{}: ", l.file.display(), l.line, l.column))
+            .unwrap_or_default();
+        let sev = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        eprintln!("{loc}{sev}: {}", d.message);
+    }
+    if tree.is_invalid(false) {
+        eprintln!(
+            "error: the specs in {} are invalid; nothing was contacted or written. \
+Run `speechops validate` for details.",
+            settings.rules_dir.display()
+        );
+        return Ok(None);
+    }
+    Ok(Some(tree))
+}
+
+/// Whether to colour stdout.
+pub fn use_color(global: &GlobalArgs) -> bool {
+    use std::io::IsTerminal;
+    !global.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}

@@ -1,10 +1,83 @@
-//! `speechops plan`.
+//! `speechops plan`: fetch remote state, diff, print the plan, optionally save it.
 
 use crate::Outcome;
-use crate::cli::{GlobalArgs, PlanArgs};
+use crate::cli::{Format, GlobalArgs, PlanArgs};
+use crate::diff::{self, Desired, Plan};
+use crate::planfile::SavedPlan;
+use crate::remote::{self, RemoteState};
+use crate::render;
+use crate::settings::Settings;
+use crate::spec::SpecTree;
+use crate::state::{Lockfile, TargetState};
 
 /// Runs `speechops plan`.
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
-    let _ = (global, args);
-    anyhow::bail!("`speechops plan` is not implemented yet")
+    let settings = Settings::resolve(global)?;
+    let Some(tree) = super::load_valid_specs(&settings)? else {
+        return Ok(Outcome::Failure);
+    };
+    let lock = Lockfile::load(&settings.lockfile)?;
+    let target_state = lock.target(&settings.target_name);
+    let rt = super::runtime()?;
+    let (plan, remote) = rt.block_on(async {
+        let conn = super::connect(&settings, args.parallelism).await?;
+        compute(&conn.client, &settings, &tree, &target_state, args.prune).await
+    })?;
+    print_plan(global, &plan, &remote.fingerprint);
+    if let Some(out) = &args.out {
+        SavedPlan::new(&plan, &remote.fingerprint, args.prune, &tree.files).save(out)?;
+        eprintln!("Saved the plan to {}; apply it with `speechops apply {}`.", out.display(), out.display());
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Outcome::Changes
+    } else {
+        Outcome::Success
+    })
+}
+
+/// The desired side of a diff, from a loaded tree.
+pub fn desired(tree: &SpecTree) -> Vec<Desired> {
+    tree.specs
+        .iter()
+        .map(|s| Desired {
+            object: s.object.clone(),
+            renamed_from: s.renamed_from.clone(),
+        })
+        .collect()
+}
+
+/// Fetches remote state and computes the plan.
+pub async fn compute(
+    client: &crate::genesys::Client,
+    settings: &Settings,
+    tree: &SpecTree,
+    lock: &TargetState,
+    prune: bool,
+) -> anyhow::Result<(Plan, RemoteState)> {
+    let desired = desired(tree);
+    let remote = remote::fetch(client, &desired, lock, prune).await?;
+    let plan = diff::plan(&diff::PlanInput {
+        target: &settings.target_name,
+        desired: &desired,
+        remote: &remote.objects,
+        lock,
+        prune,
+        max_change_percent: settings.max_change_percent,
+    });
+    Ok((plan, remote))
+}
+
+/// Prints a plan in the chosen format to stdout.
+pub fn print_plan(global: &GlobalArgs, plan: &Plan, fingerprint: &str) {
+    let out = match global.format {
+        Format::Text => render::text(
+            plan,
+            render::TextStyle {
+                color: super::use_color(global),
+            },
+        ),
+        Format::Markdown => render::markdown(plan),
+        Format::Json => render::json(plan, fingerprint),
+    };
+    print!("{out}");
 }

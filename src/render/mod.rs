@@ -1,1 +1,264 @@
-//! Renderers of a plan: text, markdown, json.
+//! Renderers of a [`Plan`]: text (for terminals and logs), markdown (for a sticky
+//! pull-request comment and `$GITHUB_STEP_SUMMARY`) and json (for machines).
+//! Pure functions from a plan to a string; deterministic.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::diff::{Action, Change, Plan, Summary};
+use crate::model::Object;
+
+/// GitHub's comment limit is 65,536 characters; stay safely below it.
+pub const MARKDOWN_LIMIT: usize = 65_000;
+
+/// Text rendering options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextStyle {
+    pub color: bool,
+}
+
+fn paint(style: TextStyle, code: &str, s: &str) -> String {
+    if style.color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+fn action_color(a: Action) -> &'static str {
+    match a {
+        Action::Create => "32",
+        Action::Update => "33",
+        Action::Delete => "31",
+        Action::Adopt => "36",
+        Action::Publish => "34",
+    }
+}
+
+/// The one-line description of a change, e.g. `+ create Topic "Recording disclosure"`.
+pub fn change_line(c: &Change) -> String {
+    let mut line = format!("{} {} {} {:?}", c.action.symbol(), c.action.as_str(), c.kind, c.name);
+    if let Some(old) = &c.renamed_from {
+        let _ = write!(line, " (renamed from {old:?})");
+    }
+    if c.adopted && c.action == Action::Update {
+        line.push_str(" (adopted: exists in the org but was not managed)");
+    }
+    if let Some(id) = &c.id {
+        let _ = write!(line, " [id {id}]");
+    }
+    line
+}
+
+/// The summary line of SPEC 5.
+pub fn summary_line(s: &Summary) -> String {
+    format!(
+        "Plan: {} to create, {} to update, {} to delete, {} to publish.",
+        s.create, s.update, s.delete, s.publish
+    )
+}
+
+/// Unified diff of the normalised YAML of before and after.
+pub fn yaml_diff(before: Option<&Object>, after: Option<&Object>) -> String {
+    let b = before.map(|o| o.content().to_yaml()).unwrap_or_default();
+    let a = after.map(|o| o.content().to_yaml()).unwrap_or_default();
+    similar::TextDiff::from_lines(&b, &a)
+        .unified_diff()
+        .context_radius(3)
+        .header("remote", "repository")
+        .to_string()
+}
+
+/// The plan as text.
+pub fn text(plan: &Plan, style: TextStyle) -> String {
+    let mut out = String::new();
+    if !plan.has_changes() {
+        let _ = writeln!(
+            out,
+            "No changes. Target {:?} matches the repository.",
+            plan.target
+        );
+    } else {
+        let _ = writeln!(out, "speechops plan for target {:?}:\n", plan.target);
+        for c in &plan.changes {
+            let _ = writeln!(out, "  {}", paint(style, action_color(c.action), &change_line(c)));
+        }
+        for c in plan.changes.iter().filter(|c| c.action == Action::Update) {
+            let _ = writeln!(out, "\n~ {} {:?}:", c.kind, c.name);
+            match (&c.before, &c.after) {
+                (Some(_), Some(_)) => {
+                    for l in yaml_diff(c.before.as_ref(), c.after.as_ref()).lines() {
+                        let colored = match l.chars().next() {
+                            Some('+') if !l.starts_with("+++") => paint(style, "32", l),
+                            Some('-') if !l.starts_with("---") => paint(style, "31", l),
+                            Some('@') => paint(style, "36", l),
+                            _ => l.to_string(),
+                        };
+                        let _ = writeln!(out, "    {colored}");
+                    }
+                }
+                _ => {
+                    let _ = writeln!(out, "    (name only)");
+                }
+            }
+        }
+    }
+    for g in &plan.guards {
+        let _ = writeln!(out, "\n{} {}", paint(style, "31;1", "Guard:"), g.message);
+    }
+    for n in &plan.notes {
+        let _ = writeln!(out, "\nNote: {n}");
+    }
+    let s = plan.summary();
+    if s.adopt > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} existing object(s) will be adopted (recorded in the lockfile, not written).",
+            s.adopt
+        );
+    }
+    let _ = writeln!(out, "\n{}", summary_line(&s));
+    out
+}
+
+/// The plan as GitHub-flavoured markdown, under [`MARKDOWN_LIMIT`] characters.
+pub fn markdown(plan: &Plan) -> String {
+    let s = plan.summary();
+    let mut head = String::new();
+    let _ = writeln!(head, "### speechops plan for `{}`\n", md_escape(&plan.target));
+    if !plan.has_changes() {
+        let _ = writeln!(head, "No changes. The org matches the repository.\n");
+    }
+    let _ = writeln!(head, "| Action | Count |\n|---|---:|");
+    for (label, n) in [
+        ("➕ create", s.create),
+        ("✏️ update", s.update),
+        ("🗑️ delete", s.delete),
+        ("📣 publish", s.publish),
+        ("📥 adopt", s.adopt),
+    ] {
+        let _ = writeln!(head, "| {label} | {n} |");
+    }
+    head.push('\n');
+    for g in &plan.guards {
+        let _ = writeln!(head, "> [!CAUTION]\n> **Guard:** {}\n", md_escape(&g.message));
+    }
+    for n in &plan.notes {
+        let _ = writeln!(head, "> [!NOTE]\n> {}\n", md_escape(n));
+    }
+    let tail = format!("\n{}\n", summary_line(&s));
+
+    let blocks: Vec<String> = plan.changes.iter().map(markdown_block).collect();
+    let mut out = head;
+    let mut shown = 0;
+    for b in &blocks {
+        let note_room = 200;
+        if out.len() + b.len() + tail.len() + note_room > MARKDOWN_LIMIT {
+            break;
+        }
+        out.push_str(b);
+        shown += 1;
+    }
+    if shown < blocks.len() {
+        let _ = writeln!(
+            out,
+            "\n_…{} more change(s) not shown: the comment would exceed GitHub's size limit. \
+Run `speechops plan` locally or see the job log for the full plan._",
+            blocks.len() - shown
+        );
+    }
+    out.push_str(&tail);
+    out
+}
+
+fn markdown_block(c: &Change) -> String {
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "<details><summary><code>{}</code> {} <b>{}</b>{}</summary>\n",
+        c.action.symbol(),
+        c.action.as_str(),
+        html_escape(&format!("{} {}", c.kind, c.name)),
+        c.renamed_from
+            .as_ref()
+            .map(|o| format!(" (renamed from {})", html_escape(o)))
+            .unwrap_or_default()
+    );
+    let body = match c.action {
+        Action::Update | Action::Create | Action::Delete => {
+            yaml_diff(c.before.as_ref(), c.after.as_ref())
+        }
+        Action::Adopt => "existing object recorded as managed; nothing is written\n".to_string(),
+        Action::Publish => "publish after writes\n".to_string(),
+    };
+    let fence = if body.contains("```") { "````" } else { "```" };
+    let _ = writeln!(b, "{fence}diff\n{}{fence}\n\n</details>\n", body);
+    b
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// JSON plan output (SPEC 5).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JsonPlan<'a> {
+    pub format_version: u32,
+    pub target: &'a str,
+    pub fingerprint: &'a str,
+    pub changes: Vec<JsonChange<'a>>,
+    pub summary: Summary,
+    pub guards: &'a [crate::diff::Guard],
+    pub notes: &'a [String],
+}
+
+/// One change in the JSON output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JsonChange<'a> {
+    pub action: Action,
+    pub kind: crate::model::Kind,
+    pub name: &'a str,
+    pub id: Option<&'a str>,
+    pub before: Option<&'a Object>,
+    pub after: Option<&'a Object>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<&'a str>,
+}
+
+/// The plan as pretty JSON.
+pub fn json(plan: &Plan, fingerprint: &str) -> String {
+    let doc = JsonPlan {
+        format_version: 1,
+        target: &plan.target,
+        fingerprint,
+        changes: plan
+            .changes
+            .iter()
+            .map(|c| JsonChange {
+                action: c.action,
+                kind: c.kind,
+                name: &c.name,
+                id: c.id.as_deref(),
+                before: c.before.as_ref(),
+                after: c.after.as_ref(),
+                adopted: c.adopted,
+                renamed_from: c.renamed_from.as_deref(),
+            })
+            .collect(),
+        summary: plan.summary(),
+        guards: &plan.guards,
+        notes: &plan.notes,
+    };
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,595 @@
+//! Executes a plan against the org: writes in dependency order with bounded
+//! parallelism, records every successful write in the lockfile and the audit log
+//! before the next write starts, stops at the first failure, and with `atomic`
+//! rolls back this run's writes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::audit::{self, AuditLog, Entry, RunInfo};
+use crate::diff::{Action, Change, Plan};
+use crate::genesys::{self, CallMeta, Client, convert};
+use crate::model::{Kind, Object};
+use crate::remote::RemoteState;
+use crate::state::{LockEntry, Lockfile, TargetState};
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "status", content = "error")]
+pub enum Status {
+    Done,
+    Failed(String),
+    NotAttempted,
+    RolledBack,
+    RollbackFailed(String),
+}
+
+/// The outcome of one planned change (or of one rollback).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpResult {
+    pub action: String,
+    pub kind: Kind,
+    pub name: String,
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub status: Status,
+}
+
+/// Everything an apply did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Report {
+    pub results: Vec<OpResult>,
+    /// Lockfile entries dropped because their remote object no longer exists.
+    pub forgotten: Vec<String>,
+    /// Notifications that failed (warnings).
+    pub notify_warnings: Vec<String>,
+}
+
+impl Report {
+    pub fn count(&self, f: impl Fn(&Status) -> bool) -> usize {
+        self.results.iter().filter(|r| f(&r.status)).count()
+    }
+    pub fn failed(&self) -> bool {
+        self.results
+            .iter()
+            .any(|r| matches!(r.status, Status::Failed(_) | Status::RollbackFailed(_)))
+    }
+    /// Successful writes that still stand (for notifications).
+    pub fn standing_writes(&self) -> Vec<&OpResult> {
+        self.results
+            .iter()
+            .filter(|r| r.status == Status::Done && r.action != "adopt")
+            .collect()
+    }
+}
+
+/// Options of one execution.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub atomic: bool,
+    pub parallelism: usize,
+    pub lockfile: PathBuf,
+}
+
+/// Records successful writes: lockfile first replaced atomically, audit appended.
+pub struct Recorder {
+    lock: Lockfile,
+    lock_path: PathBuf,
+    target: String,
+    audit: AuditLog,
+    run: RunInfo,
+}
+
+/// Errors that stop an apply without being a failed write.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+impl Recorder {
+    pub fn new(lock: Lockfile, lock_path: PathBuf, audit: AuditLog, run: RunInfo) -> Recorder {
+        Recorder {
+            target: run.target.clone(),
+            lock,
+            lock_path,
+            audit,
+            run,
+        }
+    }
+
+    fn state(&mut self) -> &mut TargetState {
+        self.lock.targets.entry(self.target.clone()).or_default()
+    }
+
+    /// Current managed state of the target.
+    pub fn target_state(&self) -> TargetState {
+        self.lock.target(&self.target)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn audit(
+        &mut self,
+        action: &str,
+        kind: Option<Kind>,
+        name: Option<&str>,
+        id: Option<&str>,
+        before: Option<String>,
+        after: Option<String>,
+        status: &str,
+        meta: Option<&CallMeta>,
+        message: Option<String>,
+    ) -> Result<(), ExecError> {
+        let entry = Entry {
+            ts: audit::now_rfc3339(),
+            actor: self.run.actor.clone(),
+            run_id: self.run.run_id.clone(),
+            git_commit: self.run.git_commit.clone(),
+            target: self.target.clone(),
+            action: action.to_string(),
+            kind: kind.map(|k| k.as_str().to_string()),
+            name: name.map(str::to_string),
+            id: id.map(str::to_string),
+            spec_sha256_before: before,
+            spec_sha256_after: after,
+            status: status.to_string(),
+            http_status: meta.map(|m| m.http_status),
+            latency_ms: meta.map(|m| m.latency_ms),
+            correlation_id: meta.and_then(|m| m.correlation_id.clone()),
+            message,
+            ..Entry::default()
+        };
+        Ok(self.audit.append(entry)?)
+    }
+
+    /// Records an object as managed with this entry (or forgets it with `None`).
+    fn set_entry(&mut self, kind: Kind, name: &str, entry: Option<LockEntry>) -> Result<(), ExecError> {
+        match entry {
+            Some(e) => self.state().insert(kind, name, e),
+            None => {
+                self.state().remove(kind, name);
+            }
+        }
+        if self.lock.targets.get(&self.target).is_some_and(TargetState::is_empty) {
+            self.lock.targets.remove(&self.target);
+        }
+        Ok(self.lock.save(&self.lock_path)?)
+    }
+
+    /// Audits a failed operation.
+    fn record_failure(&mut self, action: &str, c: &Change, e: &genesys::Error) -> Result<(), ExecError> {
+        let meta = e.status().map(|s| CallMeta {
+            http_status: s,
+            latency_ms: 0,
+            correlation_id: e.correlation_id().map(str::to_string),
+        });
+        self.audit(
+            action,
+            Some(c.kind),
+            Some(&c.name),
+            c.id.as_deref(),
+            None,
+            None,
+            "failed",
+            meta.as_ref(),
+            Some(e.to_string()),
+        )
+    }
+
+    /// Audits a notification outcome.
+    pub fn record_notify(&mut self, url: &str, ok: bool, message: Option<String>) -> Result<(), ExecError> {
+        self.audit(
+            "notify",
+            None,
+            None,
+            None,
+            None,
+            None,
+            if ok { "ok" } else { "failed" },
+            None,
+            Some(match message {
+                Some(m) => format!("{url}: {m}"),
+                None => url.to_string(),
+            }),
+        )
+    }
+}
+
+/// What a successful write did, for rollback.
+#[derive(Debug, Clone)]
+enum Undo {
+    Created { id: String },
+    Updated { id: String, prev: Option<LockEntry> },
+    Deleted { prev: Option<LockEntry> },
+}
+
+/// The result of one write request.
+#[derive(Debug)]
+struct WriteOk {
+    id: String,
+    date_modified: Option<String>,
+    published: bool,
+    meta: CallMeta,
+}
+
+/// Runs the plan. Returns the report; `Err` only when state could not be recorded.
+pub async fn execute(
+    client: &Client,
+    plan: &Plan,
+    remote: &RemoteState,
+    recorder: &mut Recorder,
+    opts: &ExecOptions,
+) -> Result<Report, ExecError> {
+    let mut report = Report::default();
+    let mut undo: Vec<(Change, Undo)> = Vec::new();
+
+    // Lockfile entries whose remote object is gone (deleted outside speechops).
+    for (kind, name, entry) in recorder.target_state().entries() {
+        if remote.by_id(kind, &entry.id).is_none() {
+            let (name, id) = (name.to_string(), entry.id.clone());
+            recorder.set_entry(kind, &name, None)?;
+            recorder.audit("forget", Some(kind), Some(&name), Some(&id), Some(entry.spec_sha256.clone()), None, "ok", None,
+                Some("remote object no longer exists".to_string()))?;
+            report.forgotten.push(format!("{kind} {name:?} [id {id}]"));
+        }
+    }
+
+    for c in plan.changes.iter().filter(|c| c.action == Action::Adopt) {
+        let (Some(id), Some(after)) = (&c.id, &c.after) else { continue };
+        let r = remote.by_id(c.kind, id);
+        recorder.set_entry(c.kind, &c.name, Some(LockEntry {
+            applied_at: audit::now_rfc3339(),
+            date_modified: r.and_then(|r| r.date_modified.clone()),
+            id: id.clone(),
+            published: r.is_some_and(|r| r.published),
+            spec_sha256: after.sha256(),
+        }))?;
+        recorder.audit("adopt", Some(c.kind), Some(&c.name), Some(id), None, Some(after.sha256()), "ok", None, None)?;
+        report.results.push(result(c, Some(id.clone()), Status::Done));
+    }
+
+    let of = |kind: Kind, actions: &[Action]| -> Vec<Change> {
+        plan.changes
+            .iter()
+            .filter(|c| c.kind == kind && actions.contains(&c.action))
+            .cloned()
+            .collect()
+    };
+    let phases: Vec<Phase> = vec![
+        Phase::Writes(of(Kind::Topic, &[Action::Create, Action::Update])),
+        Phase::Publish(Kind::Topic, of(Kind::Topic, &[Action::Publish])),
+        Phase::Writes(of(Kind::Program, &[Action::Create, Action::Update])),
+        Phase::Writes(of(Kind::Program, &[Action::Delete])),
+        Phase::Publish(Kind::Program, of(Kind::Program, &[Action::Publish])),
+        Phase::Writes(of(Kind::Topic, &[Action::Delete])),
+        Phase::Writes(of(Kind::SpeechRule, &[Action::Create, Action::Update, Action::Delete])),
+    ];
+
+    let mut failed = false;
+    for phase in phases {
+        if failed {
+            for c in phase.changes() {
+                report.results.push(result(c, c.id.clone(), Status::NotAttempted));
+            }
+            continue;
+        }
+        failed = match phase {
+            Phase::Writes(changes) => {
+                run_writes(client, changes, recorder, opts, &mut report, &mut undo).await?
+            }
+            Phase::Publish(kind, changes) => {
+                run_publish(client, kind, changes, recorder, &mut report).await?
+            }
+        };
+    }
+
+    if failed && opts.atomic {
+        rollback(client, undo, recorder, &mut report).await?;
+    }
+    Ok(report)
+}
+
+enum Phase {
+    Writes(Vec<Change>),
+    Publish(Kind, Vec<Change>),
+}
+
+impl Phase {
+    fn changes(&self) -> &[Change] {
+        match self {
+            Phase::Writes(c) | Phase::Publish(_, c) => c,
+        }
+    }
+}
+
+fn result(c: &Change, id: Option<String>, status: Status) -> OpResult {
+    OpResult {
+        action: c.action.as_str().to_string(),
+        kind: c.kind,
+        name: c.name.clone(),
+        id,
+        status,
+    }
+}
+
+/// Topic name -> id of every managed topic, for program bodies.
+fn topic_ids(state: &TargetState) -> BTreeMap<String, String> {
+    state
+        .entries()
+        .into_iter()
+        .filter(|(k, _, _)| *k == Kind::Topic)
+        .map(|(_, n, e)| (n.to_string(), e.id.clone()))
+        .collect()
+}
+
+/// Runs independent writes with bounded parallelism. Returns true when one failed.
+async fn run_writes(
+    client: &Client,
+    changes: Vec<Change>,
+    recorder: &mut Recorder,
+    opts: &ExecOptions,
+    report: &mut Report,
+    undo: &mut Vec<(Change, Undo)>,
+) -> Result<bool, ExecError> {
+    let ids = Arc::new(topic_ids(&recorder.target_state()));
+    let mut pending = changes.into_iter();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut failed = false;
+    loop {
+        while !failed && tasks.len() < opts.parallelism.max(1) {
+            let Some(c) = pending.next() else { break };
+            let (client, ids) = (client.clone(), Arc::clone(&ids));
+            tasks.spawn(async move {
+                let res = write(&client, &c, &ids).await;
+                (c, res)
+            });
+        }
+        let Some(joined) = tasks.join_next().await else { break };
+        let (c, res) = match joined {
+            Ok(pair) => pair,
+            Err(e) => {
+                // A panicked task is a bug; treat it as a failed write and stop.
+                tracing::error!("write task failed: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        let prev = recorder.target_state().get(c.kind, &c.name).cloned();
+        match res {
+            Ok(ok) => {
+                let after_sha = c.after.as_ref().map(Object::sha256);
+                let entry = after_sha.clone().map(|sha| LockEntry {
+                    applied_at: audit::now_rfc3339(),
+                    date_modified: ok.date_modified.clone(),
+                    id: ok.id.clone(),
+                    published: ok.published,
+                    spec_sha256: sha,
+                });
+                if let Some(old) = &c.renamed_from {
+                    recorder.set_entry(c.kind, old, None)?;
+                }
+                // A delete forgets the entry of the name it deleted.
+                recorder.set_entry(c.kind, &c.name, entry)?;
+                recorder.audit(c.action.as_str(), Some(c.kind), Some(&c.name), Some(&ok.id),
+                    prev.as_ref().map(|e| e.spec_sha256.clone()), after_sha, "ok", Some(&ok.meta), None)?;
+                tracing::info!("{} {} {:?} [id {}]", c.action.as_str(), c.kind, c.name, ok.id);
+                let u = match c.action {
+                    Action::Create => Undo::Created { id: ok.id.clone() },
+                    Action::Update => Undo::Updated { id: ok.id.clone(), prev },
+                    _ => Undo::Deleted { prev },
+                };
+                report.results.push(result(&c, Some(ok.id), Status::Done));
+                undo.push((c, u));
+            }
+            Err(e) => {
+                recorder.record_failure(c.action.as_str(), &c, &e)?;
+                tracing::error!("{} {} {:?} failed: {e}", c.action.as_str(), c.kind, c.name);
+                report.results.push(result(&c, c.id.clone(), Status::Failed(e.to_string())));
+                failed = true;
+            }
+        }
+    }
+    for c in pending {
+        report.results.push(result(&c, c.id.clone(), Status::NotAttempted));
+    }
+    Ok(failed)
+}
+
+/// One write request for a change.
+async fn write(client: &Client, c: &Change, topic_ids: &BTreeMap<String, String>) -> Result<WriteOk, genesys::Error> {
+    let id = c.id.clone().unwrap_or_default();
+    let deleted = |w: genesys::Written<()>| WriteOk {
+        id: id.clone(),
+        date_modified: None,
+        published: false,
+        meta: w.meta,
+    };
+    match (c.action, &c.after) {
+        (Action::Delete, _) => match c.kind {
+            Kind::Topic => client.delete_topic(&id).await.map(deleted),
+            Kind::Program => client.delete_program(&id).await.map(deleted),
+            Kind::SpeechRule => client.delete_speech_rule(&id).await.map(deleted),
+        },
+        (Action::Create | Action::Update, Some(after)) => {
+            let update = c.action == Action::Update;
+            put_object(client, update.then_some(id.as_str()), after, topic_ids).await
+        }
+        _ => Err(genesys::Error::Decode {
+            method: "-".into(),
+            path: "-".into(),
+            message: format!("change {} {} has no body", c.kind, c.name),
+        }),
+    }
+}
+
+/// Creates (`id` None) or replaces an object with this body.
+async fn put_object(
+    client: &Client,
+    id: Option<&str>,
+    body: &Object,
+    topic_ids: &BTreeMap<String, String>,
+) -> Result<WriteOk, genesys::Error> {
+    match body {
+        Object::Topic(t) => {
+            let req = convert::topic_request(t);
+            let w = match id {
+                Some(id) => client.update_topic(id, &req).await?,
+                None => client.create_topic(&req).await?,
+            };
+            Ok(WriteOk { id: w.value.id, date_modified: w.value.date_modified, published: w.value.published, meta: w.meta })
+        }
+        Object::Program(p) => {
+            let req = convert::program_request(p, topic_ids).map_err(|missing| genesys::Error::Decode {
+                method: "-".into(),
+                path: "-".into(),
+                message: format!("program {:?} references topics with no known id: {}", p.name, missing.join(", ")),
+            })?;
+            let w = match id {
+                Some(id) => client.update_program(id, &req).await?,
+                None => client.create_program(&req).await?,
+            };
+            Ok(WriteOk { id: w.value.id, date_modified: w.value.date_modified, published: w.value.published, meta: w.meta })
+        }
+        Object::SpeechRule(r) => {
+            let req = convert::speech_rule_request(r);
+            let w = match id {
+                Some(id) => client.update_speech_rule(id, &req).await?,
+                None => client.create_speech_rule(&req).await?,
+            };
+            Ok(WriteOk { id: w.value.id, date_modified: w.value.date_modified, published: false, meta: w.meta })
+        }
+    }
+}
+
+/// One publish job for every object of the kind that needs it.
+async fn run_publish(
+    client: &Client,
+    kind: Kind,
+    changes: Vec<Change>,
+    recorder: &mut Recorder,
+    report: &mut Report,
+) -> Result<bool, ExecError> {
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    let state = recorder.target_state();
+    let ids: Vec<String> = changes
+        .iter()
+        .filter_map(|c| state.get(kind, &c.name).map(|e| e.id.clone()).or_else(|| c.id.clone()))
+        .collect();
+    let res = match kind {
+        Kind::Program => client.publish_programs(&ids).await,
+        _ => client.publish_topics(&ids).await,
+    };
+    match res {
+        Ok(w) => {
+            for c in &changes {
+                let entry = recorder.target_state().get(kind, &c.name).cloned();
+                let id = entry.as_ref().map(|e| e.id.clone()).or_else(|| c.id.clone());
+                if let Some(mut e) = entry {
+                    e.published = true;
+                    recorder.set_entry(kind, &c.name, Some(e))?;
+                }
+                recorder.audit("publish", Some(kind), Some(&c.name), id.as_deref(), None, None, "ok", Some(&w.meta),
+                    Some(format!("publish job {}", w.value.id)))?;
+                report.results.push(result(c, id, Status::Done));
+            }
+            Ok(false)
+        }
+        Err(e) => {
+            for c in &changes {
+                recorder.record_failure("publish", c, &e)?;
+                report.results.push(result(c, c.id.clone(), Status::Failed(e.to_string())));
+            }
+            Ok(true)
+        }
+    }
+}
+
+/// Undoes this run's writes, newest first, each audited.
+async fn rollback(
+    client: &Client,
+    undo: Vec<(Change, Undo)>,
+    recorder: &mut Recorder,
+    report: &mut Report,
+) -> Result<(), ExecError> {
+    for (c, u) in undo.into_iter().rev() {
+        let action = format!("rollback-{}", c.action.as_str());
+        let ids = topic_ids(&recorder.target_state());
+        let res: Result<(Option<LockEntry>, String, CallMeta), genesys::Error> = match &u {
+            Undo::Created { id } => {
+                let w = match c.kind {
+                    Kind::Topic => client.delete_topic(id).await,
+                    Kind::Program => client.delete_program(id).await,
+                    Kind::SpeechRule => client.delete_speech_rule(id).await,
+                };
+                w.map(|w| (None, id.clone(), w.meta))
+            }
+            Undo::Updated { id, prev } => match &c.before {
+                Some(before) => put_object(client, Some(id), before, &ids).await.map(|ok| {
+                    let entry = prev.clone().map(|mut e| {
+                        e.date_modified = ok.date_modified.clone();
+                        e.published = ok.published;
+                        e
+                    });
+                    (entry, ok.id, ok.meta)
+                }),
+                None => Err(missing_before(&c)),
+            },
+            Undo::Deleted { prev } => match &c.before {
+                Some(before) => put_object(client, None, before, &ids).await.map(|ok| {
+                    let entry = prev.clone().map(|mut e| {
+                        e.id = ok.id.clone();
+                        e.date_modified = ok.date_modified.clone();
+                        e.published = ok.published;
+                        e
+                    });
+                    (entry, ok.id, ok.meta)
+                }),
+                None => Err(missing_before(&c)),
+            },
+        };
+        match res {
+            Ok((entry, id, meta)) => {
+                let name = match (&u, &c.renamed_from) {
+                    (Undo::Updated { .. }, Some(old)) => {
+                        recorder.set_entry(c.kind, &c.name, None)?;
+                        old.clone()
+                    }
+                    _ => c.name.clone(),
+                };
+                let sha = entry.as_ref().map(|e| e.spec_sha256.clone());
+                recorder.set_entry(c.kind, &name, entry)?;
+                recorder.audit(&action, Some(c.kind), Some(&name), Some(&id), None, sha, "ok", Some(&meta), None)?;
+                for r in report.results.iter_mut() {
+                    if r.kind == c.kind && r.name == c.name && r.action == c.action.as_str() && r.status == Status::Done {
+                        r.status = Status::RolledBack;
+                    }
+                }
+            }
+            Err(e) => {
+                recorder.record_failure(&action, &c, &e)?;
+                report.results.push(OpResult {
+                    action,
+                    kind: c.kind,
+                    name: c.name.clone(),
+                    id: c.id.clone(),
+                    status: Status::RollbackFailed(e.to_string()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn missing_before(c: &Change) -> genesys::Error {
+    genesys::Error::Decode {
+        method: "-".into(),
+        path: "-".into(),
+        message: format!("no previous body of {} {:?} is known, so it cannot be restored", c.kind, c.name),
+    }
+}

@@ -1,0 +1,175 @@
+//! Fetching the remote state a plan is computed against, with the fewest requests:
+//! one list per kind (all pages), then a GET only for the topics whose content the
+//! lockfile cannot prove unchanged (SPEC 8.3: same `dateModified` and same spec hash
+//! need no GET), because the topic list carries no phrases.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diff::{Desired, Remote};
+use crate::genesys::{self, Client, convert};
+use crate::model::{Kind, Object, sha256_hex};
+use crate::state::TargetState;
+
+/// The remote side of a plan.
+#[derive(Debug, Clone)]
+pub struct RemoteState {
+    pub objects: Vec<Remote>,
+    /// sha256 over what the lists returned; changes whenever any object changes.
+    pub fingerprint: String,
+}
+
+impl RemoteState {
+    /// The remote object with this id.
+    pub fn by_id(&self, kind: Kind, id: &str) -> Option<&Remote> {
+        self.objects.iter().find(|r| r.kind == kind && r.id == id)
+    }
+}
+
+/// Lists every kind and fetches the topic bodies the diff needs.
+pub async fn fetch(
+    client: &Client,
+    desired: &[Desired],
+    lock: &TargetState,
+    prune: bool,
+) -> Result<RemoteState, genesys::Error> {
+    let (topics, programs, rules) = tokio::join!(
+        client.list_topics(),
+        client.list_programs(),
+        client.list_speech_rules()
+    );
+    let (topics, programs, rules) = (topics?, programs?, rules?);
+
+    let mut fp_lines: Vec<String> = Vec::new();
+    for t in &topics {
+        fp_lines.push(fingerprint_line(Kind::Topic, &t.id, &t.name, &t.date_modified, t.published));
+    }
+    for p in &programs {
+        fp_lines.push(fingerprint_line(Kind::Program, &p.id, &p.name, &p.date_modified, p.published));
+    }
+    for r in &rules {
+        fp_lines.push(fingerprint_line(Kind::SpeechRule, &r.id, &r.name, &r.date_modified, false));
+    }
+    fp_lines.sort();
+    let fingerprint = sha256_hex(fp_lines.join("\n").as_bytes());
+
+    let needed = topics_to_get(&topics, desired, lock, prune);
+    let mut bodies: BTreeMap<String, Object> = BTreeMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in needed {
+        let client = client.clone();
+        tasks.spawn(async move { client.get_topic(&id).await });
+    }
+    while let Some(res) = tasks.join_next().await {
+        let topic = res.map_err(|e| genesys::Error::Transport {
+            method: "GET".into(),
+            path: "/api/v2/speechandtextanalytics/topics/{id}".into(),
+            message: format!("task failed: {e}"),
+        })??;
+        bodies.insert(topic.id.clone(), Object::Topic(convert::topic_to_model(&topic)));
+    }
+
+    let mut objects = Vec::with_capacity(topics.len() + programs.len() + rules.len());
+    for t in topics {
+        objects.push(Remote {
+            kind: Kind::Topic,
+            body: bodies.remove(&t.id),
+            id: t.id,
+            name: t.name,
+            date_modified: t.date_modified,
+            published: t.published,
+            topic_refs: Vec::new(),
+        });
+    }
+    for p in programs {
+        objects.push(Remote {
+            kind: Kind::Program,
+            body: Some(Object::Program(convert::program_to_model(&p))),
+            topic_refs: p.topics.iter().map(|t| (t.id.clone(), t.name.clone())).collect(),
+            id: p.id,
+            name: p.name,
+            date_modified: p.date_modified,
+            published: p.published,
+        });
+    }
+    for r in rules {
+        objects.push(Remote {
+            kind: Kind::SpeechRule,
+            body: Some(Object::SpeechRule(convert::speech_rule_to_model(&r))),
+            id: r.id,
+            name: r.name,
+            date_modified: r.date_modified,
+            published: false,
+            topic_refs: Vec::new(),
+        });
+    }
+    objects.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+    Ok(RemoteState {
+        objects,
+        fingerprint,
+    })
+}
+
+fn fingerprint_line(
+    kind: Kind,
+    id: &str,
+    name: &str,
+    date_modified: &Option<String>,
+    published: bool,
+) -> String {
+    format!(
+        "{kind}\t{id}\t{name}\t{}\t{published}",
+        date_modified.as_deref().unwrap_or("")
+    )
+}
+
+/// Ids of the listed topics whose bodies the diff needs.
+fn topics_to_get(
+    topics: &[genesys::types::ListedTopic],
+    desired: &[Desired],
+    lock: &TargetState,
+    prune: bool,
+) -> Vec<String> {
+    let desired_topics: BTreeMap<&str, &Desired> = desired
+        .iter()
+        .filter(|d| d.object.kind() == Kind::Topic)
+        .map(|d| (d.object.name(), d))
+        .collect();
+    let renamed: BTreeMap<&str, &Desired> = desired
+        .iter()
+        .filter(|d| d.object.kind() == Kind::Topic)
+        .filter_map(|d| d.renamed_from.as_deref().map(|old| (old, d)))
+        .collect();
+    let lock_by_id: BTreeMap<&str, (&str, &crate::state::LockEntry)> = lock
+        .entries()
+        .into_iter()
+        .filter(|(k, _, _)| *k == Kind::Topic)
+        .map(|(_, name, e)| (e.id.as_str(), (name, e)))
+        .collect();
+    let find = |name: &str| desired_topics.get(name).or_else(|| renamed.get(name)).copied();
+
+    let mut out = BTreeSet::new();
+    for t in topics {
+        let managed = lock_by_id.get(t.id.as_str());
+        let spec = managed
+            .and_then(|(name, _)| find(name))
+            .or_else(|| find(&t.name));
+        match (spec, managed) {
+            (Some(d), Some((_, entry))) => {
+                let proven = entry.date_modified.is_some()
+                    && entry.date_modified == t.date_modified
+                    && entry.spec_sha256 == d.object.sha256();
+                if !proven {
+                    out.insert(t.id.clone());
+                }
+            }
+            (Some(_), None) => {
+                out.insert(t.id.clone());
+            }
+            (None, Some(_)) if prune => {
+                out.insert(t.id.clone());
+            }
+            (None, _) => {}
+        }
+    }
+    out.into_iter().collect()
+}
