@@ -1,10 +1,270 @@
-//! `speechops apply`.
+//! `speechops apply [PLANFILE]`: plan (or check a saved plan), enforce the guards,
+//! confirm, execute, record, notify.
+
+use std::io::{BufRead, IsTerminal, Write};
 
 use crate::Outcome;
-use crate::cli::{GlobalArgs, ApplyArgs};
+use crate::audit::{AuditLog, RunInfo};
+use crate::cli::{ApplyArgs, Format, GlobalArgs};
+use crate::diff::{GuardKind, Plan};
+use crate::executor::{self, ExecOptions, Recorder, Report, Status};
+use crate::notify;
+use crate::planfile::SavedPlan;
+use crate::settings::Settings;
+use crate::state::{ApplyLock, Lockfile, StateError};
 
 /// Runs `speechops apply`.
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
-    let _ = (global, args);
-    anyhow::bail!("`speechops apply` is not implemented yet")
+    let settings = Settings::resolve(global)?;
+    let saved = args.planfile.as_deref().map(SavedPlan::load).transpose()?;
+    let Some(tree) = super::load_valid_specs(&settings)? else {
+        return Ok(Outcome::Failure);
+    };
+    if let Some(saved) = &saved {
+        if saved.target != settings.target_name {
+            eprintln!(
+                "error: the plan was made for target {:?}, not {:?}; refusing to apply it",
+                saved.target, settings.target_name
+            );
+            return Ok(Outcome::Refused);
+        }
+        let changed = saved.changed_specs(&tree.files);
+        if !changed.is_empty() {
+            eprintln!(
+                "error: stale plan: spec files changed since the plan was saved: {}. \
+Run `speechops plan --out FILE` again.",
+                changed.join(", ")
+            );
+            return Ok(Outcome::Refused);
+        }
+    }
+    if !args.auto_approve && !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "apply needs --auto-approve when stdin is not a terminal (as in CI); nothing was changed"
+        );
+    }
+
+    let holder = format!(
+        "pid {} of {} started {}",
+        std::process::id(),
+        RunInfo::detect(&settings.target_name).actor,
+        crate::audit::now_rfc3339()
+    );
+    let _lock = match ApplyLock::acquire(&settings.lockfile, &holder) {
+        Ok(l) => l,
+        Err(e @ StateError::LockHeld { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::Refused);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // Read state only once the lock is ours: a concurrent apply may just have written it.
+    let lock = Lockfile::load(&settings.lockfile)?;
+    let audit = AuditLog::open(&settings.audit_log)?;
+    let prune = saved.as_ref().map_or(args.prune, |s| s.prune);
+    let target_state = lock.target(&settings.target_name);
+
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let conn = super::connect(&settings, args.parallelism).await?;
+        let (plan, remote) =
+            super::plan::compute(&conn.client, &settings, &tree, &target_state, prune).await?;
+        if let Some(saved) = &saved {
+            if saved.fingerprint != remote.fingerprint {
+                eprintln!(
+                    "error: stale plan: the org changed since the plan was saved \
+(fingerprint {} is now {}). Run `speechops plan --out FILE` again.",
+                    short(&saved.fingerprint),
+                    short(&remote.fingerprint)
+                );
+                return Ok(Outcome::Refused);
+            }
+        }
+        if let Some(outcome) = check_guards(&plan, args) {
+            super::plan::print_plan(global, &plan, &remote.fingerprint);
+            return Ok(outcome);
+        }
+        if global.format != Format::Json {
+            super::plan::print_plan(global, &plan, &remote.fingerprint);
+        }
+        let stale_entries = target_state
+            .entries()
+            .iter()
+            .any(|(k, _, e)| remote.by_id(*k, &e.id).is_none());
+        if !plan.has_changes() && !stale_entries {
+            if global.format == Format::Json {
+                print_json(&plan.target, &Report::default());
+            }
+            return Ok(Outcome::Success);
+        }
+        if !args.auto_approve && !confirm()? {
+            println!("Apply cancelled; nothing was changed.");
+            return Ok(Outcome::Failure);
+        }
+        let mut recorder = Recorder::new(
+            lock,
+            settings.lockfile.clone(),
+            audit,
+            RunInfo::detect(&settings.target_name),
+        );
+        let opts = ExecOptions {
+            atomic: args.atomic,
+            parallelism: usize::from(args.parallelism),
+            lockfile: settings.lockfile.clone(),
+        };
+        let progress = progress_bar(plan.changes.len());
+        let mut report =
+            executor::execute(&conn.client, &plan, &remote, &mut recorder, &opts).await?;
+        progress.finish_and_clear();
+        notify_all(&settings, &plan, &mut report, &mut recorder, &remote).await?;
+        match global.format {
+            Format::Json => print_json(&plan.target, &report),
+            _ => print_report(&report),
+        }
+        Ok(if report.failed() {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        })
+    })
+}
+
+fn short(s: &str) -> &str {
+    s.get(..12).unwrap_or(s)
+}
+
+/// Guards tripped by the plan and not overridden; prints why and how to proceed.
+fn check_guards(plan: &Plan, args: &ApplyArgs) -> Option<Outcome> {
+    let blocking: Vec<_> = plan
+        .guards
+        .iter()
+        .filter(|g| match g.guard {
+            GuardKind::Threshold => !args.force,
+            GuardKind::EmptyInput => !args.allow_empty,
+        })
+        .collect();
+    if blocking.is_empty() {
+        return None;
+    }
+    for g in blocking {
+        eprintln!("refused by a safety guard: {}", g.message);
+    }
+    eprintln!("Nothing was changed.");
+    Some(Outcome::Refused)
+}
+
+fn confirm() -> anyhow::Result<bool> {
+    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let pb = indicatif::ProgressBar::new(len as u64);
+        pb.set_message("applying");
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+async fn notify_all(
+    settings: &Settings,
+    plan: &Plan,
+    report: &mut Report,
+    recorder: &mut Recorder,
+    remote: &crate::remote::RemoteState,
+) -> anyhow::Result<()> {
+    let writes = report.standing_writes();
+    if writes.is_empty() || settings.notify.is_empty() {
+        return Ok(());
+    }
+    let state = recorder.target_state();
+    let event = notify::Event {
+        event: "rules.updated",
+        target: plan.target.clone(),
+        changes: writes
+            .iter()
+            .map(|r| notify::EventChange {
+                kind: r.kind.as_str().to_string(),
+                name: r.name.clone(),
+                id: r.id.clone(),
+                action: r.action.clone(),
+                date_modified: state
+                    .get(r.kind, &r.name)
+                    .and_then(|e| e.date_modified.clone())
+                    .or_else(|| {
+                        r.id.as_deref()
+                            .and_then(|id| remote.by_id(r.kind, id))
+                            .and_then(|o| o.date_modified.clone())
+                    }),
+            })
+            .collect(),
+    };
+    for receiver in &settings.notify {
+        match notify::send(receiver, &event).await {
+            Ok(()) => recorder.record_notify(&receiver.url, true, None)?,
+            Err(msg) => {
+                eprintln!("warning: notification to {} failed: {msg}", receiver.url);
+                recorder.record_notify(&receiver.url, false, Some(msg.clone()))?;
+                report
+                    .notify_warnings
+                    .push(format!("{}: {msg}", receiver.url));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_report(report: &Report) {
+    let mut out = String::from("\n");
+    for f in &report.forgotten {
+        out.push_str(&format!("  forgot {f}: it no longer exists in the org\n"));
+    }
+    for r in &report.results {
+        let id = r.id.as_deref().map(|i| format!(" [id {i}]")).unwrap_or_default();
+        let line = match &r.status {
+            Status::Done => format!("  done        {} {} {:?}{id}", r.action, r.kind, r.name),
+            Status::Failed(e) => format!("  FAILED      {} {} {:?}{id}: {e}", r.action, r.kind, r.name),
+            Status::NotAttempted => format!("  not attempted {} {} {:?}", r.action, r.kind, r.name),
+            Status::RolledBack => format!("  rolled back {} {} {:?}{id}", r.action, r.kind, r.name),
+            Status::RollbackFailed(e) => {
+                format!("  ROLLBACK FAILED {} {} {:?}{id}: {e}", r.action, r.kind, r.name)
+            }
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "\nApply {}: {} done, {} failed, {} rolled back, {} not attempted.\n",
+        if report.failed() { "failed" } else { "complete" },
+        report.count(|s| *s == Status::Done),
+        report.count(|s| matches!(s, Status::Failed(_) | Status::RollbackFailed(_))),
+        report.count(|s| *s == Status::RolledBack),
+        report.count(|s| *s == Status::NotAttempted),
+    ));
+    let _ = std::io::stdout().write_all(out.as_bytes());
+}
+
+fn print_json(target: &str, report: &Report) {
+    let doc = serde_json::json!({
+        "formatVersion": 1,
+        "target": target,
+        "results": report.results,
+        "forgotten": report.forgotten,
+        "notifyWarnings": report.notify_warnings,
+        "summary": {
+            "done": report.count(|s| *s == Status::Done),
+            "failed": report.count(|s| matches!(s, Status::Failed(_) | Status::RollbackFailed(_))),
+            "rolledBack": report.count(|s| *s == Status::RolledBack),
+            "notAttempted": report.count(|s| *s == Status::NotAttempted),
+        }
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    let _ = std::io::stdout().write_all(s.as_bytes());
 }

@@ -1,10 +1,31 @@
-//! `speechops audit verify`.
+//! `speechops audit verify`: check the audit log's hash chain.
 
 use crate::Outcome;
+use crate::audit::{self, AuditError};
 use crate::cli::{AuditCommand, GlobalArgs};
+use crate::settings::Settings;
 
 /// Runs `speechops audit ...`.
 pub fn run(global: &GlobalArgs, cmd: &AuditCommand) -> anyhow::Result<Outcome> {
-    let _ = (global, cmd);
-    anyhow::bail!("`speechops audit verify` is not implemented yet")
+    let AuditCommand::Verify = cmd;
+    let settings = Settings::resolve(global)?;
+    let path = &settings.audit_log;
+    if !path.exists() {
+        anyhow::bail!("audit log {} does not exist", path.display());
+    }
+    match audit::verify(path) {
+        Ok((lines, head)) => {
+            println!(
+                "{}: {lines} entries, hash chain intact (head {}).",
+                path.display(),
+                head.get(..16).unwrap_or(&head)
+            );
+            Ok(Outcome::Success)
+        }
+        Err(e @ AuditError::Broken { .. }) => {
+            eprintln!("error: {e}");
+            Ok(Outcome::Failure)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
