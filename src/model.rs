@@ -247,9 +247,19 @@ impl Object {
         sha256_hex(self.canonical_json().as_bytes())
     }
 
-    /// The normalised object as YAML, the form shown in plan diffs.
+    /// The normalised object as YAML.
     pub fn to_yaml(&self) -> String {
         serde_saphyr::to_string(&self.clone().normalized()).unwrap_or_default()
+    }
+
+    /// The YAML shown in plan diffs: the normalised content without `published`,
+    /// which is not content (it becomes a `publish` action).
+    pub fn content_yaml(&self) -> String {
+        let mut value = serde_json::to_value(self.clone().normalized()).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.remove("published");
+        }
+        serde_saphyr::to_string(&value).unwrap_or_default()
     }
 }
 

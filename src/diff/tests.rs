@@ -1,1 +1,401 @@
 use super::*;
+use crate::model::{Program, RulePhrase, Scoring, SpeechRule, Topic, TopicPhrase};
+use crate::state::LockEntry;
+use proptest::prelude::*;
+
+fn topic(name: &str, phrases: &[&str]) -> Object {
+    Object::Topic(
+        Topic {
+            name: name.into(),
+            description: String::new(),
+            dialect: "en-US".into(),
+            strictness: String::new(),
+            participants: String::new(),
+            tags: vec!["b".into(), "a".into()],
+            published: true,
+            phrases: phrases
+                .iter()
+                .map(|p| TopicPhrase {
+                    text: (*p).into(),
+                    strictness: String::new(),
+                    sentiment: String::new(),
+                })
+                .collect(),
+        }
+        .normalized(),
+    )
+}
+
+fn desired(o: Object) -> Desired {
+    Desired {
+        object: o,
+        renamed_from: None,
+    }
+}
+
+fn remote(id: &str, o: &Object, published: bool) -> Remote {
+    Remote {
+        kind: o.kind(),
+        id: id.into(),
+        name: o.name().into(),
+        date_modified: Some(format!("dm-{id}")),
+        published,
+        body: Some(o.clone()),
+        topic_refs: Vec::new(),
+    }
+}
+
+fn lock_of(entries: &[(&Object, &str)]) -> TargetState {
+    let mut t = TargetState::default();
+    for (o, id) in entries {
+        t.insert(
+            o.kind(),
+            o.name(),
+            LockEntry {
+                applied_at: "t".into(),
+                date_modified: Some(format!("dm-{id}")),
+                id: (*id).into(),
+                published: true,
+                spec_sha256: o.sha256(),
+            },
+        );
+    }
+    t
+}
+
+fn run(d: &[Desired], r: &[Remote], lock: &TargetState, prune: bool) -> Plan {
+    plan(&PlanInput {
+        target: "t",
+        desired: d,
+        remote: r,
+        lock,
+        prune,
+        max_change_percent: 30.0,
+    })
+}
+
+fn actions(p: &Plan) -> Vec<(Action, String)> {
+    p.changes.iter().map(|c| (c.action, c.name.clone())).collect()
+}
+
+#[test]
+fn empty_org_plans_create_and_publish() {
+    let d = [desired(topic("A", &["x"]))];
+    let p = run(&d, &[], &TargetState::default(), false);
+    assert_eq!(
+        actions(&p),
+        vec![(Action::Create, "A".into()), (Action::Publish, "A".into())]
+    );
+}
+
+#[test]
+fn equal_unmanaged_object_is_adopted_and_changed_one_is_flagged() {
+    let a = topic("A", &["x"]);
+    let b = topic("B", &["y"]);
+    let b_remote = topic("B", &["z"]);
+    let p = run(
+        &[desired(a.clone()), desired(b)],
+        &[remote("1", &a, true), remote("2", &b_remote, true)],
+        &TargetState::default(),
+        false,
+    );
+    assert_eq!(
+        actions(&p),
+        vec![
+            (Action::Adopt, "A".into()),
+            (Action::Update, "B".into()),
+            (Action::Publish, "B".into())
+        ]
+    );
+    assert!(p.changes[1].adopted);
+}
+
+#[test]
+fn unpublished_equal_object_is_only_published() {
+    let a = topic("A", &["x"]);
+    let p = run(&[desired(a.clone())], &[remote("1", &a, false)], &lock_of(&[(&a, "1")]), false);
+    assert_eq!(actions(&p), vec![(Action::Publish, "A".into())]);
+}
+
+#[test]
+fn unfetched_body_proven_by_lockfile_is_no_change() {
+    let a = topic("A", &["x"]);
+    let mut r = remote("1", &a, true);
+    r.body = None;
+    let p = run(&[desired(a.clone())], &[r], &lock_of(&[(&a, "1")]), false);
+    assert!(!p.has_changes(), "{p:?}");
+}
+
+#[test]
+fn rename_is_an_in_place_update() {
+    let old = topic("Old", &["x"]);
+    let new = topic("New", &["x"]);
+    let d = [Desired {
+        object: new,
+        renamed_from: Some("Old".into()),
+    }];
+    let p = run(&d, &[remote("1", &old, true)], &lock_of(&[(&old, "1")]), true);
+    assert_eq!(
+        actions(&p),
+        vec![(Action::Update, "New".into()), (Action::Publish, "New".into())]
+    );
+    assert_eq!(p.changes[0].renamed_from.as_deref(), Some("Old"));
+    assert_eq!(p.changes[0].id.as_deref(), Some("1"));
+}
+
+#[test]
+fn deletes_only_with_prune_and_only_managed() {
+    let a = topic("A", &["x"]);
+    let gone = topic("Gone", &["y"]);
+    let stranger = topic("Stranger", &["z"]);
+    let r = [remote("1", &a, true), remote("2", &gone, true), remote("3", &stranger, true)];
+    let lock = lock_of(&[(&a, "1"), (&gone, "2")]);
+    let d = [desired(a.clone())];
+    assert!(!run(&d, &r, &lock, false).has_changes());
+    assert_eq!(
+        actions(&run(&d, &r, &lock, true)),
+        vec![(Action::Delete, "Gone".into())]
+    );
+}
+
+#[test]
+fn program_membership_follows_topic_rename() {
+    let old = topic("Old", &["x"]);
+    let new = topic("New", &["x"]);
+    let prog_remote = Object::Program(Program {
+        name: "P".into(),
+        description: String::new(),
+        topics: vec!["Old".into()],
+        tags: vec![],
+        published: true,
+    });
+    let prog_desired = Object::Program(Program {
+        topics: vec!["New".into()],
+        ..match &prog_remote {
+            Object::Program(p) => p.clone(),
+            _ => unreachable!(),
+        }
+    });
+    let mut pr = remote("9", &prog_remote, true);
+    pr.topic_refs = vec![("1".into(), "Old".into())];
+    let d = [
+        Desired {
+            object: new,
+            renamed_from: Some("Old".into()),
+        },
+        desired(prog_desired),
+    ];
+    let p = run(&d, &[remote("1", &old, true), pr], &lock_of(&[(&old, "1")]), false);
+    assert!(
+        p.changes
+            .iter()
+            .all(|c| c.kind == Kind::Topic || c.action == Action::Adopt),
+        "program content must not change: {p:?}"
+    );
+}
+
+#[test]
+fn threshold_guard_trips_above_30_percent_of_ten() {
+    let objs: Vec<Object> = (0..10).map(|i| topic(&format!("T{i}"), &["x"])).collect();
+    let ids: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    let lock = lock_of(&objs.iter().zip(&ids).map(|(o, i)| (o, i.as_str())).collect::<Vec<_>>());
+    let r: Vec<Remote> = objs.iter().zip(&ids).map(|(o, i)| remote(i, o, true)).collect();
+    let changed = |n: usize| -> Vec<Desired> {
+        (0..10)
+            .map(|i| desired(topic(&format!("T{i}"), &[if i < n { "changed" } else { "x" }])))
+            .collect()
+    };
+    assert!(run(&changed(3), &r, &lock, false).guards.is_empty());
+    let p = run(&changed(4), &r, &lock, false);
+    assert_eq!(p.guards.len(), 1);
+    assert_eq!(p.guards[0].guard, GuardKind::Threshold);
+}
+
+#[test]
+fn empty_tree_with_managed_objects_trips_the_empty_guard() {
+    let a = topic("A", &["x"]);
+    let p = run(&[], &[remote("1", &a, true)], &lock_of(&[(&a, "1")]), true);
+    assert!(p.guards.iter().any(|g| g.guard == GuardKind::EmptyInput));
+}
+
+// ---- property tests -------------------------------------------------------------
+
+fn arb_words() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec("[a-e]{1,3}( [a-e]{1,3})?", 0..4)
+}
+
+fn arb_object() -> impl Strategy<Value = Object> {
+    let name = "[A-F]";
+    prop_oneof![
+        (name, arb_words(), arb_words(), any::<bool>(), prop::sample::select(vec!["", "72", "85"]))
+            .prop_map(|(n, tags, phrases, published, s)| Object::Topic(
+                Topic {
+                    name: format!("topic {n}"),
+                    description: String::new(),
+                    dialect: "en-US".into(),
+                    strictness: s.into(),
+                    participants: String::new(),
+                    tags,
+                    published,
+                    phrases: phrases
+                        .into_iter()
+                        .map(|t| TopicPhrase {
+                            text: t,
+                            strictness: String::new(),
+                            sentiment: String::new()
+                        })
+                        .collect(),
+                }
+                .normalized()
+            )),
+        (name, arb_words(), any::<bool>()).prop_map(|(n, tags, enabled)| Object::SpeechRule(
+            SpeechRule {
+                name: format!("rule {n}"),
+                description: "d".into(),
+                enabled,
+                language: "en-US".into(),
+                phrases: vec![RulePhrase {
+                    phrase: "p".into(),
+                    match_type: "exact".into(),
+                    case_sensitive: false,
+                    enabled: true
+                }],
+                scoring: vec![Scoring {
+                    kind: "additive".into(),
+                    value: 0.5,
+                    condition: "pass".into()
+                }],
+                tags,
+            }
+            .normalized()
+        )),
+    ]
+}
+
+fn dedup_by_name(objs: Vec<Object>) -> Vec<Object> {
+    let mut seen = BTreeSet::new();
+    objs.into_iter()
+        .filter(|o| seen.insert((o.kind(), o.name().to_string())))
+        .collect()
+}
+
+/// Applies a plan to an in-memory org and lockfile the way the executor does.
+fn simulate(plan: &Plan, org: &mut Vec<Remote>, lock: &mut TargetState, next_id: &mut u32) {
+    for c in &plan.changes {
+        match c.action {
+            Action::Create => {
+                *next_id += 1;
+                let after = c.after.clone().unwrap();
+                let id = format!("n{next_id}");
+                let mut r = remote(&id, &after, false);
+                r.date_modified = Some(format!("dm-{id}-{next_id}"));
+                lock.insert(c.kind, &c.name, entry(&r, &after));
+                org.push(r);
+            }
+            Action::Update => {
+                let id = c.id.clone().unwrap();
+                let after = c.after.clone().unwrap();
+                *next_id += 1;
+                let r = org.iter_mut().find(|r| r.id == id).unwrap();
+                r.name = c.name.clone();
+                r.body = Some(after.clone());
+                r.published = false;
+                r.date_modified = Some(format!("dm-{id}-{next_id}"));
+                if let Some(old) = &c.renamed_from {
+                    lock.remove(c.kind, old);
+                }
+                let e = entry(r, &after);
+                lock.insert(c.kind, &c.name, e);
+            }
+            Action::Delete => {
+                let id = c.id.clone().unwrap();
+                org.retain(|r| r.id != id);
+                lock.remove(c.kind, &c.name);
+            }
+            Action::Adopt => {
+                let id = c.id.clone().unwrap();
+                let r = org.iter().find(|r| r.id == id).unwrap();
+                let e = entry(r, c.after.as_ref().unwrap());
+                lock.insert(c.kind, &c.name, e);
+            }
+            Action::Publish => {}
+        }
+    }
+    for c in plan.changes.iter().filter(|c| c.action == Action::Publish) {
+        let id = lock.get(c.kind, &c.name).unwrap().id.clone();
+        org.iter_mut().find(|r| r.id == id).unwrap().published = true;
+    }
+}
+
+fn entry(r: &Remote, after: &Object) -> LockEntry {
+    LockEntry {
+        applied_at: "t".into(),
+        date_modified: r.date_modified.clone(),
+        id: r.id.clone(),
+        published: r.published,
+        spec_sha256: after.sha256(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Applying a plan and planning again yields no changes.
+    #[test]
+    fn apply_then_plan_is_empty(
+        want in prop::collection::vec(arb_object(), 0..6),
+        have in prop::collection::vec((arb_object(), any::<bool>(), any::<bool>()), 0..6),
+        prune in any::<bool>(),
+    ) {
+        let want = dedup_by_name(want);
+        let mut org = Vec::new();
+        let mut lock = TargetState::default();
+        for (i, (o, published, managed)) in have.into_iter().enumerate() {
+            let r = remote(&format!("r{i}"), &o, published);
+            if managed && lock.get(o.kind(), o.name()).is_none() {
+                lock.insert(o.kind(), o.name(), entry(&r, &o));
+            }
+            org.push(r);
+        }
+        let d: Vec<Desired> = want.into_iter().map(desired).collect();
+        let first = run(&d, &org, &lock, prune);
+        let mut next_id = 0;
+        simulate(&first, &mut org, &mut lock, &mut next_id);
+        let second = run(&d, &org, &lock, prune);
+        let writes: Vec<_> = second.changes.iter().filter(|c| c.action != Action::Adopt).collect();
+        prop_assert!(writes.is_empty(), "second plan not empty: {:?}", second.changes);
+    }
+
+    /// Planning is deterministic and independent of input order; equal objects written
+    /// differently (shuffled lists, explicit defaults) never show a change.
+    #[test]
+    fn deterministic_and_no_spurious_changes(
+        objs in prop::collection::vec(arb_object(), 0..6),
+        seed in any::<u64>(),
+    ) {
+        let objs = dedup_by_name(objs);
+        let d: Vec<Desired> = objs.iter().cloned().map(desired).collect();
+        // The remote holds the same objects with reversed lists and defaults spelled out.
+        let r: Vec<Remote> = objs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let mut o = o.clone();
+                match &mut o {
+                    Object::Topic(t) => { t.tags.reverse(); t.phrases.reverse(); }
+                    Object::SpeechRule(s) => { s.tags.reverse(); }
+                    Object::Program(p) => { p.topics.reverse(); }
+                }
+                remote(&format!("r{i}"), &o.normalized(), true)
+            })
+            .collect();
+        let lock = TargetState::default();
+        let p1 = run(&d, &r, &lock, false);
+        let mut d2 = d.clone();
+        let mut r2 = r.clone();
+        if seed % 2 == 0 { d2.reverse(); } else { r2.reverse(); }
+        let p2 = run(&d2, &r2, &lock, false);
+        prop_assert_eq!(&p1, &p2);
+        prop_assert!(p1.changes.iter().all(|c| c.action == Action::Adopt), "{:?}", p1.changes);
+    }
+}

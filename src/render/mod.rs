@@ -61,8 +61,8 @@ pub fn summary_line(s: &Summary) -> String {
 
 /// Unified diff of the normalised YAML of before and after.
 pub fn yaml_diff(before: Option<&Object>, after: Option<&Object>) -> String {
-    let b = before.map(|o| o.content().to_yaml()).unwrap_or_default();
-    let a = after.map(|o| o.content().to_yaml()).unwrap_or_default();
+    let b = before.map(Object::content_yaml).unwrap_or_default();
+    let a = after.map(Object::content_yaml).unwrap_or_default();
     similar::TextDiff::from_lines(&b, &a)
         .unified_diff()
         .context_radius(3)
@@ -262,3 +262,6 @@ pub fn json(plan: &Plan, fingerprint: &str) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests;
