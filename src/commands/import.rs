@@ -1,10 +1,417 @@
-//! `speechops import`.
+//! `speechops import --kind KIND [--name GLOB] --out DIR`: write existing remote
+//! objects as spec files (one file per object, deterministic names and key order, no
+//! server-only fields) and record them as managed, so that adopting an existing org is
+//! one command followed by a plan with no changes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 
 use crate::Outcome;
+use crate::audit::{self, AuditLog, Entry, RunInfo};
 use crate::cli::{GlobalArgs, ImportArgs};
+use crate::genesys::{self, Client, convert};
+use crate::model::{self, Kind, Object};
+use crate::settings::Settings;
+use crate::state::{ApplyLock, LockEntry, Lockfile, StateError};
+
+/// One imported object.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub object: Object,
+    pub id: String,
+    pub date_modified: Option<String>,
+    pub published: bool,
+}
 
 /// Runs `speechops import`.
 pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
-    let _ = (global, args);
-    anyhow::bail!("`speechops import` is not implemented yet")
+    let kinds: Vec<Kind> = if args.kind.eq_ignore_ascii_case("all") {
+        Kind::ALL.to_vec()
+    } else {
+        vec![Kind::parse(&args.kind).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown kind {:?}; expected Topic, Program, SpeechRule or all",
+                args.kind
+            )
+        })?]
+    };
+    let glob = match &args.name {
+        Some(g) => Some(
+            globset::Glob::new(g)
+                .map_err(|e| anyhow::anyhow!("invalid --name glob {g:?}: {e}"))?
+                .compile_matcher(),
+        ),
+        None => None,
+    };
+    let settings = Settings::resolve(global)?;
+    let _lock = match ApplyLock::acquire(
+        &settings.lockfile,
+        &format!("import by pid {}", std::process::id()),
+    ) {
+        Ok(l) => l,
+        Err(e @ StateError::LockHeld { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::Refused);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut lock = Lockfile::load(&settings.lockfile)?;
+    let mut audit_log = AuditLog::open(&settings.audit_log)?;
+    let run = RunInfo::detect(&settings.target_name);
+
+    let rt = super::runtime()?;
+    let objects = rt.block_on(async {
+        let conn = super::connect(&settings, 4).await?;
+        let mut all = Vec::new();
+        for kind in &kinds {
+            all.extend(fetch(&conn.client, *kind).await?);
+        }
+        anyhow::Ok(all)
+    })?;
+    let objects: Vec<Imported> = objects
+        .into_iter()
+        .filter(|o| glob.as_ref().is_none_or(|g| g.is_match(o.object.name())))
+        .collect();
+
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.out.display()))?;
+    let names = file_names(&objects);
+    let mut written = 0usize;
+    for (o, file) in objects.iter().zip(&names) {
+        let path = args.out.join(file);
+        let yaml = spec_yaml(&o.object, &schema_header(&args.out));
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(yaml.as_str()) {
+            crate::state::write_atomic(&path, yaml.as_bytes())
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            written += 1;
+        }
+        let sha = o.object.sha256();
+        let state = lock.targets.entry(settings.target_name.clone()).or_default();
+        let unchanged = state.get(o.object.kind(), o.object.name()).is_some_and(|e| {
+            e.id == o.id && e.spec_sha256 == sha && e.date_modified == o.date_modified
+        });
+        if !unchanged {
+            state.insert(
+                o.object.kind(),
+                o.object.name(),
+                LockEntry {
+                    applied_at: audit::now_rfc3339(),
+                    date_modified: o.date_modified.clone(),
+                    id: o.id.clone(),
+                    published: o.published,
+                    spec_sha256: sha.clone(),
+                },
+            );
+            lock.save(&settings.lockfile)?;
+            audit_log.append(Entry {
+                ts: audit::now_rfc3339(),
+                actor: run.actor.clone(),
+                run_id: run.run_id.clone(),
+                git_commit: run.git_commit.clone(),
+                target: run.target.clone(),
+                action: "import".to_string(),
+                kind: Some(o.object.kind().as_str().to_string()),
+                name: Some(o.object.name().to_string()),
+                id: Some(o.id.clone()),
+                spec_sha256_after: Some(sha),
+                status: "ok".to_string(),
+                message: Some(path.display().to_string()),
+                ..Entry::default()
+            })?;
+        }
+        println!("{} {:?} -> {}", o.object.kind(), o.object.name(), path.display());
+    }
+    println!(
+        "Imported {} object(s) into {} ({} file(s) written); they are now managed in {}.",
+        objects.len(),
+        args.out.display(),
+        written,
+        settings.lockfile.display()
+    );
+    Ok(Outcome::Success)
+}
+
+/// Every remote object of a kind, with full bodies.
+pub async fn fetch(client: &Client, kind: Kind) -> Result<Vec<Imported>, genesys::Error> {
+    let mut out = Vec::new();
+    match kind {
+        Kind::Topic => {
+            let listed = client.list_topics().await?;
+            let mut tasks = tokio::task::JoinSet::new();
+            for t in listed {
+                let client = client.clone();
+                tasks.spawn(async move { client.get_topic(&t.id).await });
+            }
+            while let Some(res) = tasks.join_next().await {
+                let t = res.map_err(|e| genesys::Error::Transport {
+                    method: "GET".into(),
+                    path: "/api/v2/speechandtextanalytics/topics/{id}".into(),
+                    message: format!("task failed: {e}"),
+                })??;
+                out.push(Imported {
+                    object: Object::Topic(convert::topic_to_model(&t)),
+                    published: t.published,
+                    id: t.id,
+                    date_modified: t.date_modified,
+                });
+            }
+        }
+        Kind::Program => {
+            for p in client.list_programs().await? {
+                out.push(Imported {
+                    object: Object::Program(convert::program_to_model(&p)),
+                    published: p.published,
+                    id: p.id,
+                    date_modified: p.date_modified,
+                });
+            }
+        }
+        Kind::SpeechRule => {
+            for r in client.list_speech_rules().await? {
+                out.push(Imported {
+                    object: Object::SpeechRule(convert::speech_rule_to_model(&r)),
+                    published: false,
+                    id: r.id,
+                    date_modified: r.date_modified,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.object.kind(), a.object.name(), &a.id).cmp(&(b.object.kind(), b.object.name(), &b.id))
+    });
+    Ok(out)
+}
+
+/// `topic-recording-disclosure.yaml`: kind prefix plus a slug of the name; a short id
+/// hash is appended when two names slug alike, so names are stable across runs.
+pub fn file_names(objects: &[Imported]) -> Vec<String> {
+    let base: Vec<String> = objects
+        .iter()
+        .map(|o| format!("{}-{}", kind_slug(o.object.kind()), slug(o.object.name())))
+        .collect();
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for b in &base {
+        *count.entry(b.as_str()).or_default() += 1;
+    }
+    base.iter()
+        .zip(objects)
+        .map(|(b, o)| {
+            if count.get(b.as_str()).copied().unwrap_or(0) > 1 {
+                let h = model::sha256_hex(o.id.as_bytes());
+                format!("{b}-{}.yaml", &h[..8])
+            } else {
+                format!("{b}.yaml")
+            }
+        })
+        .collect()
+}
+
+fn kind_slug(k: Kind) -> &'static str {
+    match k {
+        Kind::Topic => "topic",
+        Kind::Program => "program",
+        Kind::SpeechRule => "speech-rule",
+    }
+}
+
+fn slug(name: &str) -> String {
+    let mut s = String::new();
+    for c in name.chars() {
+        if c.is_alphanumeric() {
+            s.extend(c.to_lowercase());
+        } else if !s.ends_with('-') {
+            s.push('-');
+        }
+    }
+    let s = s.trim_matches('-').to_string();
+    if s.is_empty() { "unnamed".to_string() } else { s }
+}
+
+/// The editor header pointing at the committed schema, relative to `out` when the
+/// project's `schemas/` folder is found above it.
+fn schema_header(out: &Path) -> String {
+    let abs = std::fs::canonicalize(out).unwrap_or_else(|_| PathBuf::from(out));
+    let mut dir = Some(abs.as_path());
+    let mut up = String::new();
+    while let Some(d) = dir {
+        if d.join("schemas/speechops.schema.json").exists() {
+            return format!("# yaml-language-server: $schema={up}schemas/speechops.schema.json\n");
+        }
+        up.push_str("../");
+        dir = d.parent();
+    }
+    String::new()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TopicSpec<'a> {
+    kind: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    dialect: &'a str,
+    strictness: &'a str,
+    participants: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
+    published: bool,
+    phrases: Vec<TopicPhraseSpec<'a>>,
+}
+
+#[derive(Serialize)]
+struct TopicPhraseSpec<'a> {
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strictness: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sentiment: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProgramSpec<'a> {
+    kind: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    topics: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
+    published: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SpeechRuleSpec<'a> {
+    kind: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    enabled: bool,
+    language: &'a str,
+    phrases: Vec<RulePhraseSpec<'a>>,
+    scoring: &'a [model::Scoring],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RulePhraseSpec<'a> {
+    phrase: &'a str,
+    match_type: &'a str,
+    case_sensitive: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enabled: Option<bool>,
+}
+
+/// The spec file text of a normalised object: defaults that equal the topic's own
+/// values are left out, so imported files read like hand-written ones.
+pub fn spec_yaml(o: &Object, header: &str) -> String {
+    let body = match o {
+        Object::Topic(t) => serde_saphyr::to_string(&TopicSpec {
+            kind: "Topic",
+            name: &t.name,
+            description: &t.description,
+            dialect: &t.dialect,
+            strictness: &t.strictness,
+            participants: &t.participants,
+            tags: &t.tags,
+            published: t.published,
+            phrases: t
+                .phrases
+                .iter()
+                .map(|p| TopicPhraseSpec {
+                    text: &p.text,
+                    strictness: (p.strictness != t.strictness).then_some(p.strictness.as_str()),
+                    sentiment: (p.sentiment != model::DEFAULT_SENTIMENT)
+                        .then_some(p.sentiment.as_str()),
+                })
+                .collect(),
+        }),
+        Object::Program(p) => serde_saphyr::to_string(&ProgramSpec {
+            kind: "Program",
+            name: &p.name,
+            description: &p.description,
+            topics: &p.topics,
+            tags: &p.tags,
+            published: p.published,
+        }),
+        Object::SpeechRule(r) => serde_saphyr::to_string(&SpeechRuleSpec {
+            kind: "SpeechRule",
+            name: &r.name,
+            description: &r.description,
+            enabled: r.enabled,
+            language: &r.language,
+            phrases: r
+                .phrases
+                .iter()
+                .map(|p| RulePhraseSpec {
+                    phrase: &p.phrase,
+                    match_type: &p.match_type,
+                    case_sensitive: p.case_sensitive,
+                    enabled: (!p.enabled).then_some(false),
+                })
+                .collect(),
+            scoring: &r.scoring,
+            tags: &r.tags,
+        }),
+    };
+    format!("{header}{}", body.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Topic, TopicPhrase};
+
+    fn imported(name: &str, id: &str) -> Imported {
+        Imported {
+            object: Object::Topic(
+                Topic {
+                    name: name.into(),
+                    description: String::new(),
+                    dialect: "en-US".into(),
+                    strictness: "72".into(),
+                    participants: "All".into(),
+                    tags: vec![],
+                    published: true,
+                    phrases: vec![TopicPhrase {
+                        text: "hello there".into(),
+                        strictness: "85".into(),
+                        sentiment: "Unspecified".into(),
+                    }],
+                }
+                .normalized(),
+            ),
+            id: id.into(),
+            date_modified: None,
+            published: true,
+        }
+    }
+
+    #[test]
+    fn topic_yaml_is_readable_and_quotes_strictness() {
+        let y = spec_yaml(&imported("Greeting", "1").object, "");
+        assert!(y.starts_with("kind: Topic\nname: Greeting\n"), "{y}");
+        assert!(y.contains("strictness: \"72\""), "{y}");
+        assert!(y.contains("strictness: \"85\""), "{y}");
+        assert!(!y.contains("sentiment"), "{y}");
+        assert!(!y.contains("description"), "{y}");
+    }
+
+    #[test]
+    fn file_names_are_slugs_disambiguated_by_id() {
+        let names = file_names(&[
+            imported("Greeting!", "1"),
+            imported("greeting", "2"),
+            imported("Card payment", "3"),
+        ]);
+        assert_eq!(names[2], "topic-card-payment.yaml");
+        assert!(names[0].starts_with("topic-greeting-") && names[0] != names[1], "{names:?}");
+    }
 }
