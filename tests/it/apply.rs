@@ -1,1 +1,407 @@
-//! Tests of apply.
+//! `speechops apply` end to end against a real sandbox process.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use crate::support::{self, Repo, Sandbox, block_on};
+
+fn topic_names(sandbox: &Sandbox) -> Vec<String> {
+    let client = sandbox.client();
+    let mut names: Vec<String> = block_on(client.list_topics())
+        .expect("list topics")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    names.sort();
+    names
+}
+
+fn assert_ok(run: &support::Run) {
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn apply_on_empty_org_then_plan_shows_no_changes_and_reapply_is_byte_identical() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(5, 3, "v1");
+    repo.write(
+        "rules/programs/p.yaml",
+        "kind: Program\nname: Generated\ntopics: [Topic 0000, Topic 0001]\n",
+    );
+    repo.write(
+        "rules/rules/r.yaml",
+        "kind: SpeechRule\nname: Greeting\nphrases:\n  - phrase: this call may be recorded\nscoring:\n  - type: additive\n    value: 1.0\n",
+    );
+
+    let first = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_ok(&first);
+    assert!(first.stdout.contains("Plan: 7 to create, 0 to update, 0 to delete, 6 to publish."), "{}", first.stdout);
+    assert!(first.stdout.contains("0 failed"), "{}", first.stdout);
+
+    let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+
+    let lock_before = repo.read("speechops.lock");
+    let audit_before = repo.read("speechops-audit.jsonl");
+    let again = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_ok(&again);
+    assert_eq!(lock_before, repo.read("speechops.lock"), "lockfile must be byte-identical");
+    assert_eq!(audit_before, repo.read("speechops-audit.jsonl"), "a no-op apply audits nothing");
+
+    let verify = repo.run(&["audit", "verify"]);
+    assert_ok(&verify);
+    assert!(verify.stdout.contains("hash chain intact"), "{}", verify.stdout);
+    assert_eq!(topic_names(&sandbox).len(), 5);
+}
+
+#[test]
+fn update_and_prune_delete_in_dependency_order() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(3, 2, "v1");
+    repo.write("rules/programs/p.yaml", "kind: Program\nname: P\ntopics: [Topic 0002]\n");
+    assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+
+    // Change one topic, drop another and the program that held it.
+    repo.write("rules/topics/t0000.yaml", &support::topic_yaml("Topic 0000", 2, "v2"));
+    std::fs::remove_file(repo.path().join("rules/topics/t0002.yaml")).unwrap();
+    std::fs::remove_file(repo.path().join("rules/programs/p.yaml")).unwrap();
+
+    let plan = repo.run_against(&sandbox, &["plan", "--prune"]);
+    assert_ok(&plan);
+    assert!(plan.stdout.contains("~ update Topic \"Topic 0000\""), "{}", plan.stdout);
+    assert!(plan.stdout.contains("- delete Topic \"Topic 0002\""), "{}", plan.stdout);
+    assert!(plan.stdout.contains("- delete Program \"P\""), "{}", plan.stdout);
+    assert!(plan.stdout.contains("+- text: phrase 0 of Topic 0000 v2"), "{}", plan.stdout);
+
+    // Without --allow-empty the vanished Program kind trips the empty-input guard.
+    let refused = repo.run_against(&sandbox, &["apply", "--auto-approve", "--prune"]);
+    assert_eq!(refused.code, 3, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("--allow-empty"), "{}", refused.stderr);
+
+    let applied = repo.run_against(&sandbox, &["apply", "--auto-approve", "--prune", "--allow-empty"]);
+    assert_ok(&applied);
+    assert_eq!(topic_names(&sandbox), vec!["Topic 0000", "Topic 0001"]);
+    let plan = repo.run_against(&sandbox, &["plan", "--prune", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+}
+
+#[test]
+fn threshold_guard_refuses_then_force_applies() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(10, 1, "v1");
+    assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    for i in 0..4 {
+        repo.write(&format!("rules/topics/t{i:04}.yaml"), &support::topic_yaml(&format!("Topic {i:04}"), 1, "v2"));
+    }
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert!(plan.stdout.contains("Guard: 4 of 10 managed Topics"), "{}", plan.stdout);
+    let refused = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve", "--force"]));
+}
+
+#[test]
+fn apply_without_auto_approve_in_ci_is_an_error() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(1, 1, "v1");
+    let mut cmd = support::speechops(repo.path());
+    cmd.args(["apply", "--api-url", &sandbox.url])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID)
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET)
+        .stdin(std::process::Stdio::null());
+    let run = support::run(&mut cmd);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("--auto-approve"), "{}", run.stderr);
+    assert!(topic_names(&sandbox).is_empty());
+}
+
+#[test]
+fn saved_plan_is_refused_when_stale() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    assert_ok(&repo.run_against(&sandbox, &["plan", "--out", "plan.json"]));
+
+    // The org changes behind the plan's back.
+    let client = sandbox.client();
+    block_on(client.create_topic(&speechops::genesys::types::TopicRequest {
+        name: "Out of band".into(),
+        description: String::new(),
+        strictness: "72".into(),
+        tags: vec![],
+        dialect: "en-US".into(),
+        participants: "All".into(),
+        phrases: vec![speechops::genesys::types::WirePhrase {
+            text: "hello".into(),
+            strictness: None,
+            sentiment: None,
+        }],
+    }))
+    .expect("create out of band");
+    let stale = repo.run_against(&sandbox, &["apply", "plan.json", "--auto-approve"]);
+    assert_eq!(stale.code, 3, "{}\n{}", stale.stdout, stale.stderr);
+    assert!(stale.stderr.contains("stale plan"), "{}", stale.stderr);
+
+    // A fresh plan applies; then a spec edit makes it stale again.
+    assert_ok(&repo.run_against(&sandbox, &["plan", "--out", "plan.json"]));
+    repo.write("rules/topics/t0000.yaml", &support::topic_yaml("Topic 0000", 1, "v2"));
+    let stale = repo.run_against(&sandbox, &["apply", "plan.json", "--auto-approve"]);
+    assert_eq!(stale.code, 3);
+    assert!(stale.stderr.contains("rules/topics/t0000.yaml") || stale.stderr.contains("topics/t0000.yaml"), "{}", stale.stderr);
+
+    assert_ok(&repo.run_against(&sandbox, &["plan", "--out", "plan.json"]));
+    assert_ok(&repo.run_against(&sandbox, &["apply", "plan.json", "--auto-approve"]));
+    assert_eq!(topic_names(&sandbox), vec!["Out of band", "Topic 0000", "Topic 0001"]);
+}
+
+#[test]
+fn concurrent_apply_is_refused_naming_the_holder() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(1, 1, "v1");
+    // Another process (this test) holds the apply lock.
+    let lock_path = repo.path().join("speechops.lock.lock");
+    let mut held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    held.try_lock().unwrap();
+    held.write_all(b"pid 4242 of ci-runner").unwrap();
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("pid 4242 of ci-runner"), "{}", run.stderr);
+    assert!(topic_names(&sandbox).is_empty());
+    drop(held);
+    assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+}
+
+#[test]
+fn atomic_rolls_back_this_runs_writes_on_failure() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let before_lock = repo.read("speechops.lock");
+
+    // An unmanaged program holds Topic 0001, so deleting it will fail with 409.
+    let client = sandbox.client();
+    let held_id = block_on(client.list_topics())
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == "Topic 0001")
+        .unwrap()
+        .id;
+    block_on(client.create_program(&speechops::genesys::types::ProgramRequest {
+        name: "Someone else's program".into(),
+        description: String::new(),
+        topic_ids: vec![held_id],
+        tags: vec![],
+    }))
+    .expect("create program");
+
+    // This run creates Topic 0002 and updates Topic 0000, then fails deleting Topic 0001.
+    repo.write_topics(3, 1, "v1");
+    repo.write("rules/topics/t0000.yaml", &support::topic_yaml("Topic 0000", 1, "v2"));
+    std::fs::remove_file(repo.path().join("rules/topics/t0001.yaml")).unwrap();
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve", "--prune", "--atomic"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("FAILED      delete Topic \"Topic 0001\""), "{}", run.stdout);
+    assert!(run.stdout.contains("rolled back create Topic \"Topic 0002\""), "{}", run.stdout);
+    assert!(run.stdout.contains("rolled back update Topic \"Topic 0000\""), "{}", run.stdout);
+    assert_eq!(topic_names(&sandbox), vec!["Topic 0000", "Topic 0001"]);
+    let audit = repo.read("speechops-audit.jsonl");
+    assert!(audit.contains("\"action\":\"rollback-create\""), "{audit}");
+    assert!(audit.contains("\"action\":\"rollback-update\""), "{audit}");
+    assert!(audit.contains("\"status\":\"failed\""), "{audit}");
+    assert_ok(&repo.run(&["audit", "verify"]));
+
+    // The restored topic still matches the old spec: restoring the old tree plans nothing
+    // but publishing (a rollback write leaves the topic unpublished).
+    repo.write_topics(2, 1, "v1");
+    std::fs::remove_file(repo.path().join("rules/topics/t0002.yaml")).unwrap();
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert!(plan.stdout.contains("0 to create, 0 to update, 0 to delete"), "{}", plan.stdout);
+    let _ = before_lock;
+}
+
+#[test]
+fn notification_is_signed_and_received() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut headers = Vec::new();
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+            headers.push(line);
+        }
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body).unwrap();
+        reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        (headers, body)
+    });
+    let repo = Repo::new();
+    repo.write_topics(1, 1, "v1");
+    repo.write(
+        "speechops.yaml",
+        &format!("notify:\n  - url: http://{addr}/hook\n    secretEnv: HOOK_SECRET\n"),
+    );
+    let run = repo.run_env(
+        &["apply", "--auto-approve", "--api-url", sandbox.url.as_str()],
+        &[
+            ("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID),
+            ("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET),
+            ("HOOK_SECRET", "hook-secret-123"),
+        ],
+    );
+    assert_ok(&run);
+    let (headers, body) = receiver.join().unwrap();
+    let sig = headers
+        .iter()
+        .find_map(|h| h.strip_prefix("x-speechops-signature: ").or_else(|| h.strip_prefix("X-Speechops-Signature: ")))
+        .expect("signature header")
+        .trim()
+        .to_string();
+    assert_eq!(sig, speechops::notify::signature(b"hook-secret-123", &body));
+    let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(event["event"], "rules.updated");
+    let actions: BTreeSet<String> = event["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c["action"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .collect();
+    assert!(actions.contains("create Topic 0000"), "{actions:?}");
+    assert!(event["changes"][0]["dateModified"].is_string(), "{event}");
+    assert!(!repo.read("speechops-audit.jsonl").contains("hook-secret-123"));
+}
+
+#[test]
+fn failed_notification_is_a_warning_not_a_failed_apply() {
+    let sandbox = Sandbox::with_creds(&[]);
+    // A port with nothing listening.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let repo = Repo::new();
+    repo.write_topics(1, 1, "v1");
+    repo.write("speechops.yaml", &format!("notify:\n  - url: http://{dead}/hook\n"));
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_ok(&run);
+    assert!(run.stderr.contains("notification to"), "{}", run.stderr);
+    let audit = repo.read("speechops-audit.jsonl");
+    assert!(audit.contains("\"action\":\"notify\"") && audit.contains("\"status\":\"failed\""), "{audit}");
+}
+
+/// SIGKILL an apply of 200 topics at several points; each re-run converges with no
+/// duplicates, the lockfile parses and the audit chain verifies.
+#[test]
+fn killed_apply_converges_without_duplicates() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap().to_string();
+    let sandbox = Sandbox::with_creds(&["--data", &data_dir, "--latency-ms", "2"]);
+    let repo = Repo::new();
+    repo.write_topics(200, 2, "v1");
+    let audit = repo.path().join("speechops-audit.jsonl");
+    for kill_after_lines in [1usize, 37, 90, 151] {
+        let mut child = support::speechops(repo.path())
+            .args(["apply", "--auto-approve", "--api-url", &sandbox.url])
+            .env("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID)
+            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let lines = std::fs::read_to_string(&audit).map(|s| s.lines().count()).unwrap_or(0);
+            if lines >= kill_after_lines || Instant::now() > deadline {
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever instant it died at, the state files are valid.
+        assert_ok(&repo.run(&["audit", "verify"]));
+        let lock = repo.read("speechops.lock");
+        serde_json::from_str::<serde_json::Value>(&lock).expect("lockfile parses");
+    }
+    let last = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_ok(&last);
+    let names = topic_names(&sandbox);
+    let unique: BTreeSet<&String> = names.iter().collect();
+    assert_eq!(names.len(), 200, "duplicates or missing topics");
+    assert_eq!(unique.len(), 200);
+    let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    assert_ok(&repo.run(&["audit", "verify"]));
+}
+
+#[test]
+fn secrets_never_appear_at_maximum_verbosity() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    for args in [
+        vec!["plan", "-vvv"],
+        vec!["apply", "--auto-approve", "-vvv"],
+        vec!["plan", "-vvv", "--format", "json", "--out", "plan.json"],
+        vec!["import", "--kind", "Topic", "--out", "imported", "-vvv"],
+    ] {
+        let run = repo.run_against(&sandbox, &args);
+        assert_ok(&run);
+        for text in [&run.stdout, &run.stderr] {
+            assert!(!text.contains(support::CLIENT_SECRET), "secret leaked by {args:?}");
+        }
+    }
+    for file in ["speechops.lock", "speechops-audit.jsonl", "plan.json"] {
+        assert!(!repo.read(file).contains(support::CLIENT_SECRET), "secret in {file}");
+    }
+
+    // A ready token passed by environment never shows either.
+    let token: serde_json::Value = block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/oauth/token", sandbox.url))
+            .basic_auth(support::CLIENT_ID, Some(support::CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let run = repo.run_env(
+        &["plan", "-vvv", "--api-url", &sandbox.url],
+        &[("GENESYSCLOUD_ACCESS_TOKEN", &token)],
+    );
+    assert_ok(&run);
+    assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token));
+}

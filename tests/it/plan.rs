@@ -1,1 +1,128 @@
-//! Tests of plan.
+//! `speechops plan` against a real sandbox: output formats, exit codes, request counts.
+
+use crate::support::{self, Repo, Sandbox};
+
+/// Copies the example rules/ of this repository into a temp repo.
+fn example_repo() -> Repo {
+    let repo = Repo::new();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    copy_dir(&src, &repo.path().join("rules"));
+    repo
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn stat(stats: &serde_json::Value, route: &str) -> u64 {
+    stats["routes"][route].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn sandbox_plan_of_the_example_rules_is_a_full_create_plan() {
+    let repo = example_repo();
+    let run = repo.run(&["plan", "--sandbox", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("+ create Topic"), "{}", run.stdout);
+    assert!(run.stdout.contains("+ create Program"), "{}", run.stdout);
+    assert!(run.stdout.contains("+ create SpeechRule \"Compliance_Greeting_Verification\""), "{}", run.stdout);
+    assert!(run.stdout.contains(" to create, 0 to update, 0 to delete, "), "{}", run.stdout);
+
+    // The same inputs give the same bytes.
+    let again = repo.run(&["plan", "--sandbox"]);
+    assert_eq!(again.code, 0);
+    assert_eq!(run.stdout, again.stdout);
+
+    let json = repo.run(&["plan", "--sandbox", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json plan");
+    assert_eq!(doc["formatVersion"], 1);
+    assert_eq!(doc["target"], "sandbox");
+    assert!(doc["fingerprint"].as_str().unwrap().len() == 64);
+    assert!(doc["summary"]["create"].as_u64().unwrap() >= 11);
+    assert!(doc["changes"].as_array().unwrap().iter().all(|c| c["after"].is_object()));
+
+    let md = repo.run(&["plan", "--sandbox", "--format", "markdown"]);
+    assert!(md.stdout.starts_with("### speechops plan for `sandbox`"), "{}", md.stdout);
+    assert!(md.stdout.contains("<details>"));
+
+    // After an apply, the sandbox org persists and the plan is empty.
+    let apply = repo.run(&["apply", "--sandbox", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let after = repo.run(&["plan", "--sandbox", "--detailed-exitcode"]);
+    assert_eq!(after.code, 0, "{}", after.stdout);
+}
+
+#[test]
+fn second_plan_of_1000_topics_lists_twice_and_gets_nothing() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(1000, 1, "v1");
+    let apply = repo.run_against(&sandbox, &["apply", "--auto-approve", "--parallelism", "8"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+
+    sandbox.post("/__sandbox/stats/reset");
+    let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    let stats = sandbox.get_json("/__sandbox/stats");
+    assert!(stat(&stats, "GET /api/v2/speechandtextanalytics/topics") <= 2, "{stats}");
+    assert_eq!(stat(&stats, "GET /api/v2/speechandtextanalytics/topics/{id}"), 0, "{stats}");
+    assert_eq!(stat(&stats, "POST /oauth/token"), 1, "{stats}");
+    // Plus one list each for programs and speech rules.
+    assert!(stats["total"].as_u64().unwrap() <= 5, "{stats}");
+}
+
+#[test]
+fn changed_topics_are_fetched_and_nothing_else() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(20, 2, "v1");
+    assert_eq!(repo.run_against(&sandbox, &["apply", "--auto-approve"]).code, 0);
+    repo.write("rules/topics/t0003.yaml", &support::topic_yaml("Topic 0003", 2, "v2"));
+    sandbox.post("/__sandbox/stats/reset");
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert!(plan.stdout.contains("Plan: 0 to create, 1 to update, 0 to delete, 1 to publish."), "{}", plan.stdout);
+    let stats = sandbox.get_json("/__sandbox/stats");
+    assert_eq!(stat(&stats, "GET /api/v2/speechandtextanalytics/topics/{id}"), 1, "{stats}");
+}
+
+#[test]
+fn invalid_specs_contact_nothing() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write("rules/bad.yaml", "kind: Topic\nname: Bad\ndialect: xx-XX\nphrases:\n  - text: hi\n");
+    sandbox.post("/__sandbox/stats/reset");
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert_eq!(plan.code, 1);
+    assert!(plan.stderr.contains("bad.yaml:3"), "{}", plan.stderr);
+    let apply = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1);
+    assert_eq!(sandbox.get_json("/__sandbox/stats")["total"], 0);
+}
+
+#[test]
+fn missing_credentials_name_the_variables() {
+    let repo = Repo::new();
+    repo.write_topics(1, 1, "v1");
+    let run = repo.run(&["plan", "--region", "eu-west-1"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("GENESYSCLOUD_OAUTHCLIENT_ID"), "{}", run.stderr);
+    assert!(run.stderr.contains("--sandbox"), "{}", run.stderr);
+}
+
+#[test]
+fn usage_errors_exit_1_not_2() {
+    let repo = Repo::new();
+    let run = repo.run(&["plan", "--no-such-flag"]);
+    assert_eq!(run.code, 1);
+    let run = repo.run(&["--help"]);
+    assert_eq!(run.code, 0);
+}

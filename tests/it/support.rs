@@ -125,3 +125,108 @@ impl Drop for Sandbox {
         let _ = self.child.wait();
     }
 }
+
+/// Client id and secret the test sandboxes accept.
+pub const CLIENT_ID: &str = "test-client";
+pub const CLIENT_SECRET: &str = "s3cr3t-test-value-9f8e7d";
+
+impl Sandbox {
+    /// A sandbox accepting [`CLIENT_ID`]/[`CLIENT_SECRET`], with a high rate limit
+    /// unless `extra` sets one.
+    pub fn with_creds(extra: &[&str]) -> Sandbox {
+        let mut args = vec!["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET];
+        if !extra.contains(&"--rate-limit") {
+            args.extend(["--rate-limit", "100000"]);
+        }
+        args.extend_from_slice(extra);
+        Sandbox::start(&args)
+    }
+
+    /// GET a sandbox URL path and parse JSON (for /__sandbox/stats).
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let url = format!("{}{}", self.url, path);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            reqwest::get(&url)
+                .await
+                .expect("request")
+                .json()
+                .await
+                .expect("json")
+        })
+    }
+
+    /// A library client for this sandbox (to seed or inspect the org out of band).
+    pub fn client(&self) -> speechops::genesys::Client {
+        speechops::genesys::Client::new(
+            speechops::genesys::endpoint_for_api_url(&self.url),
+            speechops::genesys::Credentials::ClientCredentials {
+                client_id: CLIENT_ID.to_string(),
+                client_secret: speechops::genesys::Secret::new(CLIENT_SECRET),
+            },
+            speechops::genesys::ClientOptions::default(),
+        )
+        .expect("client")
+    }
+}
+
+impl Repo {
+    /// `speechops ARGS --api-url SANDBOX` with the sandbox's credentials.
+    pub fn run_against(&self, sandbox: &Sandbox, args: &[&str]) -> Run {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--api-url", sandbox.url.as_str()]);
+        self.run_env(
+            &all,
+            &[
+                ("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID),
+                ("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET),
+            ],
+        )
+    }
+
+    /// Writes `n` topic specs `Topic 000`.. under rules/topics, each with `phrases` phrases.
+    pub fn write_topics(&self, n: usize, phrases: usize, variant: &str) -> &Repo {
+        for i in 0..n {
+            self.write(&format!("rules/topics/t{i:04}.yaml"), &topic_yaml(&format!("Topic {i:04}"), phrases, variant));
+        }
+        self
+    }
+}
+
+/// A valid topic spec.
+pub fn topic_yaml(name: &str, phrases: usize, variant: &str) -> String {
+    let mut s = format!("kind: Topic\nname: {name}\ndialect: en-US\ntags: [generated]\nphrases:\n");
+    for p in 0..phrases {
+        s.push_str(&format!("  - text: phrase {p} of {name} {variant}\n"));
+    }
+    s
+}
+
+/// Runs a future on a fresh runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+impl Sandbox {
+    /// POST to a sandbox URL path with no body (for /__sandbox/stats/reset).
+    pub fn post(&self, path: &str) {
+        let url = format!("{}{}", self.url, path);
+        block_on(async {
+            reqwest::Client::new()
+                .post(&url)
+                .send()
+                .await
+                .expect("request")
+                .error_for_status()
+                .expect("status");
+        });
+    }
+}
