@@ -1,10 +1,21 @@
-//! `speechops schema`.
+//! `speechops schema`: print the JSON Schema of spec files (all kinds, or `--kind K`).
+//!
+//! The committed files under `schemas/` are this command's output; a test fails when
+//! they are stale.
 
 use crate::Outcome;
 use crate::cli::{GlobalArgs, SchemaArgs};
+use crate::model::Kind;
+use crate::spec::kinds::json_schema;
 
 /// Runs `speechops schema`.
-pub fn run(global: &GlobalArgs, args: &SchemaArgs) -> anyhow::Result<Outcome> {
-    let _ = (global, args);
-    anyhow::bail!("`speechops schema` is not implemented yet")
+pub fn run(_global: &GlobalArgs, args: &SchemaArgs) -> anyhow::Result<Outcome> {
+    let kind = match args.kind.as_deref() {
+        None => None,
+        Some(k) => Some(Kind::parse(k).ok_or_else(|| {
+            anyhow::anyhow!("unknown kind {k:?}; expected Topic, Program or SpeechRule")
+        })?),
+    };
+    println!("{}", serde_json::to_string_pretty(&json_schema(kind))?);
+    Ok(Outcome::Success)
 }

@@ -1,0 +1,432 @@
+//! Finding spec files, reading them, and parsing their documents.
+//!
+//! Each file is handled on its own (in parallel): bytes -> UTF-8 -> YAML nodes ->
+//! typed spec -> per-spec validation -> normalised object. Only what the cross-tree
+//! checks need survives a file; the node trees are dropped as soon as a file is done,
+//! so memory stays proportional to the normalised objects.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_saphyr::options::{DuplicateKeyPolicy, NonFiniteFloatPolicy};
+
+use super::kinds::{ProgramSpec, SpeechRuleSpec, TopicSpec};
+use super::validate::{self, Ctx};
+use super::yaml::{self, Node, Seg, Value};
+use super::{Diagnostic, LoadError, Severity, SpecFile};
+use crate::model::{self, Kind, Object};
+
+/// Files larger than this are refused unread: no real spec file comes close
+/// (1000 topics of 1000 phrases is about 40 MiB spread over many files).
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Deepest nesting accepted; real specs nest four levels.
+const MAX_DEPTH: usize = 32;
+
+/// Parser options: duplicate keys are errors, only `true`/`false` are booleans (so
+/// `name: no` stays a string), non-finite floats reach validation (which names the
+/// field), unknown tags are rejected, and a budget keeps hostile input bounded.
+pub fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_DEPTH,
+            max_reader_input_bytes: Some(MAX_FILE_BYTES as usize),
+            max_documents: 10_000,
+        },
+        duplicate_keys: DuplicateKeyPolicy::Error,
+        strict_booleans: true,
+        non_finite_float_policy: NonFiniteFloatPolicy::PassThrough,
+        reject_unsupported_tags: true,
+        with_snippet: false,
+        crop_radius: 0,
+    }
+}
+
+/// What the cross-tree checks need to know about one loaded spec.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub object: Object,
+    pub renamed_from: Option<String>,
+    pub file: PathBuf,
+    pub doc_pos: (u64, u64),
+    pub name_pos: (u64, u64),
+    pub renamed_from_pos: (u64, u64),
+    /// Program topic references in source order, with their locations.
+    pub topic_refs: Vec<(String, (u64, u64))>,
+}
+
+/// Everything one file produced.
+#[derive(Debug, Default)]
+pub struct FileResult {
+    pub file: Option<SpecFile>,
+    pub entries: Vec<Entry>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A spec file found under the root: its path relative to the root (with `/`) and
+/// the path shown to users.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub rel: String,
+    pub display: PathBuf,
+}
+
+/// Walks `root` for `*.yaml` / `*.yml`, skipping hidden files and folders. Symlinked
+/// folders are not followed (a link cycle would never end).
+pub fn find_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Result<Vec<Found>, LoadError> {
+    let meta = std::fs::metadata(root).map_err(|source| LoadError::Dir {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(LoadError::NotADirectory {
+            path: root.to_path_buf(),
+        });
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(source) if prefix.is_empty() => {
+                return Err(LoadError::Dir {
+                    path: root.to_path_buf(),
+                    source,
+                });
+            }
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    Severity::Error,
+                    "file.unreadable",
+                    format!("cannot read folder: {e}"),
+                    &dir,
+                    (1, 1),
+                    None,
+                ));
+                continue;
+            }
+        };
+        let mut names = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let Ok(ft) = entry.file_type() else { continue };
+            let is_dir = ft.is_dir();
+            // A symlink to a file is read; a symlink to a folder is not followed.
+            let is_file = ft.is_file()
+                || (ft.is_symlink() && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()));
+            names.push((name, is_dir, is_file));
+        }
+        names.sort();
+        for (name, is_dir, is_file) in names {
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            if is_dir {
+                stack.push((dir.join(&name), rel));
+            } else if is_file && (name.ends_with(".yaml") || name.ends_with(".yml")) {
+                out.push(Found {
+                    display: display_path(root, &rel),
+                    rel,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+/// The path shown to users: relative to the working folder as they named the root.
+fn display_path(root: &Path, rel: &str) -> PathBuf {
+    if root == Path::new(".") || root.as_os_str().is_empty() {
+        PathBuf::from(rel)
+    } else {
+        root.join(rel)
+    }
+}
+
+/// Loads every file, on up to four threads, keeping the order of `files`.
+pub fn load_files(root: &Path, files: &[Found]) -> Vec<FileResult> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+        .min(files.len().max(1));
+    if threads <= 1 {
+        return files.iter().map(|f| load_file(root, f)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, FileResult)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { break };
+                        done.push((i, load_file(root, f)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Reads, parses and validates one file. Never panics, whatever the bytes.
+pub fn load_file(root: &Path, found: &Found) -> FileResult {
+    let path = root.join(&found.rel);
+    let display = &found.display;
+    let mut out = FileResult::default();
+    let error = |code: &'static str, msg: String, pos: (u64, u64), hint: Option<String>| {
+        Diagnostic::new(Severity::Error, code, msg, display, pos, hint)
+    };
+    match std::fs::metadata(&path) {
+        Ok(m) if m.len() > MAX_FILE_BYTES => {
+            out.file = Some(SpecFile {
+                path: found.rel.clone(),
+                sha256: String::new(),
+            });
+            out.diagnostics.push(error(
+                "file.too-large",
+                format!(
+                    "file is {} bytes; spec files are limited to {} MiB",
+                    m.len(),
+                    MAX_FILE_BYTES / 1024 / 1024
+                ),
+                (1, 1),
+                Some("split the specs over several files".into()),
+            ));
+            return out;
+        }
+        _ => {}
+    }
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            out.diagnostics.push(error(
+                "file.unreadable",
+                format!("cannot read file: {e}"),
+                (1, 1),
+                None,
+            ));
+            return out;
+        }
+    };
+    out.file = Some(SpecFile {
+        path: found.rel.clone(),
+        sha256: model::sha256_hex(&bytes),
+    });
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let pos = line_col(&bytes[..e.valid_up_to()]);
+            out.diagnostics.push(error(
+                "file.not-utf8",
+                format!(
+                    "file is not UTF-8 text (invalid byte 0x{:02x})",
+                    bytes.get(e.valid_up_to()).copied().unwrap_or(0)
+                ),
+                pos,
+                Some("spec files must be UTF-8 encoded YAML; is this a binary file?".into()),
+            ));
+            return out;
+        }
+    };
+    let mut input = text.as_bytes();
+    let mut docs = 0usize;
+    for result in serde_saphyr::read_with_options::<_, Node>(&mut input, yaml_options()) {
+        docs += 1;
+        match result {
+            Ok(node) => {
+                let mut ctx = Ctx {
+                    file: display,
+                    node: &node,
+                    diags: &mut out.diagnostics,
+                };
+                if let Some(entry) = load_doc(&mut ctx) {
+                    out.entries.push(entry);
+                }
+            }
+            Err(e) => out.diagnostics.push(yaml_error(&e, display)),
+        }
+    }
+    if docs == 0 {
+        out.diagnostics.push(Diagnostic::new(
+            Severity::Warning,
+            "file.empty",
+            "file contains no spec documents".into(),
+            display,
+            (1, 1),
+            Some("add a spec (`kind: ...`) or delete the file".into()),
+        ));
+    }
+    out
+}
+
+/// 1-based line and column just after `prefix`.
+fn line_col(prefix: &[u8]) -> (u64, u64) {
+    let line = prefix.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let start = prefix
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&prefix[start..]).chars().count() as u64 + 1;
+    (line, col)
+}
+
+/// A YAML-level error (syntax, duplicate key, budget) as a diagnostic.
+fn yaml_error(e: &serde_saphyr::Error, file: &Path) -> Diagnostic {
+    use serde_saphyr::Error as E;
+    let (code, hint) = match e {
+        E::DuplicateMappingKey { .. } => (
+            "yaml.duplicate-key",
+            Some("each key may appear once per mapping; remove or rename one".to_string()),
+        ),
+        E::Budget { .. } => (
+            "yaml.too-complex",
+            Some(format!(
+                "spec documents may nest at most {MAX_DEPTH} levels and hold at most a few \
+hundred thousand values"
+            )),
+        ),
+        _ => ("yaml.syntax", None),
+    };
+    let pos = e
+        .location()
+        .filter(|l| l.line() > 0)
+        .map_or((1, 1), |l| (l.line(), l.column().max(1)));
+    let mut message = match e {
+        E::DuplicateMappingKey { key, .. } => match key {
+            Some(k) => format!("duplicate key `{k}`"),
+            None => "duplicate key".to_string(),
+        },
+        _ => e.to_string(),
+    };
+    // serde-saphyr appends " at line X column Y"; the location is shown separately.
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    Diagnostic::new(Severity::Error, code, message, file, pos, hint)
+}
+
+const KIND_HINT: &str =
+    "every document starts with `kind: Topic`, `kind: Program` or `kind: SpeechRule`";
+
+/// Turns one document into an entry, reporting its problems.
+fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
+    let node = ctx.node;
+    let doc_pos = (node.line, node.column);
+    if !matches!(node.value, Value::Map(_)) {
+        ctx.error(
+            "spec.not-a-mapping",
+            doc_pos,
+            "a spec document must be a mapping of keys to values".into(),
+            Some(KIND_HINT.into()),
+        );
+        return None;
+    }
+    let Some((_, kind_node)) = node.entry("kind") else {
+        ctx.error(
+            "spec.missing-kind",
+            doc_pos,
+            "missing required field `kind`".into(),
+            Some(KIND_HINT.into()),
+        );
+        return None;
+    };
+    let kind_pos = (kind_node.line, kind_node.column);
+    let kinds = Kind::ALL.map(Kind::as_str);
+    let kind = match &kind_node.value {
+        Value::Str(s) => match Kind::ALL.into_iter().find(|k| k.as_str() == s) {
+            Some(k) => k,
+            None => {
+                let hint = yaml::closest(s, kinds).map_or_else(
+                    || KIND_HINT.to_string(),
+                    |c| format!("did you mean `{c}`? (kinds are case-sensitive)"),
+                );
+                ctx.error(
+                    "spec.unknown-kind",
+                    kind_pos,
+                    format!("unknown kind `{s}`, expected one of {}", yaml::list(&kinds)),
+                    Some(hint),
+                );
+                return None;
+            }
+        },
+        _ => {
+            ctx.error(
+                "spec.unknown-kind",
+                kind_pos,
+                format!("`kind` must be one of {}", yaml::list(&kinds)),
+                Some(KIND_HINT.into()),
+            );
+            return None;
+        }
+    };
+    let object = match kind {
+        Kind::Topic => {
+            let spec: TopicSpec = deserialize(ctx, doc_pos)?;
+            validate::topic(ctx, &spec);
+            (Object::Topic(spec.to_model()), spec.renamed_from)
+        }
+        Kind::Program => {
+            let spec: ProgramSpec = deserialize(ctx, doc_pos)?;
+            validate::program(ctx, &spec);
+            (Object::Program(spec.to_model()), spec.renamed_from)
+        }
+        Kind::SpeechRule => {
+            let spec: SpeechRuleSpec = deserialize(ctx, doc_pos)?;
+            validate::speech_rule(ctx, &spec);
+            (Object::SpeechRule(spec.to_model()), spec.renamed_from)
+        }
+    };
+    let (object, renamed_from) = object;
+    let topic_refs = match &node.get(&[Seg::Key("topics")]).map(|n| &n.value) {
+        Some(Value::Seq(items)) if kind == Kind::Program => items
+            .iter()
+            .filter_map(|n| match &n.value {
+                Value::Str(s) => Some((s.clone(), (n.line, n.column))),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(Entry {
+        object,
+        renamed_from,
+        file: ctx.file.to_path_buf(),
+        doc_pos,
+        name_pos: node.pos(&[Seg::Key("name")]),
+        renamed_from_pos: node.pos(&[Seg::Key("renamedFrom")]),
+        topic_refs,
+    })
+}
+
+fn deserialize<T: serde::de::DeserializeOwned>(
+    ctx: &mut Ctx<'_>,
+    doc_pos: (u64, u64),
+) -> Option<T> {
+    match yaml::from_node::<T>(ctx.node) {
+        Ok(spec) => Some(spec),
+        Err(e) => {
+            let pos = if e.line == 0 {
+                doc_pos
+            } else {
+                (e.line, e.column)
+            };
+            ctx.error(e.code, pos, e.message, e.hint);
+            None
+        }
+    }
+}
