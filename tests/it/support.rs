@@ -230,3 +230,75 @@ impl Sandbox {
         });
     }
 }
+
+/// One request received by a [`FakeHttp`] server.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// A minimal HTTP/1.1 server for third-party endpoints (GitHub's API, a webhook
+/// receiver). Each request gets the handler's (status, JSON body); all are recorded.
+pub struct FakeHttp {
+    pub url: String,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl FakeHttp {
+    pub fn start<H>(handler: H) -> FakeHttp
+    where
+        H: Fn(&Received) -> (u16, String) + Send + 'static,
+    {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let mut reader = BufReader::new(stream);
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let mut parts = request_line.split_whitespace();
+                let method = parts.next().unwrap_or_default().to_string();
+                let path = parts.next().unwrap_or_default().to_string();
+                let mut headers = Vec::new();
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() || line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+                        if k == "content-length" {
+                            len = v.parse().unwrap_or(0);
+                        }
+                        headers.push((k, v));
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = reader.read_exact(&mut body);
+                let req = Received { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
+                let (status, resp) = handler(&req);
+                log.lock().expect("log").push(req);
+                let out = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{resp}",
+                    resp.len()
+                );
+                let _ = reader.get_mut().write_all(out.as_bytes());
+            }
+        });
+        FakeHttp { url, received }
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().expect("log").clone()
+    }
+}

@@ -1,0 +1,200 @@
+//! The reconcile workflow's shell steps, run locally with a simulated GitHub
+//! environment against a sandbox; and the import round trip.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{self, FakeHttp, Repo, Sandbox, block_on};
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/speechops").join(name)
+}
+
+/// Runs a workflow script in the repo with a simulated GitHub Actions environment.
+fn step(repo: &Repo, sandbox: &Sandbox, name: &str, extra_env: &[(&str, &str)]) -> support::Run {
+    let mut cmd = Command::new("bash");
+    cmd.arg(script(name))
+        .current_dir(repo.path())
+        .env("SPEECHOPS_BIN", support::bin())
+        .env("SPEECHOPS_ARGS", format!("--api-url {}", sandbox.url))
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID)
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET)
+        .env("GITHUB_STEP_SUMMARY", repo.path().join("summary.md"))
+        .env("GITHUB_OUTPUT", repo.path().join("output.txt"))
+        .env("GITHUB_ACTOR", "octo-reviewer")
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_REPOSITORY", "acme/speech-rules")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("NO_COLOR", "1");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    support::run(&mut cmd)
+}
+
+fn take(repo: &Repo, file: &str) -> String {
+    let text = std::fs::read_to_string(repo.path().join(file)).unwrap_or_default();
+    let _ = std::fs::remove_file(repo.path().join(file));
+    text
+}
+
+#[test]
+fn reconcile_workflow_steps_plan_comment_apply_and_drift() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(3, 2, "v1");
+
+    // Pull request: plan.
+    let plan = step(&repo, &sandbox, "plan.sh", &[]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    let output = take(&repo, "output.txt");
+    assert!(output.contains("exitcode=2") && output.contains("changes=true"), "{output}");
+    let summary = take(&repo, "summary.md");
+    assert!(summary.contains("### speechops plan for"), "{summary}");
+    assert!(summary.contains("Plan: 3 to create"), "{summary}");
+    assert!(repo.path().join(".speechops-ci/plan.json").exists());
+
+    // Sticky comment: created the first time, updated in place afterwards.
+    let github = FakeHttp::start(|req| match (req.method.as_str(), req.path.as_str()) {
+        ("GET", p) if p.starts_with("/repos/acme/speech-rules/issues/7/comments") => {
+            (200, r#"[{"id": 1, "body": "unrelated"}]"#.to_string())
+        }
+        ("POST", "/repos/acme/speech-rules/issues/7/comments") => (201, r#"{"id": 99}"#.to_string()),
+        _ => (404, "{}".to_string()),
+    });
+    let env = [("GITHUB_API_URL", github.url.as_str()), ("GH_TOKEN", "ghs_faketoken"), ("PR_NUMBER", "7")];
+    let comment = step(&repo, &sandbox, "comment.sh", &env);
+    assert_eq!(comment.code, 0, "{}\n{}", comment.stdout, comment.stderr);
+    let reqs = github.requests();
+    let post = reqs.iter().find(|r| r.method == "POST").expect("a POST");
+    let body: serde_json::Value = serde_json::from_str(&post.body).unwrap();
+    assert!(body["body"].as_str().unwrap().starts_with("<!-- speechops-plan -->"));
+    assert!(body["body"].as_str().unwrap().contains("Plan: 3 to create"));
+    assert!(post.headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer ghs_faketoken"));
+
+    let github = FakeHttp::start(|req| match (req.method.as_str(), req.path.as_str()) {
+        ("GET", _) => (200, r#"[{"id": 1, "body": "x"}, {"id": 42, "body": "<!-- speechops-plan -->\nold"}]"#.to_string()),
+        ("PATCH", "/repos/acme/speech-rules/issues/comments/42") => (200, "{}".to_string()),
+        _ => (404, "{}".to_string()),
+    });
+    let env = [("GITHUB_API_URL", github.url.as_str()), ("GH_TOKEN", "ghs_faketoken"), ("PR_NUMBER", "7")];
+    let comment = step(&repo, &sandbox, "comment.sh", &env);
+    assert_eq!(comment.code, 0, "{}\n{}", comment.stdout, comment.stderr);
+    let methods: Vec<String> = github.requests().iter().map(|r| r.method.clone()).collect();
+    assert_eq!(methods, vec!["GET", "PATCH"], "exactly one comment, updated in place");
+
+    // Push to main: apply.
+    let apply = step(&repo, &sandbox, "apply.sh", &[]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let summary = take(&repo, "summary.md");
+    assert!(summary.contains("Apply complete: 6 done, 0 failed"), "{summary}");
+    let audit = repo.read("speechops-audit.jsonl");
+    assert!(audit.contains("\"actor\":\"octo-reviewer\""), "{audit}");
+    assert!(audit.contains("\"gitCommit\":\"0123456789abcdef0123456789abcdef01234567\""));
+
+    // Schedule: no drift, then drift after an out-of-band change.
+    let drift = step(&repo, &sandbox, "drift.sh", &[]);
+    assert_eq!(drift.code, 0, "{}\n{}", drift.stdout, drift.stderr);
+    assert!(take(&repo, "output.txt").contains("drift=false"));
+    let client = sandbox.client();
+    let id = block_on(client.list_topics()).unwrap()[0].id.clone();
+    block_on(client.delete_topic(&id)).unwrap();
+    let drift = step(&repo, &sandbox, "drift.sh", &[]);
+    assert_eq!(drift.code, 1, "{}", drift.stdout);
+    assert!(take(&repo, "output.txt").contains("drift=true"));
+    assert!(take(&repo, "summary.md").contains("drifted"));
+}
+
+#[test]
+fn commit_state_pushes_the_lockfile_back() {
+    let remote = tempfile::tempdir().unwrap();
+    let git = |dir: &Path, args: &[&str]| {
+        let out = Command::new("git").args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    git(remote.path(), &["init", "--bare", "-q", "-b", "main"]);
+    let repo = Repo::new();
+    git(repo.path(), &["init", "-q", "-b", "main"]);
+    git(repo.path(), &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init"]);
+    git(repo.path(), &["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    repo.write("speechops.lock", "{}\n");
+    let run = support::run(
+        Command::new("bash")
+            .arg(script("commit-state.sh"))
+            .current_dir(repo.path())
+            .env("GITHUB_REF_NAME", "main"),
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let log = git(remote.path(), &["log", "--format=%s", "main"]);
+    assert!(log.starts_with("speechops: record apply"), "{log}");
+    // Nothing changed: no new commit.
+    let run = support::run(Command::new("bash").arg(script("commit-state.sh")).current_dir(repo.path()));
+    assert!(run.stdout.contains("state unchanged"), "{}", run.stdout);
+}
+
+#[test]
+fn import_round_trip_adopts_an_existing_org() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let client = sandbox.client();
+    // Seed 50 topics and 3 programs out of band.
+    let ids: Vec<String> = block_on(async {
+        let mut ids = Vec::new();
+        for i in 0..50 {
+            let t = client
+                .create_topic(&speechops::genesys::types::TopicRequest {
+                    name: format!("Seeded topic {i:02}"),
+                    description: if i % 2 == 0 { format!("seeded {i}") } else { String::new() },
+                    strictness: ["55", "72", "85"][i % 3].to_string(),
+                    tags: vec![format!("t{}", i % 4), "seeded".into()],
+                    dialect: ["en-US", "en-GB"][i % 2].to_string(),
+                    participants: ["All", "Internal", "External"][i % 3].to_string(),
+                    phrases: (0..3)
+                        .map(|p| speechops::genesys::types::WirePhrase {
+                            text: format!("seeded phrase {p} for {i}"),
+                            strictness: Some(["55", "72", "85", "90"][(i + p) % 4].to_string()),
+                            sentiment: Some(["Unspecified", "Positive", "Neutral", "Negative"][p % 4].to_string()),
+                        })
+                        .collect(),
+                })
+                .await
+                .expect("seed topic");
+            ids.push(t.value.id);
+        }
+        for p in 0..3 {
+            client
+                .create_program(&speechops::genesys::types::ProgramRequest {
+                    name: format!("Seeded program {p}"),
+                    description: String::new(),
+                    topic_ids: ids[p * 10..p * 10 + 5].to_vec(),
+                    tags: vec!["seeded".into()],
+                })
+                .await
+                .expect("seed program");
+        }
+        ids
+    });
+    assert_eq!(ids.len(), 50);
+
+    let repo = Repo::new();
+    for (kind, out) in [("Topic", "rules/topics"), ("Program", "rules/programs")] {
+        let run = repo.run_against(&sandbox, &["import", "--kind", kind, "--out", out]);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    }
+    assert_eq!(std::fs::read_dir(repo.path().join("rules/topics")).unwrap().count(), 50);
+    assert_eq!(std::fs::read_dir(repo.path().join("rules/programs")).unwrap().count(), 3);
+    let validate = repo.run(&["validate", "--strict"]);
+    assert_eq!(validate.code, 0, "{}\n{}", validate.stdout, validate.stderr);
+
+    let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+
+    // A second import is stable: same files, same lockfile.
+    let one = repo.read("rules/topics/topic-seeded-topic-07.yaml");
+    let lock = repo.read("speechops.lock");
+    let run = repo.run_against(&sandbox, &["import", "--kind", "Topic", "--out", "rules/topics"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("(0 file(s) written)"), "{}", run.stdout);
+    assert_eq!(one, repo.read("rules/topics/topic-seeded-topic-07.yaml"));
+    assert_eq!(lock, repo.read("speechops.lock"));
+}
