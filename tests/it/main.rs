@@ -5,6 +5,7 @@ mod support;
 
 mod apply;
 mod client;
+mod faults;
 mod gitops;
 mod plan;
 mod sandbox;
