@@ -1,8 +1,29 @@
 //! The local Genesys API emulator (SPEC section 9): an axum server speaking the same
-//! API as section 8. (Stub: filled in by the sandbox issue.)
+//! API as section 8: OAuth client credentials, topics, programs, publish jobs and
+//! speech rules, with Genesys error bodies, rate limits, seeded fault injection and
+//! atomic per-object persistence.
+//!
+//! Besides the Genesys routes it serves `GET /__sandbox/stats` (request counts per
+//! route template and per status) and `POST /__sandbox/stats/reset`, for tests and
+//! benchmarks that assert how many requests a command made.
+
+mod auth;
+mod error;
+mod faults;
+mod ids;
+mod persist;
+mod ratelimit;
+mod routes;
+mod server;
+mod stats;
+mod store;
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// How to run the sandbox.
 #[derive(Debug, Clone)]
@@ -38,15 +59,58 @@ impl Default for SandboxOptions {
     }
 }
 
+impl SandboxOptions {
+    /// Rejects options the sandbox cannot honour, naming the flag.
+    pub fn validate(&self) -> Result<(), SandboxError> {
+        let bad = |flag: &str, message: String| {
+            Err(SandboxError::Option {
+                flag: flag.to_string(),
+                message,
+            })
+        };
+        if !(0.0..=1.0).contains(&self.fault_rate) {
+            return bad(
+                "--fault-rate",
+                format!("must be between 0 and 1, got {}", self.fault_rate),
+            );
+        }
+        if self.rate_limit == 0 {
+            return bad(
+                "--rate-limit",
+                "must be at least 1 request per minute".into(),
+            );
+        }
+        if self.token_ttl_secs == 0 {
+            return bad("--token-ttl", "must be at least 1 second".into());
+        }
+        if self.latency_ms > 600_000 {
+            return bad(
+                "--latency-ms",
+                format!(
+                    "must be at most 600000 (10 minutes), got {}",
+                    self.latency_ms
+                ),
+            );
+        }
+        if self.client_id.is_empty() || self.client_secret.is_empty() {
+            return bad("--client-id/--client-secret", "must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
 /// Errors starting the sandbox.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("sandbox data in {path}: {message}")]
     Data { path: PathBuf, message: String },
-    #[error("not implemented yet: the sandbox")]
-    NotImplemented,
+    #[error("invalid {flag}: {message}")]
+    Option { flag: String, message: String },
 }
 
 /// A running sandbox. Dropping it stops the server.
@@ -73,7 +137,50 @@ impl Drop for SandboxHandle {
 
 /// Binds and starts serving in the background on the current tokio runtime.
 pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxError> {
-    let _ = options;
-    let _ = SandboxHandle { addr: ([127, 0, 0, 1], 0).into(), shutdown: None };
-    Err(SandboxError::NotImplemented)
+    options.validate()?;
+    let seed = options.seed;
+    let store = match options.data_dir.clone() {
+        // Loading reads every object file: keep it off the async workers.
+        Some(dir) => tokio::task::spawn_blocking(move || store::Store::open(&dir, seed))
+            .await
+            .map_err(|e| SandboxError::Data {
+                path: options.data_dir.clone().unwrap_or_default(),
+                message: format!("loading failed: {e}"),
+            })??,
+        None => store::Store::in_memory(seed),
+    };
+    let (topics, programs, rules) = store.counts();
+    let listener = tokio::net::TcpListener::bind(&options.listen)
+        .await
+        .map_err(|source| SandboxError::Bind {
+            addr: options.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+        addr: options.listen.clone(),
+        source,
+    })?;
+    let app = Arc::new(routes::App {
+        store: Arc::new(Mutex::new(store)),
+        tokens: Mutex::new(auth::Tokens::new(
+            &options.client_id,
+            &options.client_secret,
+            options.token_ttl_secs,
+        )),
+        limiter: Mutex::new(ratelimit::RateLimiter::new(options.rate_limit)),
+        faults: faults::Faults::new(options.fault_rate, seed),
+        stats: Mutex::new(stats::Stats::default()),
+        latency: Duration::from_millis(options.latency_ms),
+        correlation_salt: ids::mix64(seed ^ ids::now_ms() as u64),
+        correlation_seq: AtomicU64::new(0),
+    });
+    tracing::info!(
+        "sandbox on http://{addr}: {topics} topics, {programs} programs, {rules} speech rules"
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(server::serve(listener, routes::router(app), rx));
+    Ok(SandboxHandle {
+        addr,
+        shutdown: Some(tx),
+    })
 }

@@ -1,0 +1,699 @@
+//! Routes and the request gate. The gate runs around every route and applies, in the
+//! order Genesys would: stats, latency, auth, rate limit, injected faults; then it
+//! renders errors as Genesys error bodies and stamps `ININ-Correlation-Id` (and the
+//! rate-limit headers) on every response.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::Value;
+
+use super::auth::{self, Caller, Tokens};
+use super::error::ApiError;
+use super::faults::{Fault, Faults};
+use super::ids;
+use super::ratelimit::{RateLimiter, Verdict};
+use super::server::ConnKiller;
+use super::stats::Stats;
+use super::store::{JobKind, RULES_PATH, STA, Store, TopicQuery};
+use super::wire;
+
+/// Shared state of one sandbox.
+#[derive(Debug)]
+pub struct App {
+    pub store: Arc<Mutex<Store>>,
+    pub tokens: Mutex<Tokens>,
+    pub limiter: Mutex<RateLimiter>,
+    pub faults: Faults,
+    pub stats: Mutex<Stats>,
+    pub latency: Duration,
+    pub correlation_salt: u64,
+    pub correlation_seq: AtomicU64,
+}
+
+type Shared = Arc<App>;
+type ApiResult = Result<Response, ApiError>;
+
+/// No request may panic, so a poisoned lock (impossible in practice) is used as is.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl App {
+    fn correlation_id(&self) -> String {
+        let n = self.correlation_seq.fetch_add(1, Ordering::Relaxed);
+        ids::uuid_like(self.correlation_salt, n)
+    }
+
+    /// Runs a store operation on the blocking pool: writes fsync files.
+    async fn with_store<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&store)))
+            .await
+            .map_err(|e| ApiError::internal(format!("sandbox task failed: {e}")))?
+    }
+}
+
+/// The router of all routes, with the gate around them.
+pub fn router(app: Shared) -> Router {
+    let topics = format!("{STA}/topics");
+    let programs = format!("{STA}/programs");
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route(&topics, get(list_topics).post(create_topic))
+        .route(
+            &format!("{topics}/{{id}}"),
+            get(get_topic).put(update_topic).delete(delete_topic),
+        )
+        .route(&format!("{topics}/publishjobs"), post(create_topic_job))
+        .route(&format!("{topics}/publishjobs/{{id}}"), get(get_topic_job))
+        .route(&programs, get(list_programs).post(create_program))
+        .route(
+            &format!("{programs}/{{id}}"),
+            get(get_program).put(update_program).delete(delete_program),
+        )
+        .route(&format!("{programs}/publishjobs"), post(create_program_job))
+        .route(
+            &format!("{programs}/publishjobs/{{id}}"),
+            get(get_program_job),
+        )
+        .route(RULES_PATH, get(list_rules).post(create_rule))
+        .route(
+            &format!("{RULES_PATH}/{{id}}"),
+            get(get_rule).put(update_rule).delete(delete_rule),
+        )
+        .route("/__sandbox/stats", get(read_stats))
+        .route("/__sandbox/stats/reset", post(reset_stats))
+        .fallback(unknown_route)
+        // 1000 phrases fit easily; garbage beyond this is a 413, not memory pressure.
+        .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
+        .layer(middleware::from_fn_with_state(app.clone(), gate))
+        .with_state(app)
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// The code of an error response no handler rendered (axum's own 405, 413, ...).
+fn generic_error(status: StatusCode) -> ApiError {
+    let code = match status.as_u16() {
+        400 => "bad.request",
+        401 => "authentication.required",
+        404 => "not.found",
+        405 => "method.not.allowed",
+        413 => "request.entity.too.large",
+        415 => "unsupported.media.type",
+        s if s >= 500 => "internal.server.error",
+        _ => "bad.request",
+    };
+    ApiError::new(
+        status,
+        code,
+        status.canonical_reason().unwrap_or("Request failed"),
+    )
+}
+
+/// Turns any response into its final form: Genesys error body, correlation id,
+/// rate-limit headers.
+fn finish(resp: Response, correlation: &str, limit: Option<Verdict>) -> Response {
+    let status = resp.status();
+    let mut resp = match resp.extensions().get::<ApiError>().cloned() {
+        Some(err) => render_error(&err, correlation),
+        None if status.is_client_error() || status.is_server_error() => {
+            render_error(&generic_error(status), correlation)
+        }
+        None => resp,
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        HeaderName::from_static("inin-correlation-id"),
+        header_value(correlation),
+    );
+    if let Some(v) = limit {
+        h.insert(
+            HeaderName::from_static("inin-ratelimit-count"),
+            header_value(&v.count.to_string()),
+        );
+        h.insert(
+            HeaderName::from_static("inin-ratelimit-allowed"),
+            header_value(&v.allowed.to_string()),
+        );
+        h.insert(
+            HeaderName::from_static("inin-ratelimit-reset"),
+            header_value(&v.reset_secs.to_string()),
+        );
+    }
+    resp
+}
+
+fn render_error(err: &ApiError, correlation: &str) -> Response {
+    let mut resp = (err.status, axum::Json(err.body(correlation))).into_response();
+    if let Some(secs) = err.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header_value(&secs.to_string()));
+    }
+    resp
+}
+
+/// Closes the request's connection without a response. Never returns when it can.
+async fn drop_connection(killer: Option<ConnKiller>) -> Response {
+    match killer {
+        Some(k) => {
+            k.kill();
+            std::future::pending::<Response>().await
+        }
+        // Only reachable if the router is served by something else than `server`.
+        None => ApiError::unavailable().into_response(),
+    }
+}
+
+async fn gate(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
+    let correlation = app.correlation_id();
+    let path = req.uri().path().to_string();
+    if path.starts_with("/__sandbox/") {
+        // Test plumbing: never counted, delayed, authenticated, limited or faulted.
+        let resp = next.run(req).await;
+        return finish(resp, &correlation, None);
+    }
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(unknown route)".to_string());
+    lock(&app.stats).request(&format!("{} {template}", req.method()));
+    if !app.latency.is_zero() {
+        tokio::time::sleep(app.latency).await;
+    }
+    let mut limit = None;
+    let resp = if path.starts_with("/api/") {
+        let checked = lock(&app.tokens).check(req.headers());
+        match checked {
+            Err(e) => e.into_response(),
+            Ok(caller) => {
+                let verdict = lock(&app.limiter).hit(&caller.token);
+                limit = Some(verdict);
+                if verdict.over {
+                    ApiError::too_many_requests(verdict.reset_secs).into_response()
+                } else {
+                    let killer = req.extensions().get::<ConnKiller>().cloned();
+                    req.extensions_mut().insert(caller);
+                    match app.faults.roll() {
+                        None => next.run(req).await,
+                        Some(Fault::TooManyRequests) => {
+                            ApiError::too_many_requests(1).into_response()
+                        }
+                        Some(Fault::Internal) => {
+                            ApiError::internal("Injected fault: internal server error")
+                                .into_response()
+                        }
+                        Some(Fault::Unavailable) => ApiError::unavailable().into_response(),
+                        Some(Fault::Drop) => {
+                            lock(&app.stats).outcome("dropped");
+                            return drop_connection(killer).await;
+                        }
+                        Some(Fault::DropAfterCommit) => {
+                            let _committed = next.run(req).await;
+                            lock(&app.stats).outcome("dropped");
+                            return drop_connection(killer).await;
+                        }
+                    }
+                }
+            }
+        }
+    } else {
+        next.run(req).await
+    };
+    let resp = finish(resp, &correlation, limit);
+    lock(&app.stats).outcome(resp.status().as_str());
+    resp
+}
+
+// ----- helpers -----
+
+fn json(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn actor(caller: Option<axum::Extension<Caller>>) -> String {
+    caller
+        .map(|c| c.0.client_id)
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|Path(id)| id)
+        .map_err(|e| ApiError::bad_request(format!("Invalid path: {e}")))
+}
+
+/// Genesys answers 415 to a body that is not declared as JSON.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if ct
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported.media.type",
+            format!("Content-Type must be application/json, got '{ct}'"),
+        ))
+    }
+}
+
+/// Query parameters, refusing unknown and repeated ones (SPEC 8.3: send no other).
+fn query_pairs(raw: Option<String>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs = auth::form_pairs(raw.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(format!("Invalid query string: {e}")))?;
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(ApiError::bad_field(
+                k,
+                format!(
+                    "Unrecognized query parameter '{k}'; allowed: {}",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        if pairs[..i].iter().any(|(other, _)| other == k) {
+            return Err(ApiError::bad_field(
+                k,
+                format!("Query parameter '{k}' is given more than once"),
+            ));
+        }
+    }
+    Ok(pairs)
+}
+
+fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn number(
+    pairs: &[(String, String)],
+    key: &str,
+    min: usize,
+    max: usize,
+    default: usize,
+) -> Result<usize, ApiError> {
+    match param(pairs, key) {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_field(
+                key,
+                format!("'{key}' must be an integer from {min} to {max}, got '{v}'"),
+            )),
+        },
+    }
+}
+
+const MAX_PAGE_SIZE: usize = 500;
+const DEFAULT_PAGE_SIZE: usize = 25;
+
+fn comma_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn topic_query(raw: Option<String>) -> Result<TopicQuery, ApiError> {
+    let pairs = query_pairs(
+        raw,
+        &[
+            "pageSize",
+            "pageNumber",
+            "name",
+            "dialects",
+            "ids",
+            "state",
+            "sortBy",
+            "sortOrder",
+        ],
+    )?;
+    let mut q = TopicQuery {
+        page_size: number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?,
+        page_number: number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?,
+        ..TopicQuery::default()
+    };
+    q.name = param(&pairs, "name").map(str::to_string);
+    if let Some(d) = param(&pairs, "dialects") {
+        let list = comma_list(d);
+        if list.len() > 15 {
+            return Err(ApiError::bad_field(
+                "dialects",
+                format!(
+                    "'dialects' lists {} dialects; at most 15 are allowed",
+                    list.len()
+                ),
+            ));
+        }
+        if let Some(bad) = list.iter().find(|d| !wire::DIALECTS.contains(&d.as_str())) {
+            return Err(ApiError::bad_field(
+                "dialects",
+                format!(
+                    "'dialects' value '{bad}' is not one of {}",
+                    wire::DIALECTS.join(", ")
+                ),
+            ));
+        }
+        q.dialects = Some(list);
+    }
+    if let Some(ids) = param(&pairs, "ids") {
+        let list = comma_list(ids);
+        if list.len() > 50 {
+            return Err(ApiError::bad_field(
+                "ids",
+                format!("'ids' lists {} ids; at most 50 are allowed", list.len()),
+            ));
+        }
+        if ["name", "dialects", "state"]
+            .iter()
+            .any(|k| param(&pairs, k).is_some())
+        {
+            return Err(ApiError::bad_field(
+                "ids",
+                "'ids' cannot be combined with the name, dialects or state filters",
+            ));
+        }
+        q.ids = Some(list);
+    }
+    match param(&pairs, "state") {
+        None | Some("latest") => {}
+        Some("published") => q.published_only = true,
+        Some(other) => {
+            return Err(ApiError::bad_field(
+                "state",
+                format!("'state' value '{other}' is not one of latest, published"),
+            ));
+        }
+    }
+    if let Some(s) = param(&pairs, "sortBy")
+        && s != "name"
+        && s != "matchingType"
+    {
+        return Err(ApiError::bad_field(
+            "sortBy",
+            format!("'sortBy' value '{s}' is not one of name, matchingType"),
+        ));
+    }
+    match param(&pairs, "sortOrder")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("asc") | Some("ascending") => {}
+        Some("desc") | Some("descending") => q.sort_desc = true,
+        Some(_) => {
+            return Err(ApiError::bad_field(
+                "sortOrder",
+                "'sortOrder' must be asc or desc",
+            ));
+        }
+    }
+    q.echo = pairs
+        .into_iter()
+        .filter(|(k, _)| k != "pageSize" && k != "pageNumber")
+        .collect();
+    Ok(q)
+}
+
+// ----- handlers -----
+
+async fn token(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("The token request body is not UTF-8"))?;
+    let form = auth::form_pairs(text)
+        .map_err(|e| ApiError::bad_request(format!("Invalid form body: {e}")))?;
+    let issued = lock(&app.tokens).issue(&headers, &form)?;
+    Ok(json(StatusCode::OK, issued))
+}
+
+async fn list_topics(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
+    let q = topic_query(raw)?;
+    let body = app.with_store(move |s| Ok(s.list_topics(&q))).await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn get_topic(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    let body = app.with_store(move |s| s.get_topic(&id)).await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn create_topic(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    require_json(&headers)?;
+    let input = wire::topic_input(&body)?;
+    let who = actor(caller);
+    let body = app.with_store(move |s| s.create_topic(input, &who)).await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn update_topic(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let id = path_id(id)?;
+    require_json(&headers)?;
+    let input = wire::topic_input(&body)?;
+    let who = actor(caller);
+    let body = app
+        .with_store(move |s| s.update_topic(&id, input, &who))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn delete_topic(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    app.with_store(move |s| s.delete_topic(&id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn create_job(
+    app: Shared,
+    kind: JobKind,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    require_json(&headers)?;
+    let key = match kind {
+        JobKind::Topics => "topicIds",
+        JobKind::Programs => "programIds",
+    };
+    let ids = wire::publish_input(&body, key)?;
+    let who = actor(caller);
+    let body = app
+        .with_store(move |s| s.create_job(kind, ids, &who))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn create_topic_job(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    create_job(app, JobKind::Topics, caller, headers, body).await
+}
+
+async fn create_program_job(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    create_job(app, JobKind::Programs, caller, headers, body).await
+}
+
+async fn get_topic_job(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    let body = app
+        .with_store(move |s| s.poll_job(JobKind::Topics, &id))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn get_program_job(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    let body = app
+        .with_store(move |s| s.poll_job(JobKind::Programs, &id))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn list_programs(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
+    let pairs = query_pairs(raw, &["pageSize", "nextPage"])?;
+    let size = number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?;
+    let cursor = param(&pairs, "nextPage").map(str::to_string);
+    let body = app
+        .with_store(move |s| s.list_programs(size, cursor.as_deref()))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn get_program(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    let body = app.with_store(move |s| s.get_program(&id)).await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn create_program(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    require_json(&headers)?;
+    let input = wire::program_input(&body)?;
+    let who = actor(caller);
+    let body = app
+        .with_store(move |s| s.create_program(input, &who))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn update_program(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let id = path_id(id)?;
+    require_json(&headers)?;
+    let input = wire::program_input(&body)?;
+    let who = actor(caller);
+    let body = app
+        .with_store(move |s| s.update_program(&id, input, &who))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn delete_program(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    app.with_store(move |s| s.delete_program(&id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_rules(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
+    let pairs = query_pairs(raw, &["pageSize", "pageNumber"])?;
+    let size = number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?;
+    let page = number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?;
+    let body = app
+        .with_store(move |s| Ok(s.list_rules(size, page)))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn get_rule(State(app): State<Shared>, id: Result<Path<String>, PathRejection>) -> ApiResult {
+    let id = path_id(id)?;
+    let body = app.with_store(move |s| s.get_rule(&id)).await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn create_rule(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    require_json(&headers)?;
+    let input = wire::rule_input(&body)?;
+    let who = actor(caller);
+    let body = app.with_store(move |s| s.create_rule(input, &who)).await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn update_rule(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let id = path_id(id)?;
+    require_json(&headers)?;
+    let input = wire::rule_input(&body)?;
+    let who = actor(caller);
+    let body = app
+        .with_store(move |s| s.update_rule(&id, input, &who))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn delete_rule(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    app.with_store(move |s| s.delete_rule(&id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn read_stats(State(app): State<Shared>) -> Response {
+    json(StatusCode::OK, lock(&app.stats).to_json())
+}
+
+async fn reset_stats(State(app): State<Shared>) -> Response {
+    lock(&app.stats).reset();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn unknown_route(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not.found",
+        format!("No resource at {method} {}", uri.path()),
+    )
+}
