@@ -1,20 +1,269 @@
-//! The async client. (Stub: bodies are filled in by the client issue.)
+//! The async client. Every request goes through one path (`execute`) that bounds
+//! concurrency, paces under the rate limit, authenticates, times out, and retries
+//! only what is safe to retry. Creates add a look-up-by-name step after an
+//! ambiguous failure so that a retry never makes a duplicate.
 
+// `Error` is the public, structured error of the client (HTTP status, Genesys code,
+// message, ids); it is returned rarely, so its size is not worth boxing it.
+#![allow(clippy::result_large_err)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use super::auth::{Auth, describe};
+use super::pacing::{Pacer, RateInfo, rate_info, retry_after};
+use super::retry::{Jitter, backoff};
 use super::types::*;
-use super::{ClientOptions, Credentials, Endpoint, Error, Result, Written};
+use super::{CallMeta, ClientOptions, Credentials, Endpoint, Error, Result, Written};
+
+const STA: &str = "/api/v2/speechandtextanalytics";
+const RULES: &str = "/api/v2/speech/rules";
+const TOPIC_PAGE_SIZE: u32 = 500;
+const PROGRAM_PAGE_SIZE: u32 = 100;
+const RULE_PAGE_SIZE: u32 = 100;
+/// 429s tolerated for one request before giving up (each one waited out).
+const MAX_RATE_LIMITED: u32 = 60;
+/// A paging loop longer than this is a server bug, not an org.
+const MAX_PAGES: u32 = 10_000;
+/// Wait after a 429 that carries no Retry-After.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// A client for one org. Cheap to clone; clones share the token cache and limiter.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
     endpoint: Endpoint,
     options: ClientOptions,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    auth: Auth,
+    pacer: Pacer,
+    permits: Semaphore,
+    jitter: Jitter,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Deliberately manual: the credentials and tokens stay out of every Debug.
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("options", &self.options)
+            .field("auth", &self.inner.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One HTTP request, kept so it can be re-sent.
+struct Req {
+    method: Method,
+    /// Path under the API base URL, without query; what errors and logs show.
+    path: String,
+    query: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl Req {
+    fn new(method: Method, path: impl Into<String>) -> Req {
+        Req {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+        }
+    }
+    fn get(path: impl Into<String>) -> Req {
+        Req::new(Method::GET, path)
+    }
+    fn query(mut self, key: &'static str, value: impl ToString) -> Req {
+        self.query.push((key, value.to_string()));
+        self
+    }
+    fn json(method: Method, path: impl Into<String>, body: &impl Serialize) -> Result<Req> {
+        let mut req = Req::new(method, path);
+        req.body = Some(serde_json::to_vec(body).map_err(|e| Error::Decode {
+            method: req.method.to_string(),
+            path: req.path.clone(),
+            message: format!("cannot encode the request body: {e}"),
+        })?);
+        Ok(req)
+    }
+    fn decode_error(&self, message: String) -> Error {
+        Error::Decode {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            message,
+        }
+    }
+    fn transport_error(&self, message: String) -> Error {
+        Error::Transport {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            message,
+        }
+    }
+}
+
+/// A complete response.
+struct Resp {
+    status: u16,
+    body: Vec<u8>,
+    meta: CallMeta,
+    rate: Option<RateInfo>,
+    retry_after: Option<Duration>,
+    token_generation: u64,
+}
+
+impl Resp {
+    fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Why one attempt produced no response.
+enum NoResponse {
+    /// Nothing was sent (the connection could not be made): safe to retry.
+    NotSent(String),
+    /// The request may or may not have reached the server.
+    Lost(String),
+    /// Not worth retrying (no token, client closed).
+    Fatal(Error),
+}
+
+/// Why `execute` stopped without a final response.
+enum Stop {
+    /// A non-idempotent request failed in a way that leaves its effect unknown.
+    Ambiguous(Error),
+    Failed(Error),
+}
+
+impl From<Stop> for Error {
+    fn from(s: Stop) -> Error {
+        match s {
+            Stop::Ambiguous(e) | Stop::Failed(e) => e,
+        }
+    }
+}
+
+/// The Genesys error body, parsed leniently into an [`Error::Api`].
+fn api_error(req: &Req, resp: &Resp) -> Error {
+    let parsed: Option<ErrorBody> = serde_json::from_slice(&resp.body).ok();
+    let (code, message, context_id) = match parsed {
+        Some(b) if !b.message.is_empty() || !b.code.is_empty() => (b.code, b.message, b.context_id),
+        _ => {
+            let text = String::from_utf8_lossy(&resp.body);
+            let text: String = text.trim().chars().take(200).collect();
+            let message = if text.is_empty() {
+                "no error body".to_string()
+            } else {
+                text
+            };
+            (String::new(), message, None)
+        }
+    };
+    Error::Api {
+        method: req.method.to_string(),
+        path: req.path.clone(),
+        status: resp.status,
+        code,
+        message,
+        context_id,
+        correlation_id: resp.meta.correlation_id.clone(),
+    }
+}
+
+fn decode<T: DeserializeOwned>(req: &Req, resp: &Resp) -> Result<T> {
+    serde_json::from_slice(&resp.body).map_err(|e| req.decode_error(e.to_string()))
+}
+
+fn encode_segment(id: &str) -> String {
+    urlencoding::encode(id).into_owned()
+}
+
+/// A page of a `pageNumber`-paged list.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NumberedPage<T> {
+    #[serde(default = "Vec::new")]
+    entities: Vec<T>,
+    #[serde(default)]
+    page_count: Option<u64>,
+}
+
+/// A page of the cursor-paged program list.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CursorPage<T> {
+    #[serde(default = "Vec::new")]
+    entities: Vec<T>,
+    #[serde(default)]
+    next_page: Option<String>,
+}
+
+/// Objects that `create` can find by name after an ambiguous failure.
+trait Named: DeserializeOwned + Send + Sized {
+    fn find<'a>(
+        client: &'a Client,
+        name: &'a str,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send + 'a;
+}
+
+impl Named for Topic {
+    async fn find(client: &Client, name: &str) -> Result<Option<Self>> {
+        client.find_topic(name).await
+    }
+}
+
+impl Named for Program {
+    async fn find(client: &Client, name: &str) -> Result<Option<Self>> {
+        let all = client.list_programs().await?;
+        Ok(all.into_iter().find(|p| p.name == name))
+    }
+}
+
+impl Named for SpeechRule {
+    async fn find(client: &Client, name: &str) -> Result<Option<Self>> {
+        let all = client.list_speech_rules().await?;
+        Ok(all.into_iter().find(|r| r.name == name))
+    }
 }
 
 impl Client {
     /// Builds a client; no request is made until the first call.
-    pub fn new(endpoint: Endpoint, credentials: Credentials, options: ClientOptions) -> Result<Client> {
-        let _ = credentials;
-        Ok(Client { endpoint, options })
+    pub fn new(
+        endpoint: Endpoint,
+        credentials: Credentials,
+        options: ClientOptions,
+    ) -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("speechops/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.request_timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| Error::Transport {
+                method: String::new(),
+                path: String::new(),
+                message: format!("cannot build the HTTP client: {}", describe(&e)),
+            })?;
+        let inner = Inner {
+            http,
+            auth: Auth::new(credentials, endpoint.token_url.clone()),
+            pacer: Pacer::default(),
+            permits: Semaphore::new(options.parallelism.max(1)),
+            jitter: Jitter::from_entropy(),
+        };
+        Ok(Client {
+            endpoint,
+            options,
+            inner: Arc::new(inner),
+        })
     }
 
     /// The API base URL this client talks to.
@@ -27,78 +276,624 @@ impl Client {
         &self.options
     }
 
+    // ---- the request path -------------------------------------------------------
+
+    /// One attempt: a concurrency permit, a paced slot, a token, one exchange.
+    async fn send_once(&self, req: &Req) -> std::result::Result<Resp, NoResponse> {
+        let inner = &*self.inner;
+        let _permit = inner.permits.acquire().await.map_err(|_| {
+            NoResponse::Fatal(req.transport_error("the client was shut down".into()))
+        })?;
+        inner.pacer.wait_turn().await;
+        let token = match inner
+            .auth
+            .token(&inner.http, self.options.request_timeout, &inner.jitter)
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                inner.pacer.observe(None);
+                return Err(NoResponse::Fatal(e));
+            }
+        };
+        let url = format!("{}{}", self.endpoint.api_url, req.path);
+        let mut builder = inner
+            .http
+            .request(req.method.clone(), &url)
+            .bearer_auth(token.value.expose())
+            .header(ACCEPT, "application/json")
+            .timeout(self.options.request_timeout);
+        if !req.query.is_empty() {
+            builder = builder.query(&req.query);
+        }
+        if let Some(body) = &req.body {
+            builder = builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let started = Instant::now();
+        let resp = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                inner.pacer.observe(None);
+                let message = describe(&e);
+                tracing::debug!(method = %req.method, path = %req.path, error = %message, "request failed");
+                return Err(if e.is_connect() {
+                    NoResponse::NotSent(message)
+                } else {
+                    NoResponse::Lost(message)
+                });
+            }
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers();
+        let rate = rate_info(headers);
+        let retry_after = retry_after(headers);
+        let correlation_id = headers
+            .get("inin-correlation-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        inner.pacer.observe(rate);
+        let body = match resp.bytes().await {
+            Ok(b) => b.to_vec(),
+            Err(e) => {
+                let message = describe(&e);
+                tracing::debug!(method = %req.method, path = %req.path, status, error = %message, "response body lost");
+                return Err(NoResponse::Lost(message));
+            }
+        };
+        let latency_ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(
+            method = %req.method,
+            path = %req.path,
+            status,
+            latency_ms,
+            correlation_id = correlation_id.as_deref().unwrap_or("-"),
+            "request"
+        );
+        if let Some(r) = rate {
+            tracing::trace!(
+                count = r.count,
+                allowed = r.allowed,
+                reset_secs = r.reset.as_secs(),
+                "rate limit"
+            );
+        }
+        Ok(Resp {
+            status,
+            body,
+            meta: CallMeta {
+                http_status: status,
+                latency_ms,
+                correlation_id,
+            },
+            rate,
+            retry_after,
+            token_generation: token.generation,
+        })
+    }
+
+    /// Sends `req` until it has a final response: 2xx, or a 4xx that retrying cannot
+    /// change. Waits out 429s, refreshes the token once on a 401, and retries 5xx (not
+    /// 501) and lost connections with backoff, unless `blind_retry` is false, in which
+    /// case a failure that may have taken effect stops with [`Stop::Ambiguous`].
+    async fn execute(&self, req: &Req, blind_retry: bool) -> std::result::Result<Resp, Stop> {
+        let max_attempts = self.options.max_attempts.max(1);
+        let mut failures = 0u32;
+        let mut rate_limited = 0u32;
+        let mut refreshed = false;
+        loop {
+            let failure = match self.send_once(req).await {
+                Err(NoResponse::Fatal(e)) => return Err(Stop::Failed(e)),
+                Err(NoResponse::NotSent(message)) => req.transport_error(message),
+                Err(NoResponse::Lost(message)) => {
+                    let e = req.transport_error(message);
+                    if !blind_retry {
+                        return Err(Stop::Ambiguous(e));
+                    }
+                    e
+                }
+                Ok(resp) if resp.ok() => return Ok(resp),
+                Ok(resp) if resp.status == 401 => {
+                    if refreshed || !self.inner.auth.can_refresh() {
+                        return Err(Stop::Failed(self.unauthorized(req, &resp, refreshed)));
+                    }
+                    refreshed = true;
+                    tracing::debug!(path = %req.path, "401: refreshing the token once");
+                    self.inner.auth.invalidate(resp.token_generation).await;
+                    continue;
+                }
+                Ok(resp) if resp.status == 429 => {
+                    rate_limited += 1;
+                    let wait = resp
+                        .retry_after
+                        .or(resp.rate.map(|r| r.reset))
+                        .unwrap_or(DEFAULT_RETRY_AFTER);
+                    if wait > self.options.max_retry_after {
+                        return Err(Stop::Failed(Error::RateLimited {
+                            method: req.method.to_string(),
+                            path: req.path.clone(),
+                            retry_after_secs: wait.as_secs(),
+                        }));
+                    }
+                    if rate_limited > MAX_RATE_LIMITED {
+                        return Err(Stop::Failed(api_error(req, &resp)));
+                    }
+                    self.inner.pacer.rate_limited(wait, resp.rate);
+                    tracing::debug!(path = %req.path, wait_ms = wait.as_millis() as u64, "429: waiting for Retry-After");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Ok(resp) if resp.status >= 500 && resp.status != 501 => {
+                    let e = api_error(req, &resp);
+                    if !blind_retry {
+                        return Err(Stop::Ambiguous(e));
+                    }
+                    e
+                }
+                Ok(resp) => return Ok(resp),
+            };
+            refreshed = false;
+            failures += 1;
+            if failures >= max_attempts {
+                tracing::debug!(path = %req.path, failures, "giving up");
+                return Err(Stop::Failed(failure));
+            }
+            let delay = backoff(failures, &self.inner.jitter);
+            tracing::debug!(path = %req.path, error = %failure, delay_ms = delay.as_millis() as u64, "retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn unauthorized(&self, req: &Req, resp: &Resp, refreshed: bool) -> Error {
+        let message = match api_error(req, resp) {
+            Error::Api { message, .. } => message,
+            other => other.to_string(),
+        };
+        if self.inner.auth.can_refresh() {
+            let when = if refreshed {
+                " even with a fresh token"
+            } else {
+                ""
+            };
+            Error::Auth(format!(
+                "{} {} was refused with HTTP 401{when}: {message}; check that the OAuth client has the \
+speech and text analytics permissions",
+                req.method, req.path
+            ))
+        } else {
+            Error::Auth(format!(
+                "the access token in GENESYSCLOUD_ACCESS_TOKEN was refused (HTTP 401: {message}); it may \
+have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET"
+            ))
+        }
+    }
+
+    /// An idempotent request that must end in 2xx.
+    async fn call(&self, req: &Req) -> Result<Resp> {
+        let resp = self.execute(req, true).await?;
+        if resp.ok() {
+            Ok(resp)
+        } else {
+            Err(api_error(req, &resp))
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, req: Req) -> Result<T> {
+        let resp = self.call(&req).await?;
+        decode(&req, &resp)
+    }
+
+    /// A PUT that replaces an object.
+    async fn put<T: DeserializeOwned>(
+        &self,
+        path: String,
+        body: &impl Serialize,
+    ) -> Result<Written<T>> {
+        let started = Instant::now();
+        let req = Req::json(Method::PUT, path, body)?;
+        let resp = self.call(&req).await?;
+        let value = decode(&req, &resp)?;
+        Ok(Written {
+            value,
+            meta: total(resp.meta, started),
+        })
+    }
+
+    /// A DELETE; an object already gone is a success.
+    async fn delete(&self, path: String) -> Result<Written<()>> {
+        let started = Instant::now();
+        let req = Req::new(Method::DELETE, path);
+        let resp = self.execute(&req, true).await?;
+        if resp.ok() || resp.status == 404 {
+            Ok(Written {
+                value: (),
+                meta: total(resp.meta, started),
+            })
+        } else {
+            Err(api_error(&req, &resp))
+        }
+    }
+
+    /// A POST that creates `name`. It is never re-sent blindly: after a failure that
+    /// may have taken effect, the object is looked up by name first, and returned if
+    /// the earlier attempt did create it.
+    async fn create<T: Named>(
+        &self,
+        path: String,
+        name: &str,
+        body: &impl Serialize,
+    ) -> Result<Written<T>> {
+        let started = Instant::now();
+        let req = Req::json(Method::POST, path, body)?;
+        let max_attempts = self.options.max_attempts.max(1);
+        let mut failures = 0u32;
+        let mut ambiguous: Option<Error> = None;
+        loop {
+            if let Some(e) = &ambiguous {
+                if let Some(found) = T::find(self, name).await? {
+                    tracing::info!(path = %req.path, name, "an earlier attempt created the object; not creating it again");
+                    return Ok(Written {
+                        value: found,
+                        meta: CallMeta {
+                            http_status: 201,
+                            latency_ms: started.elapsed().as_millis() as u64,
+                            correlation_id: e.correlation_id().map(str::to_string),
+                        },
+                    });
+                }
+                if failures >= max_attempts {
+                    return Err(ambiguous
+                        .take()
+                        .unwrap_or_else(|| req.transport_error("failed".into())));
+                }
+                let delay = backoff(failures, &self.inner.jitter);
+                tracing::debug!(path = %req.path, name, delay_ms = delay.as_millis() as u64, "not created; retrying");
+                tokio::time::sleep(delay).await;
+            }
+            match self.execute(&req, false).await {
+                Ok(resp) if resp.ok() => {
+                    let value = decode(&req, &resp)?;
+                    return Ok(Written {
+                        value,
+                        meta: total(resp.meta, started),
+                    });
+                }
+                Ok(resp) if resp.status == 409 && ambiguous.is_some() => {
+                    // The earlier attempt landed after our look-up missed it.
+                    if let Some(found) = T::find(self, name).await? {
+                        return Ok(Written {
+                            value: found,
+                            meta: total(resp.meta, started),
+                        });
+                    }
+                    return Err(api_error(&req, &resp));
+                }
+                Ok(resp) => return Err(api_error(&req, &resp)),
+                Err(Stop::Failed(e)) => return Err(e),
+                Err(Stop::Ambiguous(e)) => {
+                    failures += 1;
+                    tracing::debug!(path = %req.path, name, error = %e, "create outcome unknown; looking it up by name");
+                    ambiguous = Some(e);
+                    // Give a slow first attempt a moment to land before looking.
+                    tokio::time::sleep(backoff(failures, &self.inner.jitter)).await;
+                }
+            }
+        }
+    }
+
+    /// Every page of a `pageNumber`-paged list.
+    async fn list_numbered<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        page_size: u32,
+        filter: Option<(&'static str, &str)>,
+    ) -> Result<Vec<T>> {
+        let mut all = Vec::new();
+        let mut page = 1u32;
+        loop {
+            let mut req = Req::get(path)
+                .query("pageSize", page_size)
+                .query("pageNumber", page);
+            if let Some((k, v)) = filter {
+                req = req.query(k, v);
+            }
+            let resp = self.call(&req).await?;
+            let p: NumberedPage<T> = decode(&req, &resp)?;
+            let n = p.entities.len();
+            all.extend(p.entities);
+            let done = match p.page_count {
+                Some(count) => u64::from(page) >= count,
+                None => n < page_size as usize,
+            };
+            if done || n == 0 {
+                return Ok(all);
+            }
+            page += 1;
+            if page > MAX_PAGES {
+                return Err(req.decode_error(format!(
+                    "more than {MAX_PAGES} pages; the server keeps paging"
+                )));
+            }
+        }
+    }
+
+    /// Polls a publish job until it completes, fails or the publish timeout passes.
+    async fn publish(&self, path: String, body: serde_json::Value) -> Result<Written<PublishJob>> {
+        let started = Instant::now();
+        let req = Req::json(Method::POST, path.clone(), &body)?;
+        // Publishing twice is harmless, so the POST may be retried blindly.
+        let resp = self.call(&req).await?;
+        let meta = resp.meta.clone();
+        let mut job: PublishJob = decode(&req, &resp)?;
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match job.state.as_str() {
+                "Completed" => {
+                    return Ok(Written {
+                        value: job,
+                        meta: total(meta, started),
+                    });
+                }
+                "Failed" => {
+                    return Err(Error::PublishFailed {
+                        job_id: job.id,
+                        state: job.state,
+                    });
+                }
+                _ => {}
+            }
+            if job.id.is_empty() {
+                return Err(req.decode_error(format!(
+                    "publish job without an id in state {:?}",
+                    job.state
+                )));
+            }
+            if started.elapsed() >= self.options.publish_timeout {
+                return Err(Error::PublishFailed {
+                    job_id: job.id,
+                    state: format!(
+                        "still {:?} after {} s (publish timeout)",
+                        job.state,
+                        self.options.publish_timeout.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 3 / 2).min(Duration::from_secs(2));
+            job = self
+                .get_json(Req::get(format!("{path}/{}", encode_segment(&job.id))))
+                .await?;
+        }
+    }
+
+    // ---- topics -------------------------------------------------------------------
+
     /// Every topic, all pages (pageSize 500), without phrases.
     pub async fn list_topics(&self) -> Result<Vec<ListedTopic>> {
-        Err(Error::NotImplemented("list_topics"))
+        self.list_numbered(&format!("{STA}/topics"), TOPIC_PAGE_SIZE, None)
+            .await
     }
     /// One full topic.
     pub async fn get_topic(&self, id: &str) -> Result<Topic> {
-        let _ = id;
-        Err(Error::NotImplemented("get_topic"))
+        self.get_json(Req::get(format!("{STA}/topics/{}", encode_segment(id))))
+            .await
+    }
+    /// The topic with exactly this name, if any (the `name` filter is a substring match).
+    async fn find_topic(&self, name: &str) -> Result<Option<Topic>> {
+        let listed: Vec<ListedTopic> = self
+            .list_numbered(
+                &format!("{STA}/topics"),
+                TOPIC_PAGE_SIZE,
+                Some(("name", name)),
+            )
+            .await?;
+        match listed.into_iter().find(|t| t.name == name) {
+            Some(t) => Ok(Some(self.get_topic(&t.id).await?)),
+            None => Ok(None),
+        }
     }
     /// Creates a topic (safe against duplicate creation on retry).
     pub async fn create_topic(&self, body: &TopicRequest) -> Result<Written<Topic>> {
-        let _ = body;
-        Err(Error::NotImplemented("create_topic"))
+        self.create(format!("{STA}/topics"), &body.name, body).await
     }
     /// Replaces a topic.
     pub async fn update_topic(&self, id: &str, body: &TopicRequest) -> Result<Written<Topic>> {
-        let _ = (id, body);
-        Err(Error::NotImplemented("update_topic"))
+        self.put(format!("{STA}/topics/{}", encode_segment(id)), body)
+            .await
     }
     /// Deletes a topic; a 404 counts as success.
     pub async fn delete_topic(&self, id: &str) -> Result<Written<()>> {
-        let _ = id;
-        Err(Error::NotImplemented("delete_topic"))
+        self.delete(format!("{STA}/topics/{}", encode_segment(id)))
+            .await
     }
     /// Starts one publish job for these topics and polls it to completion.
     pub async fn publish_topics(&self, ids: &[String]) -> Result<Written<PublishJob>> {
-        let _ = ids;
-        Err(Error::NotImplemented("publish_topics"))
+        if ids.is_empty() {
+            return Ok(nothing_to_publish());
+        }
+        self.publish(
+            format!("{STA}/topics/publishjobs"),
+            serde_json::json!({ "topicIds": ids }),
+        )
+        .await
     }
+
+    // ---- programs -------------------------------------------------------------------
 
     /// Every program, following the `nextPage` cursor.
     pub async fn list_programs(&self) -> Result<Vec<Program>> {
-        Err(Error::NotImplemented("list_programs"))
+        let path = format!("{STA}/programs");
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut req = Req::get(path.as_str()).query("pageSize", PROGRAM_PAGE_SIZE);
+            if let Some(c) = &cursor {
+                req = req.query("nextPage", c);
+            }
+            let resp = self.call(&req).await?;
+            let page: CursorPage<Program> = decode(&req, &resp)?;
+            all.extend(page.entities);
+            match page.next_page.filter(|c| !c.is_empty()) {
+                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+                Some(_) => {
+                    return Err(req.decode_error("the nextPage cursor did not advance".into()));
+                }
+                None => return Ok(all),
+            }
+        }
+        Err(Req::get(path).decode_error(format!(
+            "more than {MAX_PAGES} pages; the server keeps paging"
+        )))
     }
     /// Creates a program (safe against duplicate creation on retry).
     pub async fn create_program(&self, body: &ProgramRequest) -> Result<Written<Program>> {
-        let _ = body;
-        Err(Error::NotImplemented("create_program"))
+        self.create(format!("{STA}/programs"), &body.name, body)
+            .await
     }
     /// Replaces a program.
-    pub async fn update_program(&self, id: &str, body: &ProgramRequest) -> Result<Written<Program>> {
-        let _ = (id, body);
-        Err(Error::NotImplemented("update_program"))
+    pub async fn update_program(
+        &self,
+        id: &str,
+        body: &ProgramRequest,
+    ) -> Result<Written<Program>> {
+        self.put(format!("{STA}/programs/{}", encode_segment(id)), body)
+            .await
     }
     /// Deletes a program; a 404 counts as success.
     pub async fn delete_program(&self, id: &str) -> Result<Written<()>> {
-        let _ = id;
-        Err(Error::NotImplemented("delete_program"))
+        self.delete(format!("{STA}/programs/{}", encode_segment(id)))
+            .await
     }
     /// Starts one publish job for these programs and polls it to completion.
     pub async fn publish_programs(&self, ids: &[String]) -> Result<Written<PublishJob>> {
-        let _ = ids;
-        Err(Error::NotImplemented("publish_programs"))
+        if ids.is_empty() {
+            return Ok(nothing_to_publish());
+        }
+        self.publish(
+            format!("{STA}/programs/publishjobs"),
+            serde_json::json!({ "programIds": ids }),
+        )
+        .await
     }
+
+    // ---- speech rules -----------------------------------------------------------------
 
     /// Every speech rule, all pages.
     pub async fn list_speech_rules(&self) -> Result<Vec<SpeechRule>> {
-        Err(Error::NotImplemented("list_speech_rules"))
+        self.list_numbered(RULES, RULE_PAGE_SIZE, None).await
     }
     /// Creates a speech rule (safe against duplicate creation on retry).
-    pub async fn create_speech_rule(&self, body: &SpeechRuleRequest) -> Result<Written<SpeechRule>> {
-        let _ = body;
-        Err(Error::NotImplemented("create_speech_rule"))
+    pub async fn create_speech_rule(
+        &self,
+        body: &SpeechRuleRequest,
+    ) -> Result<Written<SpeechRule>> {
+        self.create(RULES.to_string(), &body.name, body).await
     }
     /// Replaces a speech rule.
-    pub async fn update_speech_rule(&self, id: &str, body: &SpeechRuleRequest) -> Result<Written<SpeechRule>> {
-        let _ = (id, body);
-        Err(Error::NotImplemented("update_speech_rule"))
+    pub async fn update_speech_rule(
+        &self,
+        id: &str,
+        body: &SpeechRuleRequest,
+    ) -> Result<Written<SpeechRule>> {
+        self.put(format!("{RULES}/{}", encode_segment(id)), body)
+            .await
     }
     /// Deletes a speech rule; a 404 counts as success.
     pub async fn delete_speech_rule(&self, id: &str) -> Result<Written<()>> {
-        let _ = id;
-        Err(Error::NotImplemented("delete_speech_rule"))
+        self.delete(format!("{RULES}/{}", encode_segment(id))).await
+    }
+}
+
+/// Call metadata with the latency of the whole call, retries included.
+fn total(meta: CallMeta, started: Instant) -> CallMeta {
+    CallMeta {
+        latency_ms: started.elapsed().as_millis() as u64,
+        ..meta
+    }
+}
+
+fn nothing_to_publish() -> Written<PublishJob> {
+    Written {
+        value: PublishJob {
+            id: String::new(),
+            state: "Completed".to_string(),
+        },
+        meta: CallMeta::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::genesys::Secret;
+
+    fn client() -> Client {
+        Client::new(
+            crate::genesys::endpoint_for_api_url("http://127.0.0.1:9"),
+            Credentials::ClientCredentials {
+                client_id: "id".into(),
+                client_secret: Secret::new("very-secret-value"),
+            },
+            ClientOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let d = format!("{:?}", client());
+        assert!(!d.contains("very-secret-value"), "{d}");
+        assert!(d.contains("127.0.0.1:9"), "{d}");
+    }
+
+    #[test]
+    fn error_bodies_become_api_errors() {
+        let req = Req::get("/api/v2/x");
+        let resp = Resp {
+            status: 400,
+            body: br#"{"message":"Name is required","code":"bad.request","status":400,"contextId":"ctx-1"}"#.to_vec(),
+            meta: CallMeta { http_status: 400, latency_ms: 1, correlation_id: Some("corr-9".into()) },
+            rate: None,
+            retry_after: None,
+            token_generation: 1,
+        };
+        let e = api_error(&req, &resp);
+        let msg = e.to_string();
+        for needle in [
+            "GET",
+            "/api/v2/x",
+            "400",
+            "bad.request",
+            "Name is required",
+            "ctx-1",
+            "corr-9",
+        ] {
+            assert!(msg.contains(needle), "{needle}: {msg}");
+        }
+        let resp = Resp {
+            body: b"<html>bad gateway</html>".to_vec(),
+            status: 502,
+            ..resp
+        };
+        assert!(api_error(&req, &resp).to_string().contains("bad gateway"));
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_is_a_transport_error_after_bounded_attempts() {
+        let c = Client::new(
+            crate::genesys::endpoint_for_api_url("http://127.0.0.1:9"),
+            Credentials::AccessToken(Secret::new("tok-abc")),
+            ClientOptions {
+                max_attempts: 2,
+                request_timeout: Duration::from_secs(2),
+                ..ClientOptions::default()
+            },
+        )
+        .unwrap();
+        let e = c.list_topics().await.unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Transport { .. }), "{msg}");
+        assert!(!msg.contains("tok-abc"), "{msg}");
     }
 }

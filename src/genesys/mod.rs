@@ -1,10 +1,13 @@
 //! Genesys Cloud HTTP client: auth, regions, pacing/retries, pagination and the
 //! per-kind endpoints of SPEC section 8. Knows nothing about YAML or plans.
 
+mod auth;
 pub mod client;
 pub mod convert;
 pub mod credentials;
+mod pacing;
 pub mod region;
+mod retry;
 pub mod types;
 
 pub use client::Client;
@@ -122,6 +125,9 @@ pub enum Error {
 or GENESYSCLOUD_ACCESS_TOKEN (or use --sandbox to try speechops offline)"
     )]
     MissingCredentials,
+    /// Credentials half set, or missing for a target that names its own variables.
+    #[error("{0}")]
+    Credentials(String),
     #[error("unknown region {0:?}; known regions: {1}")]
     UnknownRegion(String, String),
     #[error("no Genesys target: pass --region, --api-url, --target or --sandbox")]
@@ -132,7 +138,9 @@ or GENESYSCLOUD_ACCESS_TOKEN (or use --sandbox to try speechops offline)"
         path: String,
         message: String,
     },
-    #[error("{method} {path}: rate limited and Retry-After of {retry_after_secs} s exceeds the 180 s limit")]
+    #[error(
+        "{method} {path}: rate limited and Retry-After of {retry_after_secs} s exceeds the 180 s limit"
+    )]
     RateLimited {
         method: String,
         path: String,
