@@ -25,7 +25,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("binary: {}", bin.display());
     let run_all = which == "all";
     if run_all || which == "plan-nochange" || which == "plan-cold" {
-        plans(&bin, run_all || which == "plan-nochange", run_all || which == "plan-cold")?;
+        plans(
+            &bin,
+            run_all || which == "plan-nochange",
+            run_all || which == "plan-cold",
+        )?;
     }
     if run_all || which == "apply-throughput" {
         apply_throughput(&bin)?;
@@ -42,7 +46,11 @@ fn speechops_bin() -> Result<PathBuf, Box<dyn std::error::Error>> {
         .ok_or("cannot locate the target folder")?;
     let bin = dir.join("speechops");
     if !bin.exists() {
-        return Err(format!("{} is missing: run `cargo build --release` first", bin.display()).into());
+        return Err(format!(
+            "{} is missing: run `cargo build --release` first",
+            bin.display()
+        )
+        .into());
     }
     Ok(bin)
 }
@@ -53,9 +61,22 @@ struct Sandbox {
 }
 
 impl Sandbox {
-    fn start(bin: &Path, rate_limit: u32, data: &Path) -> Result<Sandbox, Box<dyn std::error::Error>> {
+    fn start(
+        bin: &Path,
+        rate_limit: u32,
+        data: &Path,
+    ) -> Result<Sandbox, Box<dyn std::error::Error>> {
         let mut child = Command::new(bin)
-            .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--client-id", ID, "--client-secret", SECRET])
+            .args([
+                "sandbox",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--client-id",
+                ID,
+                "--client-secret",
+                SECRET,
+            ])
             .args(["--rate-limit", &rate_limit.to_string(), "--data"])
             .arg(data)
             .stdout(Stdio::piped())
@@ -87,12 +108,22 @@ impl Drop for Sandbox {
     }
 }
 
-fn http(base: &str, method: &str, path: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let client = reqwest::Client::new();
         let url = format!("{base}{path}");
-        let req = if method == "POST" { client.post(url) } else { client.get(url) };
+        let req = if method == "POST" {
+            client.post(url)
+        } else {
+            client.get(url)
+        };
         let text = req.send().await?.text().await?;
         Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
     })
@@ -105,7 +136,12 @@ struct Measured {
     code: i32,
 }
 
-fn measure(bin: &Path, cwd: &Path, url: &str, args: &[&str]) -> Result<Measured, Box<dyn std::error::Error>> {
+fn measure(
+    bin: &Path,
+    cwd: &Path,
+    url: &str,
+    args: &[&str],
+) -> Result<Measured, Box<dyn std::error::Error>> {
     let report = cwd.join("time.txt");
     let start = Instant::now();
     let status = Command::new("/usr/bin/time")
@@ -139,8 +175,12 @@ fn write_topics(dir: &Path, n: usize, phrases: usize) -> std::io::Result<()> {
     let topics = dir.join("rules/topics");
     std::fs::create_dir_all(&topics)?;
     for i in 0..n {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(topics.join(format!("t{i:05}.yaml")))?);
-        writeln!(f, "kind: Topic\nname: Bench topic {i:05}\ndialect: en-US\ntags: [bench]\nphrases:")?;
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(topics.join(format!("t{i:05}.yaml")))?);
+        writeln!(
+            f,
+            "kind: Topic\nname: Bench topic {i:05}\ndialect: en-US\ntags: [bench]\nphrases:"
+        )?;
         for p in 0..phrases {
             writeln!(f, "  - text: bench phrase {p:03} of topic {i:05}")?;
         }
@@ -160,13 +200,23 @@ fn plans(bin: &Path, nochange: bool, cold: bool) -> Result<(), Box<dyn std::erro
     write_topics(work.path(), 2000, 200)?;
     {
         let sandbox = Sandbox::start(bin, 1_000_000, &data)?;
-        let seed = measure(bin, work.path(), &sandbox.url, &["apply", "--auto-approve", "--parallelism", "8"])?;
+        let seed = measure(
+            bin,
+            work.path(),
+            &sandbox.url,
+            &["apply", "--auto-approve", "--parallelism", "8"],
+        )?;
         println!("seeded in {:.1} s (exit {})", seed.wall, seed.code);
     }
     if nochange {
         let sandbox = Sandbox::start(bin, 1_000_000, &data)?;
         sandbox.reset()?;
-        let m = measure(bin, work.path(), &sandbox.url, &["plan", "--detailed-exitcode"])?;
+        let m = measure(
+            bin,
+            work.path(),
+            &sandbox.url,
+            &["plan", "--detailed-exitcode"],
+        )?;
         let stats = sandbox.stats()?;
         println!("\n== no-change plan, 2,000 topics x 200 phrases, fresh lockfile");
         println!("exit {} (0 = no changes)", m.code);
@@ -181,16 +231,27 @@ fn plans(bin: &Path, nochange: bool, cold: bool) -> Result<(), Box<dyn std::erro
     }
     if cold {
         let rate = 3000u32;
-        std::fs::rename(work.path().join("speechops.lock"), work.path().join("speechops.lock.bak"))?;
+        std::fs::rename(
+            work.path().join("speechops.lock"),
+            work.path().join("speechops.lock.bak"),
+        )?;
         let sandbox = Sandbox::start(bin, rate, &data)?;
         sandbox.reset()?;
-        let m = measure(bin, work.path(), &sandbox.url, &["plan", "--parallelism", "8"])?;
+        let m = measure(
+            bin,
+            work.path(),
+            &sandbox.url,
+            &["plan", "--parallelism", "8"],
+        )?;
         let stats = sandbox.stats()?;
         let total = stats["total"].as_u64().unwrap_or(0);
         let limited = total.saturating_sub(route(&stats, "POST /oauth/token"));
         let floor = limited as f64 / (f64::from(rate) / 60.0);
         println!("\n== cold plan, 2,000 topics x 200 phrases, no lockfile, --rate-limit {rate}");
-        println!("exit {}, wall {:.1} s, peak RSS {:.1} MiB", m.code, m.wall, m.rss_mib);
+        println!(
+            "exit {}, wall {:.1} s, peak RSS {:.1} MiB",
+            m.code, m.wall, m.rss_mib
+        );
         println!(
             "requests {total} (rate-limited {limited}); floor {:.1} s; wall / floor = {:.2}; 429s {}",
             floor,
@@ -214,7 +275,10 @@ fn apply_throughput(bin: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let total = stats["total"].as_u64().unwrap_or(0);
     let limited = total.saturating_sub(route(&stats, "POST /oauth/token"));
     let rpm = limited as f64 / (m.wall / 60.0);
-    println!("exit {}, wall {:.1} s, peak RSS {:.1} MiB", m.code, m.wall, m.rss_mib);
+    println!(
+        "exit {}, wall {:.1} s, peak RSS {:.1} MiB",
+        m.code, m.wall, m.rss_mib
+    );
     println!(
         "requests {total} (rate-limited {limited}); achieved {:.0} req/min = {:.2} of the limit; 429s {}",
         rpm,

@@ -192,7 +192,10 @@ pub fn verify(path: &Path) -> Result<(usize, String), AuditError> {
             return Err(broken(n, "no trailing \"hash\" member".to_string()));
         };
         if sha256_hex(body.as_bytes()) != hash {
-            return Err(broken(n, "the line was edited (its hash does not match)".to_string()));
+            return Err(broken(
+                n,
+                "the line was edited (its hash does not match)".to_string(),
+            ));
         }
         let entry: Entry = serde_json::from_str(&body)
             .map_err(|e| broken(n, format!("not an audit entry: {e}")))?;
@@ -204,7 +207,10 @@ pub fn verify(path: &Path) -> Result<(usize, String), AuditError> {
             ));
         }
         if entry.seq != n as u64 {
-            return Err(broken(n, format!("seq is {} where {} was expected", entry.seq, n)));
+            return Err(broken(
+                n,
+                format!("seq is {} where {} was expected", entry.seq, n),
+            ));
         }
         prev = hash.to_string();
         count = n;

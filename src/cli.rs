@@ -82,16 +82,24 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load and validate every spec; print all problems at once
-    #[command(after_help = "Examples:\n  speechops validate\n  speechops validate --dir rules --strict --format json")]
+    #[command(
+        after_help = "Examples:\n  speechops validate\n  speechops validate --dir rules --strict --format json"
+    )]
     Validate(ValidateArgs),
     /// Fetch remote state, diff, and print the plan
-    #[command(after_help = "Examples:\n  speechops plan --sandbox\n  speechops plan --format markdown --out plan.json\n  speechops plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error")]
+    #[command(
+        after_help = "Examples:\n  speechops plan --sandbox\n  speechops plan --format markdown --out plan.json\n  speechops plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error"
+    )]
     Plan(PlanArgs),
     /// Plan (or load PLANFILE), then make the org match the repository
-    #[command(after_help = "Examples:\n  speechops apply --sandbox --auto-approve\n  speechops plan --out plan.json && speechops apply plan.json --auto-approve")]
+    #[command(
+        after_help = "Examples:\n  speechops apply --sandbox --auto-approve\n  speechops plan --out plan.json && speechops apply plan.json --auto-approve"
+    )]
     Apply(ApplyArgs),
     /// Write existing remote objects as spec files
-    #[command(after_help = "Examples:\n  speechops import --kind Topic --out rules/topics\n  speechops import --kind Program --name 'Outbound*' --out rules/programs")]
+    #[command(
+        after_help = "Examples:\n  speechops import --kind Topic --out rules/topics\n  speechops import --kind Program --name 'Outbound*' --out rules/programs"
+    )]
     Import(ImportArgs),
     /// Audit log tools
     #[command(subcommand)]
@@ -100,10 +108,14 @@ pub enum Command {
     #[command(subcommand)]
     Sandbox(SandboxCommand),
     /// Print the JSON Schema of spec files
-    #[command(after_help = "Examples:\n  speechops schema > schemas/speechops.schema.json\n  speechops schema --kind Topic")]
+    #[command(
+        after_help = "Examples:\n  speechops schema > schemas/speechops.schema.json\n  speechops schema --kind Topic"
+    )]
     Schema(SchemaArgs),
     /// Print a shell completion script
-    #[command(after_help = "Examples:\n  speechops completions bash > /etc/bash_completion.d/speechops")]
+    #[command(
+        after_help = "Examples:\n  speechops completions bash > /etc/bash_completion.d/speechops"
+    )]
     Completions(CompletionsArgs),
 }
 

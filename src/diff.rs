@@ -35,9 +35,7 @@ pub struct Remote {
 }
 
 /// What a change does.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Create,
@@ -190,7 +188,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
 
     let mut desired: Vec<&Desired> = input.desired.iter().collect();
-    desired.sort_by(|a, b| (a.object.kind(), a.object.name()).cmp(&(b.object.kind(), b.object.name())));
+    desired.sort_by(|a, b| {
+        (a.object.kind(), a.object.name()).cmp(&(b.object.kind(), b.object.name()))
+    });
 
     // First pass: match every spec to at most one remote object.
     let mut claimed: BTreeSet<(Kind, &str)> = BTreeSet::new();
@@ -220,18 +220,18 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         if m.remote.is_none() {
             m.remote = by_name.get(&(kind, d.object.name())).copied();
         }
-        if let Some(r) = m.remote {
-            if !claimed.insert((kind, r.id.as_str())) {
-                notes.push(format!(
+        if let Some(r) = m.remote
+            && !claimed.insert((kind, r.id.as_str()))
+        {
+            notes.push(format!(
                     "{kind} {:?} matched remote id {} that another spec already uses; it will be created",
                     d.object.name(),
                     r.id
                 ));
-                m = Match {
-                    remote: None,
-                    managed: false,
-                };
-            }
+            m = Match {
+                remote: None,
+                managed: false,
+            };
         }
         matches.push((d, m));
     }
@@ -269,7 +269,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             }
             continue;
         };
-        let before = r.body.as_ref().map(|b| follow_topic_renames(b, r, &topic_name_by_id));
+        let before = r
+            .body
+            .as_ref()
+            .map(|b| follow_topic_renames(b, r, &topic_name_by_id));
         let equal = match &before {
             Some(b) => b.content() == d.object.content(),
             // Not fetched: the lockfile proves the remote still holds what we wrote.
@@ -378,7 +381,12 @@ fn follow_topic_renames(body: &Object, r: &Remote, names: &BTreeMap<&str, &str>)
             p.topics = r
                 .topic_refs
                 .iter()
-                .map(|(id, name)| names.get(id.as_str()).map_or(name.as_str(), |n| n).to_string())
+                .map(|(id, name)| {
+                    names
+                        .get(id.as_str())
+                        .map_or(name.as_str(), |n| n)
+                        .to_string()
+                })
                 .collect();
             Object::Program(p.normalized())
         }

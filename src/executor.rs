@@ -147,21 +147,36 @@ impl Recorder {
     }
 
     /// Records an object as managed with this entry (or forgets it with `None`).
-    fn set_entry(&mut self, kind: Kind, name: &str, entry: Option<LockEntry>) -> Result<(), ExecError> {
+    fn set_entry(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        entry: Option<LockEntry>,
+    ) -> Result<(), ExecError> {
         match entry {
             Some(e) => self.state().insert(kind, name, e),
             None => {
                 self.state().remove(kind, name);
             }
         }
-        if self.lock.targets.get(&self.target).is_some_and(TargetState::is_empty) {
+        if self
+            .lock
+            .targets
+            .get(&self.target)
+            .is_some_and(TargetState::is_empty)
+        {
             self.lock.targets.remove(&self.target);
         }
         Ok(self.lock.save(&self.lock_path)?)
     }
 
     /// Audits a failed operation.
-    fn record_failure(&mut self, action: &str, c: &Change, e: &genesys::Error) -> Result<(), ExecError> {
+    fn record_failure(
+        &mut self,
+        action: &str,
+        c: &Change,
+        e: &genesys::Error,
+    ) -> Result<(), ExecError> {
         let meta = e.status().map(|s| CallMeta {
             http_status: s,
             latency_ms: 0,
@@ -181,7 +196,12 @@ impl Recorder {
     }
 
     /// Audits a notification outcome.
-    pub fn record_notify(&mut self, url: &str, ok: bool, message: Option<String>) -> Result<(), ExecError> {
+    pub fn record_notify(
+        &mut self,
+        url: &str,
+        ok: bool,
+        message: Option<String>,
+    ) -> Result<(), ExecError> {
         self.audit(
             "notify",
             None,
@@ -232,24 +252,51 @@ pub async fn execute(
         if remote.by_id(kind, &entry.id).is_none() {
             let (name, id) = (name.to_string(), entry.id.clone());
             recorder.set_entry(kind, &name, None)?;
-            recorder.audit("forget", Some(kind), Some(&name), Some(&id), Some(entry.spec_sha256.clone()), None, "ok", None,
-                Some("remote object no longer exists".to_string()))?;
+            recorder.audit(
+                "forget",
+                Some(kind),
+                Some(&name),
+                Some(&id),
+                Some(entry.spec_sha256.clone()),
+                None,
+                "ok",
+                None,
+                Some("remote object no longer exists".to_string()),
+            )?;
             report.forgotten.push(format!("{kind} {name:?} [id {id}]"));
         }
     }
 
     for c in plan.changes.iter().filter(|c| c.action == Action::Adopt) {
-        let (Some(id), Some(after)) = (&c.id, &c.after) else { continue };
+        let (Some(id), Some(after)) = (&c.id, &c.after) else {
+            continue;
+        };
         let r = remote.by_id(c.kind, id);
-        recorder.set_entry(c.kind, &c.name, Some(LockEntry {
-            applied_at: audit::now_rfc3339(),
-            date_modified: r.and_then(|r| r.date_modified.clone()),
-            id: id.clone(),
-            published: r.is_some_and(|r| r.published),
-            spec_sha256: after.sha256(),
-        }))?;
-        recorder.audit("adopt", Some(c.kind), Some(&c.name), Some(id), None, Some(after.sha256()), "ok", None, None)?;
-        report.results.push(result(c, Some(id.clone()), Status::Done));
+        recorder.set_entry(
+            c.kind,
+            &c.name,
+            Some(LockEntry {
+                applied_at: audit::now_rfc3339(),
+                date_modified: r.and_then(|r| r.date_modified.clone()),
+                id: id.clone(),
+                published: r.is_some_and(|r| r.published),
+                spec_sha256: after.sha256(),
+            }),
+        )?;
+        recorder.audit(
+            "adopt",
+            Some(c.kind),
+            Some(&c.name),
+            Some(id),
+            None,
+            Some(after.sha256()),
+            "ok",
+            None,
+            None,
+        )?;
+        report
+            .results
+            .push(result(c, Some(id.clone()), Status::Done));
     }
 
     let of = |kind: Kind, actions: &[Action]| -> Vec<Change> {
@@ -266,14 +313,19 @@ pub async fn execute(
         Phase::Writes(of(Kind::Program, &[Action::Delete])),
         Phase::Publish(Kind::Program, of(Kind::Program, &[Action::Publish])),
         Phase::Writes(of(Kind::Topic, &[Action::Delete])),
-        Phase::Writes(of(Kind::SpeechRule, &[Action::Create, Action::Update, Action::Delete])),
+        Phase::Writes(of(
+            Kind::SpeechRule,
+            &[Action::Create, Action::Update, Action::Delete],
+        )),
     ];
 
     let mut failed = false;
     for phase in phases {
         if failed {
             for c in phase.changes() {
-                report.results.push(result(c, c.id.clone(), Status::NotAttempted));
+                report
+                    .results
+                    .push(result(c, c.id.clone(), Status::NotAttempted));
             }
             continue;
         }
@@ -348,7 +400,9 @@ async fn run_writes(
                 (c, res)
             });
         }
-        let Some(joined) = tasks.join_next().await else { break };
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         let (c, res) = match joined {
             Ok(pair) => pair,
             Err(e) => {
@@ -374,12 +428,30 @@ async fn run_writes(
                 }
                 // A delete forgets the entry of the name it deleted.
                 recorder.set_entry(c.kind, &c.name, entry)?;
-                recorder.audit(c.action.as_str(), Some(c.kind), Some(&c.name), Some(&ok.id),
-                    prev.as_ref().map(|e| e.spec_sha256.clone()), after_sha, "ok", Some(&ok.meta), None)?;
-                tracing::info!("{} {} {:?} [id {}]", c.action.as_str(), c.kind, c.name, ok.id);
+                recorder.audit(
+                    c.action.as_str(),
+                    Some(c.kind),
+                    Some(&c.name),
+                    Some(&ok.id),
+                    prev.as_ref().map(|e| e.spec_sha256.clone()),
+                    after_sha,
+                    "ok",
+                    Some(&ok.meta),
+                    None,
+                )?;
+                tracing::info!(
+                    "{} {} {:?} [id {}]",
+                    c.action.as_str(),
+                    c.kind,
+                    c.name,
+                    ok.id
+                );
                 let u = match c.action {
                     Action::Create => Undo::Created { id: ok.id.clone() },
-                    Action::Update => Undo::Updated { id: ok.id.clone(), prev },
+                    Action::Update => Undo::Updated {
+                        id: ok.id.clone(),
+                        prev,
+                    },
                     _ => Undo::Deleted { prev },
                 };
                 report.results.push(result(&c, Some(ok.id), Status::Done));
@@ -388,19 +460,27 @@ async fn run_writes(
             Err(e) => {
                 recorder.record_failure(c.action.as_str(), &c, &e)?;
                 tracing::error!("{} {} {:?} failed: {e}", c.action.as_str(), c.kind, c.name);
-                report.results.push(result(&c, c.id.clone(), Status::Failed(e.to_string())));
+                report
+                    .results
+                    .push(result(&c, c.id.clone(), Status::Failed(e.to_string())));
                 failed = true;
             }
         }
     }
     for c in pending {
-        report.results.push(result(&c, c.id.clone(), Status::NotAttempted));
+        report
+            .results
+            .push(result(&c, c.id.clone(), Status::NotAttempted));
     }
     Ok(failed)
 }
 
 /// One write request for a change.
-async fn write(client: &Client, c: &Change, topic_ids: &BTreeMap<String, String>) -> Result<WriteOk, genesys::Error> {
+async fn write(
+    client: &Client,
+    c: &Change,
+    topic_ids: &BTreeMap<String, String>,
+) -> Result<WriteOk, genesys::Error> {
     let id = c.id.clone().unwrap_or_default();
     let deleted = |w: genesys::Written<()>| WriteOk {
         id: id.clone(),
@@ -440,19 +520,35 @@ async fn put_object(
                 Some(id) => client.update_topic(id, &req).await?,
                 None => client.create_topic(&req).await?,
             };
-            Ok(WriteOk { id: w.value.id, date_modified: w.value.date_modified, published: w.value.published, meta: w.meta })
+            Ok(WriteOk {
+                id: w.value.id,
+                date_modified: w.value.date_modified,
+                published: w.value.published,
+                meta: w.meta,
+            })
         }
         Object::Program(p) => {
-            let req = convert::program_request(p, topic_ids).map_err(|missing| genesys::Error::Decode {
-                method: "-".into(),
-                path: "-".into(),
-                message: format!("program {:?} references topics with no known id: {}", p.name, missing.join(", ")),
+            let req = convert::program_request(p, topic_ids).map_err(|missing| {
+                genesys::Error::Decode {
+                    method: "-".into(),
+                    path: "-".into(),
+                    message: format!(
+                        "program {:?} references topics with no known id: {}",
+                        p.name,
+                        missing.join(", ")
+                    ),
+                }
             })?;
             let w = match id {
                 Some(id) => client.update_program(id, &req).await?,
                 None => client.create_program(&req).await?,
             };
-            Ok(WriteOk { id: w.value.id, date_modified: w.value.date_modified, published: w.value.published, meta: w.meta })
+            Ok(WriteOk {
+                id: w.value.id,
+                date_modified: w.value.date_modified,
+                published: w.value.published,
+                meta: w.meta,
+            })
         }
         Object::SpeechRule(r) => {
             let req = convert::speech_rule_request(r);
@@ -460,7 +556,12 @@ async fn put_object(
                 Some(id) => client.update_speech_rule(id, &req).await?,
                 None => client.create_speech_rule(&req).await?,
             };
-            Ok(WriteOk { id: w.value.id, date_modified: w.value.date_modified, published: false, meta: w.meta })
+            Ok(WriteOk {
+                id: w.value.id,
+                date_modified: w.value.date_modified,
+                published: false,
+                meta: w.meta,
+            })
         }
     }
 }
@@ -479,7 +580,12 @@ async fn run_publish(
     let state = recorder.target_state();
     let ids: Vec<String> = changes
         .iter()
-        .filter_map(|c| state.get(kind, &c.name).map(|e| e.id.clone()).or_else(|| c.id.clone()))
+        .filter_map(|c| {
+            state
+                .get(kind, &c.name)
+                .map(|e| e.id.clone())
+                .or_else(|| c.id.clone())
+        })
         .collect();
     let res = match kind {
         Kind::Program => client.publish_programs(&ids).await,
@@ -489,13 +595,25 @@ async fn run_publish(
         Ok(w) => {
             for c in &changes {
                 let entry = recorder.target_state().get(kind, &c.name).cloned();
-                let id = entry.as_ref().map(|e| e.id.clone()).or_else(|| c.id.clone());
+                let id = entry
+                    .as_ref()
+                    .map(|e| e.id.clone())
+                    .or_else(|| c.id.clone());
                 if let Some(mut e) = entry {
                     e.published = true;
                     recorder.set_entry(kind, &c.name, Some(e))?;
                 }
-                recorder.audit("publish", Some(kind), Some(&c.name), id.as_deref(), None, None, "ok", Some(&w.meta),
-                    Some(format!("publish job {}", w.value.id)))?;
+                recorder.audit(
+                    "publish",
+                    Some(kind),
+                    Some(&c.name),
+                    id.as_deref(),
+                    None,
+                    None,
+                    "ok",
+                    Some(&w.meta),
+                    Some(format!("publish job {}", w.value.id)),
+                )?;
                 report.results.push(result(c, id, Status::Done));
             }
             Ok(false)
@@ -503,7 +621,9 @@ async fn run_publish(
         Err(e) => {
             for c in &changes {
                 recorder.record_failure("publish", c, &e)?;
-                report.results.push(result(c, c.id.clone(), Status::Failed(e.to_string())));
+                report
+                    .results
+                    .push(result(c, c.id.clone(), Status::Failed(e.to_string())));
             }
             Ok(true)
         }
@@ -564,9 +684,23 @@ async fn rollback(
                 };
                 let sha = entry.as_ref().map(|e| e.spec_sha256.clone());
                 recorder.set_entry(c.kind, &name, entry)?;
-                recorder.audit(&action, Some(c.kind), Some(&name), Some(&id), None, sha, "ok", Some(&meta), None)?;
+                recorder.audit(
+                    &action,
+                    Some(c.kind),
+                    Some(&name),
+                    Some(&id),
+                    None,
+                    sha,
+                    "ok",
+                    Some(&meta),
+                    None,
+                )?;
                 for r in report.results.iter_mut() {
-                    if r.kind == c.kind && r.name == c.name && r.action == c.action.as_str() && r.status == Status::Done {
+                    if r.kind == c.kind
+                        && r.name == c.name
+                        && r.action == c.action.as_str()
+                        && r.status == Status::Done
+                    {
                         r.status = Status::RolledBack;
                     }
                 }
@@ -590,6 +724,9 @@ fn missing_before(c: &Change) -> genesys::Error {
     genesys::Error::Decode {
         method: "-".into(),
         path: "-".into(),
-        message: format!("no previous body of {} {:?} is known, so it cannot be restored", c.kind, c.name),
+        message: format!(
+            "no previous body of {} {:?} is known, so it cannot be restored",
+            c.kind, c.name
+        ),
     }
 }

@@ -61,7 +61,10 @@ pub async fn send(receiver: &NotifyConfig, event: &Event) -> Result<(), String> 
         let mut req = http
             .post(&receiver.url)
             .header("Content-Type", "application/json")
-            .header("User-Agent", concat!("speechops/", env!("CARGO_PKG_VERSION")));
+            .header(
+                "User-Agent",
+                concat!("speechops/", env!("CARGO_PKG_VERSION")),
+            );
         if let Some(s) = &secret {
             req = req.header("X-Speechops-Signature", signature(s.as_bytes(), &body));
         }

@@ -64,11 +64,10 @@ impl SavedPlan {
             path: path.to_path_buf(),
             source,
         })?;
-        let saved: SavedPlan =
-            serde_json::from_str(&text).map_err(|e| PlanFileError::Invalid {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| PlanFileError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         if saved.format_version != FORMAT_VERSION {
             return Err(PlanFileError::Invalid {
                 path: path.to_path_buf(),

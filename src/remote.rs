@@ -41,13 +41,31 @@ pub async fn fetch(
 
     let mut fp_lines: Vec<String> = Vec::new();
     for t in &topics {
-        fp_lines.push(fingerprint_line(Kind::Topic, &t.id, &t.name, &t.date_modified, t.published));
+        fp_lines.push(fingerprint_line(
+            Kind::Topic,
+            &t.id,
+            &t.name,
+            &t.date_modified,
+            t.published,
+        ));
     }
     for p in &programs {
-        fp_lines.push(fingerprint_line(Kind::Program, &p.id, &p.name, &p.date_modified, p.published));
+        fp_lines.push(fingerprint_line(
+            Kind::Program,
+            &p.id,
+            &p.name,
+            &p.date_modified,
+            p.published,
+        ));
     }
     for r in &rules {
-        fp_lines.push(fingerprint_line(Kind::SpeechRule, &r.id, &r.name, &r.date_modified, false));
+        fp_lines.push(fingerprint_line(
+            Kind::SpeechRule,
+            &r.id,
+            &r.name,
+            &r.date_modified,
+            false,
+        ));
     }
     fp_lines.sort();
     let fingerprint = sha256_hex(fp_lines.join("\n").as_bytes());
@@ -65,7 +83,10 @@ pub async fn fetch(
             path: "/api/v2/speechandtextanalytics/topics/{id}".into(),
             message: format!("task failed: {e}"),
         })??;
-        bodies.insert(topic.id.clone(), Object::Topic(convert::topic_to_model(&topic)));
+        bodies.insert(
+            topic.id.clone(),
+            Object::Topic(convert::topic_to_model(&topic)),
+        );
     }
 
     let mut objects = Vec::with_capacity(topics.len() + programs.len() + rules.len());
@@ -84,7 +105,11 @@ pub async fn fetch(
         objects.push(Remote {
             kind: Kind::Program,
             body: Some(Object::Program(convert::program_to_model(&p))),
-            topic_refs: p.topics.iter().map(|t| (t.id.clone(), t.name.clone())).collect(),
+            topic_refs: p
+                .topics
+                .iter()
+                .map(|t| (t.id.clone(), t.name.clone()))
+                .collect(),
             id: p.id,
             name: p.name,
             date_modified: p.date_modified,
@@ -145,7 +170,12 @@ fn topics_to_get(
         .filter(|(k, _, _)| *k == Kind::Topic)
         .map(|(_, name, e)| (e.id.as_str(), (name, e)))
         .collect();
-    let find = |name: &str| desired_topics.get(name).or_else(|| renamed.get(name)).copied();
+    let find = |name: &str| {
+        desired_topics
+            .get(name)
+            .or_else(|| renamed.get(name))
+            .copied()
+    };
 
     let mut out = BTreeSet::new();
     for t in topics {

@@ -190,7 +190,12 @@ fn resolve_target(
                 known: if config.targets.is_empty() {
                     "none: add targets to speechops.yaml".to_string()
                 } else {
-                    config.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                    config
+                        .targets
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 },
             })?;
         let conn = if let Some(dir) = &t.sandbox {

@@ -100,7 +100,9 @@ pub enum StateError {
 (`git checkout -- {path}`) or move it away to start over (objects will be adopted by name)"
     )]
     Corrupt { path: PathBuf, message: String },
-    #[error("lockfile {path} has formatVersion {found}; this speechops understands {FORMAT_VERSION}")]
+    #[error(
+        "lockfile {path} has formatVersion {found}; this speechops understands {FORMAT_VERSION}"
+    )]
     Version { path: PathBuf, found: u32 },
     #[error("cannot write lockfile {path}: {source}")]
     Write {

@@ -69,16 +69,16 @@ Run `speechops plan --out FILE` again.",
         let conn = super::connect(&settings, args.parallelism).await?;
         let (plan, remote) =
             super::plan::compute(&conn.client, &settings, &tree, &target_state, prune).await?;
-        if let Some(saved) = &saved {
-            if saved.fingerprint != remote.fingerprint {
-                eprintln!(
-                    "error: stale plan: the org changed since the plan was saved \
+        if let Some(saved) = &saved
+            && saved.fingerprint != remote.fingerprint
+        {
+            eprintln!(
+                "error: stale plan: the org changed since the plan was saved \
 (fingerprint {} is now {}). Run `speechops plan --out FILE` again.",
-                    short(&saved.fingerprint),
-                    short(&remote.fingerprint)
-                );
-                return Ok(Outcome::Refused);
-            }
+                short(&saved.fingerprint),
+                short(&remote.fingerprint)
+            );
+            return Ok(Outcome::Refused);
         }
         if let Some(outcome) = check_guards(&plan, args) {
             super::plan::print_plan(global, &plan, &remote.fingerprint);
@@ -226,14 +226,23 @@ fn print_report(report: &Report) {
         out.push_str(&format!("  forgot {f}: it no longer exists in the org\n"));
     }
     for r in &report.results {
-        let id = r.id.as_deref().map(|i| format!(" [id {i}]")).unwrap_or_default();
+        let id =
+            r.id.as_deref()
+                .map(|i| format!(" [id {i}]"))
+                .unwrap_or_default();
         let line = match &r.status {
             Status::Done => format!("  done        {} {} {:?}{id}", r.action, r.kind, r.name),
-            Status::Failed(e) => format!("  FAILED      {} {} {:?}{id}: {e}", r.action, r.kind, r.name),
+            Status::Failed(e) => format!(
+                "  FAILED      {} {} {:?}{id}: {e}",
+                r.action, r.kind, r.name
+            ),
             Status::NotAttempted => format!("  not attempted {} {} {:?}", r.action, r.kind, r.name),
             Status::RolledBack => format!("  rolled back {} {} {:?}{id}", r.action, r.kind, r.name),
             Status::RollbackFailed(e) => {
-                format!("  ROLLBACK FAILED {} {} {:?}{id}: {e}", r.action, r.kind, r.name)
+                format!(
+                    "  ROLLBACK FAILED {} {} {:?}{id}: {e}",
+                    r.action, r.kind, r.name
+                )
             }
         };
         out.push_str(&line);
@@ -241,7 +250,11 @@ fn print_report(report: &Report) {
     }
     out.push_str(&format!(
         "\nApply {}: {} done, {} failed, {} rolled back, {} not attempted.\n",
-        if report.failed() { "failed" } else { "complete" },
+        if report.failed() {
+            "failed"
+        } else {
+            "complete"
+        },
         report.count(|s| *s == Status::Done),
         report.count(|s| matches!(s, Status::Failed(_) | Status::RollbackFailed(_))),
         report.count(|s| *s == Status::RolledBack),

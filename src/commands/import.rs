@@ -88,10 +88,15 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
             written += 1;
         }
         let sha = o.object.sha256();
-        let state = lock.targets.entry(settings.target_name.clone()).or_default();
-        let unchanged = state.get(o.object.kind(), o.object.name()).is_some_and(|e| {
-            e.id == o.id && e.spec_sha256 == sha && e.date_modified == o.date_modified
-        });
+        let state = lock
+            .targets
+            .entry(settings.target_name.clone())
+            .or_default();
+        let unchanged = state
+            .get(o.object.kind(), o.object.name())
+            .is_some_and(|e| {
+                e.id == o.id && e.spec_sha256 == sha && e.date_modified == o.date_modified
+            });
         if !unchanged {
             state.insert(
                 o.object.kind(),
@@ -121,7 +126,12 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
                 ..Entry::default()
             })?;
         }
-        println!("{} {:?} -> {}", o.object.kind(), o.object.name(), path.display());
+        println!(
+            "{} {:?} -> {}",
+            o.object.kind(),
+            o.object.name(),
+            path.display()
+        );
     }
     println!(
         "Imported {} object(s) into {} ({} file(s) written); they are now managed in {}.",
@@ -227,7 +237,11 @@ fn slug(name: &str) -> String {
         }
     }
     let s = s.trim_matches('-').to_string();
-    if s.is_empty() { "unnamed".to_string() } else { s }
+    if s.is_empty() {
+        "unnamed".to_string()
+    } else {
+        s
+    }
 }
 
 /// The editor header pointing at the committed schema, relative to `out` when the
@@ -412,6 +426,9 @@ mod tests {
             imported("Card payment", "3"),
         ]);
         assert_eq!(names[2], "topic-card-payment.yaml");
-        assert!(names[0].starts_with("topic-greeting-") && names[0] != names[1], "{names:?}");
+        assert!(
+            names[0].starts_with("topic-greeting-") && names[0] != names[1],
+            "{names:?}"
+        );
     }
 }

@@ -26,7 +26,11 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
     print_plan(global, &plan, &remote.fingerprint);
     if let Some(out) = &args.out {
         SavedPlan::new(&plan, &remote.fingerprint, args.prune, &tree.files).save(out)?;
-        eprintln!("Saved the plan to {}; apply it with `speechops apply {}`.", out.display(), out.display());
+        eprintln!(
+            "Saved the plan to {}; apply it with `speechops apply {}`.",
+            out.display(),
+            out.display()
+        );
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Outcome::Changes

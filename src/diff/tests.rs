@@ -75,7 +75,10 @@ fn run(d: &[Desired], r: &[Remote], lock: &TargetState, prune: bool) -> Plan {
 }
 
 fn actions(p: &Plan) -> Vec<(Action, String)> {
-    p.changes.iter().map(|c| (c.action, c.name.clone())).collect()
+    p.changes
+        .iter()
+        .map(|c| (c.action, c.name.clone()))
+        .collect()
 }
 
 #[test]
@@ -113,7 +116,12 @@ fn equal_unmanaged_object_is_adopted_and_changed_one_is_flagged() {
 #[test]
 fn unpublished_equal_object_is_only_published() {
     let a = topic("A", &["x"]);
-    let p = run(&[desired(a.clone())], &[remote("1", &a, false)], &lock_of(&[(&a, "1")]), false);
+    let p = run(
+        &[desired(a.clone())],
+        &[remote("1", &a, false)],
+        &lock_of(&[(&a, "1")]),
+        false,
+    );
     assert_eq!(actions(&p), vec![(Action::Publish, "A".into())]);
 }
 
@@ -134,10 +142,18 @@ fn rename_is_an_in_place_update() {
         object: new,
         renamed_from: Some("Old".into()),
     }];
-    let p = run(&d, &[remote("1", &old, true)], &lock_of(&[(&old, "1")]), true);
+    let p = run(
+        &d,
+        &[remote("1", &old, true)],
+        &lock_of(&[(&old, "1")]),
+        true,
+    );
     assert_eq!(
         actions(&p),
-        vec![(Action::Update, "New".into()), (Action::Publish, "New".into())]
+        vec![
+            (Action::Update, "New".into()),
+            (Action::Publish, "New".into())
+        ]
     );
     assert_eq!(p.changes[0].renamed_from.as_deref(), Some("Old"));
     assert_eq!(p.changes[0].id.as_deref(), Some("1"));
@@ -148,7 +164,11 @@ fn deletes_only_with_prune_and_only_managed() {
     let a = topic("A", &["x"]);
     let gone = topic("Gone", &["y"]);
     let stranger = topic("Stranger", &["z"]);
-    let r = [remote("1", &a, true), remote("2", &gone, true), remote("3", &stranger, true)];
+    let r = [
+        remote("1", &a, true),
+        remote("2", &gone, true),
+        remote("3", &stranger, true),
+    ];
     let lock = lock_of(&[(&a, "1"), (&gone, "2")]);
     let d = [desired(a.clone())];
     assert!(!run(&d, &r, &lock, false).has_changes());
@@ -185,7 +205,12 @@ fn program_membership_follows_topic_rename() {
         },
         desired(prog_desired),
     ];
-    let p = run(&d, &[remote("1", &old, true), pr], &lock_of(&[(&old, "1")]), false);
+    let p = run(
+        &d,
+        &[remote("1", &old, true), pr],
+        &lock_of(&[(&old, "1")]),
+        false,
+    );
     assert!(
         p.changes
             .iter()
@@ -198,11 +223,26 @@ fn program_membership_follows_topic_rename() {
 fn threshold_guard_trips_above_30_percent_of_ten() {
     let objs: Vec<Object> = (0..10).map(|i| topic(&format!("T{i}"), &["x"])).collect();
     let ids: Vec<String> = (0..10).map(|i| i.to_string()).collect();
-    let lock = lock_of(&objs.iter().zip(&ids).map(|(o, i)| (o, i.as_str())).collect::<Vec<_>>());
-    let r: Vec<Remote> = objs.iter().zip(&ids).map(|(o, i)| remote(i, o, true)).collect();
+    let lock = lock_of(
+        &objs
+            .iter()
+            .zip(&ids)
+            .map(|(o, i)| (o, i.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let r: Vec<Remote> = objs
+        .iter()
+        .zip(&ids)
+        .map(|(o, i)| remote(i, o, true))
+        .collect();
     let changed = |n: usize| -> Vec<Desired> {
         (0..10)
-            .map(|i| desired(topic(&format!("T{i}"), &[if i < n { "changed" } else { "x" }])))
+            .map(|i| {
+                desired(topic(
+                    &format!("T{i}"),
+                    &[if i < n { "changed" } else { "x" }],
+                ))
+            })
             .collect()
     };
     assert!(run(&changed(3), &r, &lock, false).guards.is_empty());
@@ -227,7 +267,13 @@ fn arb_words() -> impl Strategy<Value = Vec<String>> {
 fn arb_object() -> impl Strategy<Value = Object> {
     let name = "[A-F]";
     prop_oneof![
-        (name, arb_words(), arb_words(), any::<bool>(), prop::sample::select(vec!["", "72", "85"]))
+        (
+            name,
+            arb_words(),
+            arb_words(),
+            any::<bool>(),
+            prop::sample::select(vec!["", "72", "85"])
+        )
             .prop_map(|(n, tags, phrases, published, s)| Object::Topic(
                 Topic {
                     name: format!("topic {n}"),

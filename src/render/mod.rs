@@ -38,7 +38,13 @@ fn action_color(a: Action) -> &'static str {
 
 /// The one-line description of a change, e.g. `+ create Topic "Recording disclosure"`.
 pub fn change_line(c: &Change) -> String {
-    let mut line = format!("{} {} {} {:?}", c.action.symbol(), c.action.as_str(), c.kind, c.name);
+    let mut line = format!(
+        "{} {} {} {:?}",
+        c.action.symbol(),
+        c.action.as_str(),
+        c.kind,
+        c.name
+    );
     if let Some(old) = &c.renamed_from {
         let _ = write!(line, " (renamed from {old:?})");
     }
@@ -82,7 +88,11 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
     } else {
         let _ = writeln!(out, "speechops plan for target {:?}:\n", plan.target);
         for c in &plan.changes {
-            let _ = writeln!(out, "  {}", paint(style, action_color(c.action), &change_line(c)));
+            let _ = writeln!(
+                out,
+                "  {}",
+                paint(style, action_color(c.action), &change_line(c))
+            );
         }
         for c in plan.changes.iter().filter(|c| c.action == Action::Update) {
             let _ = writeln!(out, "\n~ {} {:?}:", c.kind, c.name);
@@ -126,7 +136,11 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
 pub fn markdown(plan: &Plan) -> String {
     let s = plan.summary();
     let mut head = String::new();
-    let _ = writeln!(head, "### speechops plan for `{}`\n", md_escape(&plan.target));
+    let _ = writeln!(
+        head,
+        "### speechops plan for `{}`\n",
+        md_escape(&plan.target)
+    );
     if !plan.has_changes() {
         let _ = writeln!(head, "No changes. The org matches the repository.\n");
     }
@@ -142,7 +156,11 @@ pub fn markdown(plan: &Plan) -> String {
     }
     head.push('\n');
     for g in &plan.guards {
-        let _ = writeln!(head, "> [!CAUTION]\n> **Guard:** {}\n", md_escape(&g.message));
+        let _ = writeln!(
+            head,
+            "> [!CAUTION]\n> **Guard:** {}\n",
+            md_escape(&g.message)
+        );
     }
     for n in &plan.notes {
         let _ = writeln!(head, "> [!NOTE]\n> {}\n", md_escape(n));
@@ -198,11 +216,15 @@ fn markdown_block(c: &Change) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// JSON plan output (SPEC 5).

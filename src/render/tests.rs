@@ -25,7 +25,13 @@ fn topic(name: &str, phrases: &[&str]) -> Object {
     )
 }
 
-fn change(action: Action, kind: Kind, name: &str, before: Option<Object>, after: Option<Object>) -> Change {
+fn change(
+    action: Action,
+    kind: Kind,
+    name: &str,
+    before: Option<Object>,
+    after: Option<Object>,
+) -> Change {
     Change {
         action,
         kind,
@@ -52,7 +58,10 @@ fn every_action() -> Plan {
         Kind::Topic,
         "Identity check",
         Some(topic("ID check", &["confirm your date of birth"])),
-        Some(topic("Identity check", &["confirm your date of birth", "what is your postcode"])),
+        Some(topic(
+            "Identity check",
+            &["confirm your date of birth", "what is your postcode"],
+        )),
     );
     renamed.renamed_from = Some("ID check".into());
     let mut adopted = change(
@@ -99,7 +108,12 @@ fn json_snapshot() {
 
 #[test]
 fn no_changes_text() {
-    let plan = Plan { target: "prod".into(), changes: vec![], guards: vec![], notes: vec![] };
+    let plan = Plan {
+        target: "prod".into(),
+        changes: vec![],
+        guards: vec![],
+        notes: vec![],
+    };
     let out = text(&plan, TextStyle::default());
     assert!(out.starts_with("No changes."), "{out}");
     assert!(out.contains("Plan: 0 to create, 0 to update, 0 to delete, 0 to publish."));
@@ -107,12 +121,27 @@ fn no_changes_text() {
 
 #[test]
 fn markdown_stays_under_the_github_limit_with_a_note() {
-    let phrases: Vec<String> = (0..200).map(|i| format!("a fairly long phrase number {i} for the limit")).collect();
+    let phrases: Vec<String> = (0..200)
+        .map(|i| format!("a fairly long phrase number {i} for the limit"))
+        .collect();
     let refs: Vec<&str> = phrases.iter().map(String::as_str).collect();
     let changes = (0..100)
-        .map(|i| change(Action::Create, Kind::Topic, &format!("Topic {i:03}"), None, Some(topic(&format!("Topic {i:03}"), &refs))))
+        .map(|i| {
+            change(
+                Action::Create,
+                Kind::Topic,
+                &format!("Topic {i:03}"),
+                None,
+                Some(topic(&format!("Topic {i:03}"), &refs)),
+            )
+        })
         .collect();
-    let plan = Plan { target: "prod".into(), changes, guards: vec![], notes: vec![] };
+    let plan = Plan {
+        target: "prod".into(),
+        changes,
+        guards: vec![],
+        notes: vec![],
+    };
     let md = markdown(&plan);
     assert!(md.len() < MARKDOWN_LIMIT, "{} characters", md.len());
     assert!(md.contains("more change(s) not shown"));

@@ -19,7 +19,11 @@ fn topic_names(sandbox: &Sandbox) -> Vec<String> {
 }
 
 fn assert_ok(run: &support::Run) {
-    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
 }
 
 #[test]
@@ -38,7 +42,13 @@ fn apply_on_empty_org_then_plan_shows_no_changes_and_reapply_is_byte_identical()
 
     let first = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
     assert_ok(&first);
-    assert!(first.stdout.contains("Plan: 7 to create, 0 to update, 0 to delete, 6 to publish."), "{}", first.stdout);
+    assert!(
+        first
+            .stdout
+            .contains("Plan: 7 to create, 0 to update, 0 to delete, 6 to publish."),
+        "{}",
+        first.stdout
+    );
     assert!(first.stdout.contains("0 failed"), "{}", first.stdout);
 
     let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
@@ -49,12 +59,24 @@ fn apply_on_empty_org_then_plan_shows_no_changes_and_reapply_is_byte_identical()
     let audit_before = repo.read("speechops-audit.jsonl");
     let again = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
     assert_ok(&again);
-    assert_eq!(lock_before, repo.read("speechops.lock"), "lockfile must be byte-identical");
-    assert_eq!(audit_before, repo.read("speechops-audit.jsonl"), "a no-op apply audits nothing");
+    assert_eq!(
+        lock_before,
+        repo.read("speechops.lock"),
+        "lockfile must be byte-identical"
+    );
+    assert_eq!(
+        audit_before,
+        repo.read("speechops-audit.jsonl"),
+        "a no-op apply audits nothing"
+    );
 
     let verify = repo.run(&["audit", "verify"]);
     assert_ok(&verify);
-    assert!(verify.stdout.contains("hash chain intact"), "{}", verify.stdout);
+    assert!(
+        verify.stdout.contains("hash chain intact"),
+        "{}",
+        verify.stdout
+    );
     assert_eq!(topic_names(&sandbox).len(), 5);
 }
 
@@ -63,27 +85,56 @@ fn update_and_prune_delete_in_dependency_order() {
     let sandbox = Sandbox::with_creds(&[]);
     let repo = Repo::new();
     repo.write_topics(3, 2, "v1");
-    repo.write("rules/programs/p.yaml", "kind: Program\nname: P\ntopics: [Topic 0002]\n");
+    repo.write(
+        "rules/programs/p.yaml",
+        "kind: Program\nname: P\ntopics: [Topic 0002]\n",
+    );
     assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
 
     // Change one topic, drop another and the program that held it.
-    repo.write("rules/topics/t0000.yaml", &support::topic_yaml("Topic 0000", 2, "v2"));
+    repo.write(
+        "rules/topics/t0000.yaml",
+        &support::topic_yaml("Topic 0000", 2, "v2"),
+    );
     std::fs::remove_file(repo.path().join("rules/topics/t0002.yaml")).unwrap();
     std::fs::remove_file(repo.path().join("rules/programs/p.yaml")).unwrap();
 
     let plan = repo.run_against(&sandbox, &["plan", "--prune"]);
     assert_ok(&plan);
-    assert!(plan.stdout.contains("~ update Topic \"Topic 0000\""), "{}", plan.stdout);
-    assert!(plan.stdout.contains("- delete Topic \"Topic 0002\""), "{}", plan.stdout);
-    assert!(plan.stdout.contains("- delete Program \"P\""), "{}", plan.stdout);
-    assert!(plan.stdout.contains("+- text: phrase 0 of Topic 0000 v2"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("~ update Topic \"Topic 0000\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("- delete Topic \"Topic 0002\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("- delete Program \"P\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("+- text: phrase 0 of Topic 0000 v2"),
+        "{}",
+        plan.stdout
+    );
 
     // Without --allow-empty the vanished Program kind trips the empty-input guard.
     let refused = repo.run_against(&sandbox, &["apply", "--auto-approve", "--prune"]);
     assert_eq!(refused.code, 3, "{}\n{}", refused.stdout, refused.stderr);
-    assert!(refused.stderr.contains("--allow-empty"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--allow-empty"),
+        "{}",
+        refused.stderr
+    );
 
-    let applied = repo.run_against(&sandbox, &["apply", "--auto-approve", "--prune", "--allow-empty"]);
+    let applied = repo.run_against(
+        &sandbox,
+        &["apply", "--auto-approve", "--prune", "--allow-empty"],
+    );
     assert_ok(&applied);
     assert_eq!(topic_names(&sandbox), vec!["Topic 0000", "Topic 0001"]);
     let plan = repo.run_against(&sandbox, &["plan", "--prune", "--detailed-exitcode"]);
@@ -97,10 +148,17 @@ fn threshold_guard_refuses_then_force_applies() {
     repo.write_topics(10, 1, "v1");
     assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
     for i in 0..4 {
-        repo.write(&format!("rules/topics/t{i:04}.yaml"), &support::topic_yaml(&format!("Topic {i:04}"), 1, "v2"));
+        repo.write(
+            &format!("rules/topics/t{i:04}.yaml"),
+            &support::topic_yaml(&format!("Topic {i:04}"), 1, "v2"),
+        );
     }
     let plan = repo.run_against(&sandbox, &["plan"]);
-    assert!(plan.stdout.contains("Guard: 4 of 10 managed Topics"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("Guard: 4 of 10 managed Topics"),
+        "{}",
+        plan.stdout
+    );
     let refused = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
     assert_eq!(refused.code, 3, "{}", refused.stderr);
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
@@ -132,19 +190,21 @@ fn saved_plan_is_refused_when_stale() {
 
     // The org changes behind the plan's back.
     let client = sandbox.client();
-    block_on(client.create_topic(&speechops::genesys::types::TopicRequest {
-        name: "Out of band".into(),
-        description: String::new(),
-        strictness: "72".into(),
-        tags: vec![],
-        dialect: "en-US".into(),
-        participants: "All".into(),
-        phrases: vec![speechops::genesys::types::WirePhrase {
-            text: "hello".into(),
-            strictness: None,
-            sentiment: None,
-        }],
-    }))
+    block_on(
+        client.create_topic(&speechops::genesys::types::TopicRequest {
+            name: "Out of band".into(),
+            description: String::new(),
+            strictness: "72".into(),
+            tags: vec![],
+            dialect: "en-US".into(),
+            participants: "All".into(),
+            phrases: vec![speechops::genesys::types::WirePhrase {
+                text: "hello".into(),
+                strictness: None,
+                sentiment: None,
+            }],
+        }),
+    )
     .expect("create out of band");
     let stale = repo.run_against(&sandbox, &["apply", "plan.json", "--auto-approve"]);
     assert_eq!(stale.code, 3, "{}\n{}", stale.stdout, stale.stderr);
@@ -152,14 +212,25 @@ fn saved_plan_is_refused_when_stale() {
 
     // A fresh plan applies; then a spec edit makes it stale again.
     assert_ok(&repo.run_against(&sandbox, &["plan", "--out", "plan.json"]));
-    repo.write("rules/topics/t0000.yaml", &support::topic_yaml("Topic 0000", 1, "v2"));
+    repo.write(
+        "rules/topics/t0000.yaml",
+        &support::topic_yaml("Topic 0000", 1, "v2"),
+    );
     let stale = repo.run_against(&sandbox, &["apply", "plan.json", "--auto-approve"]);
     assert_eq!(stale.code, 3);
-    assert!(stale.stderr.contains("rules/topics/t0000.yaml") || stale.stderr.contains("topics/t0000.yaml"), "{}", stale.stderr);
+    assert!(
+        stale.stderr.contains("rules/topics/t0000.yaml")
+            || stale.stderr.contains("topics/t0000.yaml"),
+        "{}",
+        stale.stderr
+    );
 
     assert_ok(&repo.run_against(&sandbox, &["plan", "--out", "plan.json"]));
     assert_ok(&repo.run_against(&sandbox, &["apply", "plan.json", "--auto-approve"]));
-    assert_eq!(topic_names(&sandbox), vec!["Out of band", "Topic 0000", "Topic 0001"]);
+    assert_eq!(
+        topic_names(&sandbox),
+        vec!["Out of band", "Topic 0000", "Topic 0001"]
+    );
 }
 
 #[test]
@@ -180,7 +251,11 @@ fn concurrent_apply_is_refused_naming_the_holder() {
     held.write_all(b"pid 4242 of ci-runner").unwrap();
     let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
-    assert!(run.stderr.contains("pid 4242 of ci-runner"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("pid 4242 of ci-runner"),
+        "{}",
+        run.stderr
+    );
     assert!(topic_names(&sandbox).is_empty());
     drop(held);
     assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
@@ -202,23 +277,46 @@ fn atomic_rolls_back_this_runs_writes_on_failure() {
         .find(|t| t.name == "Topic 0001")
         .unwrap()
         .id;
-    block_on(client.create_program(&speechops::genesys::types::ProgramRequest {
-        name: "Someone else's program".into(),
-        description: String::new(),
-        topic_ids: vec![held_id],
-        tags: vec![],
-    }))
+    block_on(
+        client.create_program(&speechops::genesys::types::ProgramRequest {
+            name: "Someone else's program".into(),
+            description: String::new(),
+            topic_ids: vec![held_id],
+            tags: vec![],
+        }),
+    )
     .expect("create program");
 
     // This run creates Topic 0002 and updates Topic 0000, then fails deleting Topic 0001.
     repo.write_topics(3, 1, "v1");
-    repo.write("rules/topics/t0000.yaml", &support::topic_yaml("Topic 0000", 1, "v2"));
+    repo.write(
+        "rules/topics/t0000.yaml",
+        &support::topic_yaml("Topic 0000", 1, "v2"),
+    );
     std::fs::remove_file(repo.path().join("rules/topics/t0001.yaml")).unwrap();
-    let run = repo.run_against(&sandbox, &["apply", "--auto-approve", "--prune", "--atomic"]);
+    let run = repo.run_against(
+        &sandbox,
+        &["apply", "--auto-approve", "--prune", "--atomic"],
+    );
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("FAILED      delete Topic \"Topic 0001\""), "{}", run.stdout);
-    assert!(run.stdout.contains("rolled back create Topic \"Topic 0002\""), "{}", run.stdout);
-    assert!(run.stdout.contains("rolled back update Topic \"Topic 0000\""), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("FAILED      delete Topic \"Topic 0001\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("rolled back create Topic \"Topic 0002\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("rolled back update Topic \"Topic 0000\""),
+        "{}",
+        run.stdout
+    );
     assert_eq!(topic_names(&sandbox), vec!["Topic 0000", "Topic 0001"]);
     let audit = repo.read("speechops-audit.jsonl");
     assert!(audit.contains("\"action\":\"rollback-create\""), "{audit}");
@@ -231,7 +329,12 @@ fn atomic_rolls_back_this_runs_writes_on_failure() {
     repo.write_topics(2, 1, "v1");
     std::fs::remove_file(repo.path().join("rules/topics/t0002.yaml")).unwrap();
     let plan = repo.run_against(&sandbox, &["plan"]);
-    assert!(plan.stdout.contains("0 to create, 0 to update, 0 to delete"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("0 to create, 0 to update, 0 to delete"),
+        "{}",
+        plan.stdout
+    );
     let _ = before_lock;
 }
 
@@ -282,7 +385,10 @@ fn notification_is_signed_and_received() {
     let (headers, body) = receiver.join().unwrap();
     let sig = headers
         .iter()
-        .find_map(|h| h.strip_prefix("x-speechops-signature: ").or_else(|| h.strip_prefix("X-Speechops-Signature: ")))
+        .find_map(|h| {
+            h.strip_prefix("x-speechops-signature: ")
+                .or_else(|| h.strip_prefix("X-Speechops-Signature: "))
+        })
         .expect("signature header")
         .trim()
         .to_string();
@@ -293,26 +399,45 @@ fn notification_is_signed_and_received() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| format!("{} {}", c["action"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["action"].as_str().unwrap(),
+                c["name"].as_str().unwrap()
+            )
+        })
         .collect();
     assert!(actions.contains("create Topic 0000"), "{actions:?}");
     assert!(event["changes"][0]["dateModified"].is_string(), "{event}");
-    assert!(!repo.read("speechops-audit.jsonl").contains("hook-secret-123"));
+    assert!(
+        !repo
+            .read("speechops-audit.jsonl")
+            .contains("hook-secret-123")
+    );
 }
 
 #[test]
 fn failed_notification_is_a_warning_not_a_failed_apply() {
     let sandbox = Sandbox::with_creds(&[]);
     // A port with nothing listening.
-    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let repo = Repo::new();
     repo.write_topics(1, 1, "v1");
-    repo.write("speechops.yaml", &format!("notify:\n  - url: http://{dead}/hook\n"));
+    repo.write(
+        "speechops.yaml",
+        &format!("notify:\n  - url: http://{dead}/hook\n"),
+    );
     let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
     assert_ok(&run);
     assert!(run.stderr.contains("notification to"), "{}", run.stderr);
     let audit = repo.read("speechops-audit.jsonl");
-    assert!(audit.contains("\"action\":\"notify\"") && audit.contains("\"status\":\"failed\""), "{audit}");
+    assert!(
+        audit.contains("\"action\":\"notify\"") && audit.contains("\"status\":\"failed\""),
+        "{audit}"
+    );
 }
 
 /// SIGKILL an apply of 200 topics at several points; each re-run converges with no
@@ -336,7 +461,9 @@ fn killed_apply_converges_without_duplicates() {
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let lines = std::fs::read_to_string(&audit).map(|s| s.lines().count()).unwrap_or(0);
+            let lines = std::fs::read_to_string(&audit)
+                .map(|s| s.lines().count())
+                .unwrap_or(0);
             if lines >= kill_after_lines || Instant::now() > deadline {
                 break;
             }
@@ -377,11 +504,17 @@ fn secrets_never_appear_at_maximum_verbosity() {
         let run = repo.run_against(&sandbox, &args);
         assert_ok(&run);
         for text in [&run.stdout, &run.stderr] {
-            assert!(!text.contains(support::CLIENT_SECRET), "secret leaked by {args:?}");
+            assert!(
+                !text.contains(support::CLIENT_SECRET),
+                "secret leaked by {args:?}"
+            );
         }
     }
     for file in ["speechops.lock", "speechops-audit.jsonl", "plan.json"] {
-        assert!(!repo.read(file).contains(support::CLIENT_SECRET), "secret in {file}");
+        assert!(
+            !repo.read(file).contains(support::CLIENT_SECRET),
+            "secret in {file}"
+        );
     }
 
     // A ready token passed by environment never shows either.

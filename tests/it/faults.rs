@@ -35,7 +35,8 @@ fn assert_converged(repo: &Repo, sandbox: &Sandbox, expected: usize) {
     let unique: BTreeSet<&String> = names.iter().collect();
     assert_eq!(names.len(), expected, "missing or duplicate topics");
     assert_eq!(unique.len(), expected, "duplicate topics");
-    serde_json::from_str::<serde_json::Value>(&repo.read("speechops.lock")).expect("lockfile parses");
+    serde_json::from_str::<serde_json::Value>(&repo.read("speechops.lock"))
+        .expect("lockfile parses");
     let verify = repo.run(&["audit", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
     let plan = repo.run_against(sandbox, &["plan", "--detailed-exitcode"]);
@@ -54,10 +55,18 @@ fn sigkill_at_20_seeded_points_then_converge() {
     for round in 0..20 {
         // Alternate the phrases so every round has 100 writes to interrupt.
         repo.write_topics(100, 1, &format!("round {round}"));
-        let before = std::fs::read_to_string(&audit).map(|s| s.lines().count()).unwrap_or(0);
+        let before = std::fs::read_to_string(&audit)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
         let kill_after = before + 1 + (splitmix(&mut seed) % 100) as usize;
         let mut child = support::speechops(repo.path())
-            .args(["apply", "--auto-approve", "--force", "--api-url", &sandbox.url])
+            .args([
+                "apply",
+                "--auto-approve",
+                "--force",
+                "--api-url",
+                &sandbox.url,
+            ])
             .env("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID)
             .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET)
             .stdout(Stdio::null())
@@ -66,7 +75,9 @@ fn sigkill_at_20_seeded_points_then_converge() {
             .expect("spawn apply");
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            let lines = std::fs::read_to_string(&audit).map(|s| s.lines().count()).unwrap_or(0);
+            let lines = std::fs::read_to_string(&audit)
+                .map(|s| s.lines().count())
+                .unwrap_or(0);
             if lines >= kill_after || child.try_wait().expect("wait").is_some() {
                 break;
             }
@@ -77,10 +88,17 @@ fn sigkill_at_20_seeded_points_then_converge() {
         let verify = repo.run(&["audit", "verify"]);
         assert_eq!(verify.code, 0, "round {round}: {}", verify.stderr);
         let converge = repo.run_against(&sandbox, &["apply", "--auto-approve", "--force"]);
-        assert_eq!(converge.code, 0, "round {round}:\n{}\n{}", converge.stdout, converge.stderr);
+        assert_eq!(
+            converge.code, 0,
+            "round {round}:\n{}\n{}",
+            converge.stdout, converge.stderr
+        );
         assert_converged(&repo, &sandbox, 100);
     }
-    assert!(started.elapsed() < Duration::from_secs(300), "fault suite too slow");
+    assert!(
+        started.elapsed() < Duration::from_secs(300),
+        "fault suite too slow"
+    );
 }
 
 /// Random 429/500/503, latency, short-lived tokens and dropped connections: apply
@@ -99,7 +117,10 @@ fn apply_converges_under_sandbox_fault_profile() {
     ]);
     let repo = Repo::new();
     repo.write_topics(60, 2, "v1");
-    repo.write("rules/programs/p.yaml", "kind: Program\nname: Faulty program\ntopics: [Topic 0001, Topic 0002]\n");
+    repo.write(
+        "rules/programs/p.yaml",
+        "kind: Program\nname: Faulty program\ntopics: [Topic 0001, Topic 0002]\n",
+    );
     for i in 0..3 {
         repo.write(
             &format!("rules/rules/r{i}.yaml"),
@@ -116,7 +137,14 @@ fn apply_converges_under_sandbox_fault_profile() {
         }
     }
     let last = runs.last().expect("a run");
-    assert_eq!(last.code, 0, "no convergence in {} runs:\n{}\n{}", runs.len(), last.stdout, last.stderr);
+    assert_eq!(
+        last.code,
+        0,
+        "no convergence in {} runs:\n{}\n{}",
+        runs.len(),
+        last.stdout,
+        last.stderr
+    );
     assert_converged(&repo, &sandbox, 60);
     let client = sandbox.client();
     assert_eq!(block_on(client.list_programs()).unwrap().len(), 1);
@@ -138,13 +166,27 @@ fn arb_json() -> impl Strategy<Value = serde_json::Value> {
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         let keys = prop::sample::select(vec![
-            "entities", "id", "name", "pageCount", "pageNumber", "nextPage", "phrases", "topics",
-            "state", "dateModified", "published", "total", "message", "code", "text",
+            "entities",
+            "id",
+            "name",
+            "pageCount",
+            "pageNumber",
+            "nextPage",
+            "phrases",
+            "topics",
+            "state",
+            "dateModified",
+            "published",
+            "total",
+            "message",
+            "code",
+            "text",
         ]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
-            prop::collection::btree_map(keys, inner, 0..6)
-                .prop_map(|m| serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            prop::collection::btree_map(keys, inner, 0..6).prop_map(|m| serde_json::Value::Object(
+                m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
         ]
     })
 }
@@ -205,20 +247,42 @@ fn secrets_never_leak_from_any_command_or_the_sandbox() {
     let logs = tempfile::tempdir().unwrap();
     let sandbox_log = logs.path().join("sandbox.log");
     let mut child = Command::new(support::bin())
-        .args(["sandbox", "serve", "-vvv", "--listen", "127.0.0.1:0", "--rate-limit", "100000"])
-        .args(["--client-id", support::CLIENT_ID, "--client-secret", support::CLIENT_SECRET])
+        .args([
+            "sandbox",
+            "serve",
+            "-vvv",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "100000",
+        ])
+        .args([
+            "--client-id",
+            support::CLIENT_ID,
+            "--client-secret",
+            support::CLIENT_SECRET,
+        ])
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&sandbox_log).unwrap())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
     let sandbox = Sandbox { child, url };
 
     let repo = Repo::new();
     repo.write_topics(3, 1, "v1");
-    repo.write("speechops.yaml", "notify:\n  - url: http://127.0.0.1:9/hook\n    secretEnv: HOOK_SECRET\n");
+    repo.write(
+        "speechops.yaml",
+        "notify:\n  - url: http://127.0.0.1:9/hook\n    secretEnv: HOOK_SECRET\n",
+    );
     let hook_secret = "hook-s3cret-value-77";
     let env = [
         ("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID),
@@ -251,11 +315,17 @@ fn secrets_never_leak_from_any_command_or_the_sandbox() {
     for file in ["speechops.lock", "speechops-audit.jsonl", "plan.json"] {
         outputs.push_str(&repo.read(file));
     }
-    assert!(outputs.contains("DEBUG") || outputs.contains("TRACE") || outputs.contains("INFO"), "no logs at -vvv");
+    assert!(
+        outputs.contains("DEBUG") || outputs.contains("TRACE") || outputs.contains("INFO"),
+        "no logs at -vvv"
+    );
     for secret in [support::CLIENT_SECRET, hook_secret] {
         assert!(!outputs.contains(secret), "a secret leaked");
     }
     // Tokens are never logged either: the sandbox's issued tokens look like `tok-…`/UUIDs,
     // so check the Authorization header value never appears.
-    assert!(!outputs.to_lowercase().contains("bearer "), "an Authorization header leaked");
+    assert!(
+        !outputs.to_lowercase().contains("bearer "),
+        "an Authorization header leaked"
+    );
 }

@@ -7,7 +7,9 @@ use std::process::Command;
 use crate::support::{self, FakeHttp, Repo, Sandbox, block_on};
 
 fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/speechops").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".github/speechops")
+        .join(name)
 }
 
 /// Runs a workflow script in the repo with a simulated GitHub Actions environment.
@@ -48,7 +50,10 @@ fn reconcile_workflow_steps_plan_comment_apply_and_drift() {
     let plan = step(&repo, &sandbox, "plan.sh", &[]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
     let output = take(&repo, "output.txt");
-    assert!(output.contains("exitcode=2") && output.contains("changes=true"), "{output}");
+    assert!(
+        output.contains("exitcode=2") && output.contains("changes=true"),
+        "{output}"
+    );
     let summary = take(&repo, "summary.md");
     assert!(summary.contains("### speechops plan for"), "{summary}");
     assert!(summary.contains("Plan: 3 to create"), "{summary}");
@@ -59,35 +64,65 @@ fn reconcile_workflow_steps_plan_comment_apply_and_drift() {
         ("GET", p) if p.starts_with("/repos/acme/speech-rules/issues/7/comments") => {
             (200, r#"[{"id": 1, "body": "unrelated"}]"#.to_string())
         }
-        ("POST", "/repos/acme/speech-rules/issues/7/comments") => (201, r#"{"id": 99}"#.to_string()),
+        ("POST", "/repos/acme/speech-rules/issues/7/comments") => {
+            (201, r#"{"id": 99}"#.to_string())
+        }
         _ => (404, "{}".to_string()),
     });
-    let env = [("GITHUB_API_URL", github.url.as_str()), ("GH_TOKEN", "ghs_faketoken"), ("PR_NUMBER", "7")];
+    let env = [
+        ("GITHUB_API_URL", github.url.as_str()),
+        ("GH_TOKEN", "ghs_faketoken"),
+        ("PR_NUMBER", "7"),
+    ];
     let comment = step(&repo, &sandbox, "comment.sh", &env);
     assert_eq!(comment.code, 0, "{}\n{}", comment.stdout, comment.stderr);
     let reqs = github.requests();
     let post = reqs.iter().find(|r| r.method == "POST").expect("a POST");
     let body: serde_json::Value = serde_json::from_str(&post.body).unwrap();
-    assert!(body["body"].as_str().unwrap().starts_with("<!-- speechops-plan -->"));
+    assert!(
+        body["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("<!-- speechops-plan -->")
+    );
     assert!(body["body"].as_str().unwrap().contains("Plan: 3 to create"));
-    assert!(post.headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer ghs_faketoken"));
+    assert!(
+        post.headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == "Bearer ghs_faketoken")
+    );
 
     let github = FakeHttp::start(|req| match (req.method.as_str(), req.path.as_str()) {
-        ("GET", _) => (200, r#"[{"id": 1, "body": "x"}, {"id": 42, "body": "<!-- speechops-plan -->\nold"}]"#.to_string()),
+        ("GET", _) => (
+            200,
+            r#"[{"id": 1, "body": "x"}, {"id": 42, "body": "<!-- speechops-plan -->\nold"}]"#
+                .to_string(),
+        ),
         ("PATCH", "/repos/acme/speech-rules/issues/comments/42") => (200, "{}".to_string()),
         _ => (404, "{}".to_string()),
     });
-    let env = [("GITHUB_API_URL", github.url.as_str()), ("GH_TOKEN", "ghs_faketoken"), ("PR_NUMBER", "7")];
+    let env = [
+        ("GITHUB_API_URL", github.url.as_str()),
+        ("GH_TOKEN", "ghs_faketoken"),
+        ("PR_NUMBER", "7"),
+    ];
     let comment = step(&repo, &sandbox, "comment.sh", &env);
     assert_eq!(comment.code, 0, "{}\n{}", comment.stdout, comment.stderr);
     let methods: Vec<String> = github.requests().iter().map(|r| r.method.clone()).collect();
-    assert_eq!(methods, vec!["GET", "PATCH"], "exactly one comment, updated in place");
+    assert_eq!(
+        methods,
+        vec!["GET", "PATCH"],
+        "exactly one comment, updated in place"
+    );
 
     // Push to main: apply.
     let apply = step(&repo, &sandbox, "apply.sh", &[]);
     assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
     let summary = take(&repo, "summary.md");
-    assert!(summary.contains("Apply complete: 6 done, 0 failed"), "{summary}");
+    assert!(
+        summary.contains("Apply complete: 6 done, 0 failed"),
+        "{summary}"
+    );
     let audit = repo.read("speechops-audit.jsonl");
     assert!(audit.contains("\"actor\":\"octo-reviewer\""), "{audit}");
     assert!(audit.contains("\"gitCommit\":\"0123456789abcdef0123456789abcdef01234567\""));
@@ -109,15 +144,39 @@ fn reconcile_workflow_steps_plan_comment_apply_and_drift() {
 fn commit_state_pushes_the_lockfile_back() {
     let remote = tempfile::tempdir().unwrap();
     let git = |dir: &Path, args: &[&str]| {
-        let out = Command::new("git").args(args).current_dir(dir).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     git(remote.path(), &["init", "--bare", "-q", "-b", "main"]);
     let repo = Repo::new();
     git(repo.path(), &["init", "-q", "-b", "main"]);
-    git(repo.path(), &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init"]);
-    git(repo.path(), &["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    git(
+        repo.path(),
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "init",
+        ],
+    );
+    git(
+        repo.path(),
+        &["remote", "add", "origin", remote.path().to_str().unwrap()],
+    );
     repo.write("speechops.lock", "{}\n");
     let run = support::run(
         Command::new("bash")
@@ -129,7 +188,11 @@ fn commit_state_pushes_the_lockfile_back() {
     let log = git(remote.path(), &["log", "--format=%s", "main"]);
     assert!(log.starts_with("speechops: record apply"), "{log}");
     // Nothing changed: no new commit.
-    let run = support::run(Command::new("bash").arg(script("commit-state.sh")).current_dir(repo.path()));
+    let run = support::run(
+        Command::new("bash")
+            .arg(script("commit-state.sh"))
+            .current_dir(repo.path()),
+    );
     assert!(run.stdout.contains("state unchanged"), "{}", run.stdout);
 }
 
@@ -144,7 +207,11 @@ fn import_round_trip_adopts_an_existing_org() {
             let t = client
                 .create_topic(&speechops::genesys::types::TopicRequest {
                     name: format!("Seeded topic {i:02}"),
-                    description: if i % 2 == 0 { format!("seeded {i}") } else { String::new() },
+                    description: if i % 2 == 0 {
+                        format!("seeded {i}")
+                    } else {
+                        String::new()
+                    },
                     strictness: ["55", "72", "85"][i % 3].to_string(),
                     tags: vec![format!("t{}", i % 4), "seeded".into()],
                     dialect: ["en-US", "en-GB"][i % 2].to_string(),
@@ -153,7 +220,10 @@ fn import_round_trip_adopts_an_existing_org() {
                         .map(|p| speechops::genesys::types::WirePhrase {
                             text: format!("seeded phrase {p} for {i}"),
                             strictness: Some(["55", "72", "85", "90"][(i + p) % 4].to_string()),
-                            sentiment: Some(["Unspecified", "Positive", "Neutral", "Negative"][p % 4].to_string()),
+                            sentiment: Some(
+                                ["Unspecified", "Positive", "Neutral", "Negative"][p % 4]
+                                    .to_string(),
+                            ),
                         })
                         .collect(),
                 })
@@ -181,8 +251,18 @@ fn import_round_trip_adopts_an_existing_org() {
         let run = repo.run_against(&sandbox, &["import", "--kind", kind, "--out", out]);
         assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     }
-    assert_eq!(std::fs::read_dir(repo.path().join("rules/topics")).unwrap().count(), 50);
-    assert_eq!(std::fs::read_dir(repo.path().join("rules/programs")).unwrap().count(), 3);
+    assert_eq!(
+        std::fs::read_dir(repo.path().join("rules/topics"))
+            .unwrap()
+            .count(),
+        50
+    );
+    assert_eq!(
+        std::fs::read_dir(repo.path().join("rules/programs"))
+            .unwrap()
+            .count(),
+        3
+    );
     let validate = repo.run(&["validate", "--strict"]);
     assert_eq!(validate.code, 0, "{}\n{}", validate.stdout, validate.stderr);
 
@@ -192,7 +272,10 @@ fn import_round_trip_adopts_an_existing_org() {
     // A second import is stable: same files, same lockfile.
     let one = repo.read("rules/topics/topic-seeded-topic-07.yaml");
     let lock = repo.read("speechops.lock");
-    let run = repo.run_against(&sandbox, &["import", "--kind", "Topic", "--out", "rules/topics"]);
+    let run = repo.run_against(
+        &sandbox,
+        &["import", "--kind", "Topic", "--out", "rules/topics"],
+    );
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("(0 file(s) written)"), "{}", run.stdout);
     assert_eq!(one, repo.read("rules/topics/topic-seeded-topic-07.yaml"));

@@ -34,8 +34,18 @@ fn sandbox_plan_of_the_example_rules_is_a_full_create_plan() {
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("+ create Topic"), "{}", run.stdout);
     assert!(run.stdout.contains("+ create Program"), "{}", run.stdout);
-    assert!(run.stdout.contains("+ create SpeechRule \"Compliance_Greeting_Verification\""), "{}", run.stdout);
-    assert!(run.stdout.contains(" to create, 0 to update, 0 to delete, "), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("+ create SpeechRule \"Compliance_Greeting_Verification\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(" to create, 0 to update, 0 to delete, "),
+        "{}",
+        run.stdout
+    );
 
     // The same inputs give the same bytes.
     let again = repo.run(&["plan", "--sandbox"]);
@@ -48,10 +58,20 @@ fn sandbox_plan_of_the_example_rules_is_a_full_create_plan() {
     assert_eq!(doc["target"], "sandbox");
     assert!(doc["fingerprint"].as_str().unwrap().len() == 64);
     assert!(doc["summary"]["create"].as_u64().unwrap() >= 11);
-    assert!(doc["changes"].as_array().unwrap().iter().all(|c| c["after"].is_object()));
+    assert!(
+        doc["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["after"].is_object())
+    );
 
     let md = repo.run(&["plan", "--sandbox", "--format", "markdown"]);
-    assert!(md.stdout.starts_with("### speechops plan for `sandbox`"), "{}", md.stdout);
+    assert!(
+        md.stdout.starts_with("### speechops plan for `sandbox`"),
+        "{}",
+        md.stdout
+    );
     assert!(md.stdout.contains("<details>"));
 
     // After an apply, the sandbox org persists and the plan is empty.
@@ -73,8 +93,15 @@ fn second_plan_of_1000_topics_lists_twice_and_gets_nothing() {
     let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.stdout);
     let stats = sandbox.get_json("/__sandbox/stats");
-    assert!(stat(&stats, "GET /api/v2/speechandtextanalytics/topics") <= 2, "{stats}");
-    assert_eq!(stat(&stats, "GET /api/v2/speechandtextanalytics/topics/{id}"), 0, "{stats}");
+    assert!(
+        stat(&stats, "GET /api/v2/speechandtextanalytics/topics") <= 2,
+        "{stats}"
+    );
+    assert_eq!(
+        stat(&stats, "GET /api/v2/speechandtextanalytics/topics/{id}"),
+        0,
+        "{stats}"
+    );
     assert_eq!(stat(&stats, "POST /oauth/token"), 1, "{stats}");
     // Plus one list each for programs and speech rules.
     assert!(stats["total"].as_u64().unwrap() <= 5, "{stats}");
@@ -85,20 +112,39 @@ fn changed_topics_are_fetched_and_nothing_else() {
     let sandbox = Sandbox::with_creds(&[]);
     let repo = Repo::new();
     repo.write_topics(20, 2, "v1");
-    assert_eq!(repo.run_against(&sandbox, &["apply", "--auto-approve"]).code, 0);
-    repo.write("rules/topics/t0003.yaml", &support::topic_yaml("Topic 0003", 2, "v2"));
+    assert_eq!(
+        repo.run_against(&sandbox, &["apply", "--auto-approve"])
+            .code,
+        0
+    );
+    repo.write(
+        "rules/topics/t0003.yaml",
+        &support::topic_yaml("Topic 0003", 2, "v2"),
+    );
     sandbox.post("/__sandbox/stats/reset");
     let plan = repo.run_against(&sandbox, &["plan"]);
-    assert!(plan.stdout.contains("Plan: 0 to create, 1 to update, 0 to delete, 1 to publish."), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to delete, 1 to publish."),
+        "{}",
+        plan.stdout
+    );
     let stats = sandbox.get_json("/__sandbox/stats");
-    assert_eq!(stat(&stats, "GET /api/v2/speechandtextanalytics/topics/{id}"), 1, "{stats}");
+    assert_eq!(
+        stat(&stats, "GET /api/v2/speechandtextanalytics/topics/{id}"),
+        1,
+        "{stats}"
+    );
 }
 
 #[test]
 fn invalid_specs_contact_nothing() {
     let sandbox = Sandbox::with_creds(&[]);
     let repo = Repo::new();
-    repo.write("rules/bad.yaml", "kind: Topic\nname: Bad\ndialect: xx-XX\nphrases:\n  - text: hi\n");
+    repo.write(
+        "rules/bad.yaml",
+        "kind: Topic\nname: Bad\ndialect: xx-XX\nphrases:\n  - text: hi\n",
+    );
     sandbox.post("/__sandbox/stats/reset");
     let plan = repo.run_against(&sandbox, &["plan"]);
     assert_eq!(plan.code, 1);
@@ -114,7 +160,11 @@ fn missing_credentials_name_the_variables() {
     repo.write_topics(1, 1, "v1");
     let run = repo.run(&["plan", "--region", "eu-west-1"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("GENESYSCLOUD_OAUTHCLIENT_ID"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("GENESYSCLOUD_OAUTHCLIENT_ID"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("--sandbox"), "{}", run.stderr);
 }
 

@@ -59,7 +59,9 @@ pub struct Repo {
 
 impl Repo {
     pub fn new() -> Repo {
-        Repo { dir: tempfile::tempdir().expect("tempdir") }
+        Repo {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -109,7 +111,9 @@ impl Sandbox {
             .expect("spawn sandbox");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read line");
         let url = line
             .trim()
             .strip_prefix("listening on ")
@@ -190,7 +194,10 @@ impl Repo {
     /// Writes `n` topic specs `Topic 000`.. under rules/topics, each with `phrases` phrases.
     pub fn write_topics(&self, n: usize, phrases: usize, variant: &str) -> &Repo {
         for i in 0..n {
-            self.write(&format!("rules/topics/t{i:04}.yaml"), &topic_yaml(&format!("Topic {i:04}"), phrases, variant));
+            self.write(
+                &format!("rules/topics/t{i:04}.yaml"),
+                &topic_yaml(&format!("Topic {i:04}"), phrases, variant),
+            );
         }
         self
     }
@@ -285,7 +292,12 @@ impl FakeHttp {
                 }
                 let mut body = vec![0u8; len];
                 let _ = reader.read_exact(&mut body);
-                let req = Received { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
+                let req = Received {
+                    method,
+                    path,
+                    headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                };
                 let (status, resp) = handler(&req);
                 log.lock().expect("log").push(req);
                 let out = format!(
