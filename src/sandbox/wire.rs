@@ -625,7 +625,7 @@ pub fn publish_input(body: &[u8], key: &str) -> Result<Vec<String>, ApiError> {
     let mut c = Checker::default();
     c.keys(&obj, &[key], "");
     let ids = c.strings(&obj, key, "").unwrap_or_default();
-    if ids.is_empty() && c.problems.is_empty() {
+    if ids.is_empty() && !c.problems.iter().any(|p| p.field.starts_with(key)) {
         c.problem(
             key.to_string(),
             "missing.required.field",
