@@ -57,6 +57,7 @@ impl RunInfo {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let actor = var("GITHUB_ACTOR")
             .or_else(|| var("USER"))
+            .or_else(|| var("LOGNAME"))
             .or_else(|| var("USERNAME"))
             .unwrap_or_else(|| "unknown".to_string());
         let run_id = var("GITHUB_RUN_ID")
