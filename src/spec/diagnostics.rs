@@ -93,10 +93,8 @@ fn token_len(rest: &str, in_flow: bool) -> usize {
     if rest.ends_with(':') {
         end = end.min(rest.len() - 1);
     }
-    if in_flow {
-        if let Some(i) = rest.find([',', ']', '}']) {
-            end = end.min(i);
-        }
+    if in_flow && let Some(i) = rest.find([',', ']', '}']) {
+        end = end.min(i);
     }
     rest[..end].trim_end().len().max(1)
 }

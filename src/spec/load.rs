@@ -38,6 +38,7 @@ pub fn yaml_options() -> serde_saphyr::Options {
         non_finite_float_policy: NonFiniteFloatPolicy::PassThrough,
         reject_unsupported_tags: true,
         with_snippet: false,
+        emit_comments: false,
         crop_radius: 0,
     }
 }
@@ -53,6 +54,8 @@ pub struct Entry {
     pub renamed_from_pos: (u64, u64),
     /// Program topic references in source order, with their locations.
     pub topic_refs: Vec<(String, (u64, u64))>,
+    /// Where the program's `topics` key is.
+    pub topics_pos: (u64, u64),
 }
 
 /// Everything one file produced.
@@ -60,6 +63,9 @@ pub struct Entry {
 pub struct FileResult {
     pub file: Option<SpecFile>,
     pub entries: Vec<Entry>,
+    /// (kind, name) of documents that named themselves but failed to deserialize:
+    /// references to them are not reported again as unknown.
+    pub broken: Vec<(Kind, String)>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -243,9 +249,8 @@ pub fn load_file(root: &Path, found: &Found) -> FileResult {
             return out;
         }
     };
-    let mut input = text.as_bytes();
     let mut docs = 0usize;
-    for result in serde_saphyr::read_with_options::<_, Node>(&mut input, yaml_options()) {
+    for result in parse_documents(text) {
         docs += 1;
         match result {
             Ok(node) => {
@@ -254,8 +259,9 @@ pub fn load_file(root: &Path, found: &Found) -> FileResult {
                     node: &node,
                     diags: &mut out.diagnostics,
                 };
-                if let Some(entry) = load_doc(&mut ctx) {
-                    out.entries.push(entry);
+                match load_doc(&mut ctx) {
+                    Some(entry) => out.entries.push(entry),
+                    None => out.broken.extend(named(&node)),
                 }
             }
             Err(e) => out.diagnostics.push(yaml_error(&e, display)),
@@ -272,6 +278,14 @@ pub fn load_file(root: &Path, found: &Found) -> FileResult {
         ));
     }
     out
+}
+
+/// Parses every document of a file. The streaming reader is used even for in-memory
+/// text because it recovers after a broken document (skipping to the next `---`), so
+/// one bad document does not hide the problems of the others.
+fn parse_documents(text: &str) -> Vec<Result<Node, serde_saphyr::Error>> {
+    let mut input = text.as_bytes();
+    serde_saphyr::read_with_options::<_, Node>(&mut input, yaml_options()).collect()
 }
 
 /// 1-based line and column just after `prefix`.
@@ -318,6 +332,18 @@ hundred thousand values"
         message.truncate(i);
     }
     Diagnostic::new(Severity::Error, code, message, file, pos, hint)
+}
+
+/// The kind and name a document declares, if both are strings.
+fn named(node: &Node) -> Option<(Kind, String)> {
+    let kind = match &node.entry("kind")?.1.value {
+        Value::Str(k) => Kind::ALL.into_iter().find(|x| x.as_str() == k)?,
+        _ => return None,
+    };
+    match &node.entry("name")?.1.value {
+        Value::Str(n) => Some((kind, n.clone())),
+        _ => None,
+    }
 }
 
 const KIND_HINT: &str =
@@ -410,6 +436,7 @@ fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
         name_pos: node.pos(&[Seg::Key("name")]),
         renamed_from_pos: node.pos(&[Seg::Key("renamedFrom")]),
         topic_refs,
+        topics_pos: node.key_pos(&[Seg::Key("topics")]),
     })
 }
 

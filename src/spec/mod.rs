@@ -130,9 +130,11 @@ pub fn load_tree(dir: &Path) -> Result<SpecTree, LoadError> {
     let results = load::load_files(dir, &found);
     let mut files = Vec::with_capacity(results.len());
     let mut entries = Vec::new();
+    let mut broken = Vec::new();
     for r in results {
         files.extend(r.file);
         entries.extend(r.entries);
+        broken.extend(r.broken);
         diagnostics.extend(r.diagnostics);
     }
     // Sorting by (kind, name, file, position) keeps the first-defined spec of a
@@ -145,7 +147,7 @@ pub fn load_tree(dir: &Path) -> Result<SpecTree, LoadError> {
             b.doc_pos,
         ))
     });
-    let dropped = validate::tree(&entries, &mut diagnostics);
+    let dropped = validate::tree(&entries, &broken, &mut diagnostics);
     let specs = entries
         .into_iter()
         .enumerate()

@@ -289,12 +289,8 @@ pub fn speech_rule(ctx: &mut Ctx<'_>, spec: &SpeechRuleSpec) {
         match p.match_type {
             MatchType::Exact => exact.push((i, key)),
             MatchType::Regex => {
-                let compiled = regex::RegexBuilder::new(&p.phrase)
-                    .size_limit(1 << 20)
-                    .build();
-                if let Err(e) = compiled {
+                if let Err(e) = check_regex(&p.phrase) {
                     let detail = e
-                        .to_string()
                         .lines()
                         .rev()
                         .find(|l| !l.trim().is_empty())
@@ -357,13 +353,37 @@ contain one another",
     }
 }
 
+/// Checks that a regex compiles. Parsing (regex-syntax) finds every syntax error and
+/// unsupported feature in a few microseconds; building the matcher costs ~50 us, so it
+/// is done only for patterns with counted repetitions, the one way a syntactically
+/// valid pattern can still exceed the compiled-size limit.
+fn check_regex(pattern: &str) -> Result<(), String> {
+    regex_syntax::ParserBuilder::new()
+        .nest_limit(64)
+        .build()
+        .parse(pattern)
+        .map_err(|e| e.to_string())?;
+    if pattern.contains('{') {
+        regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 fn at(entry: &Entry, pos: (u64, u64)) -> String {
     format!("{}:{}:{}", entry.file.display(), pos.0, pos.1)
 }
 
 /// Cross-tree rules. `entries` must be sorted by (kind, name, file, position).
 /// Returns the indexes of entries to drop (later duplicates of a name).
-pub fn tree(entries: &[Entry], diags: &mut Vec<Diagnostic>) -> HashSet<usize> {
+pub fn tree(
+    entries: &[Entry],
+    broken: &[(Kind, String)],
+    diags: &mut Vec<Diagnostic>,
+) -> HashSet<usize> {
+    let broken: HashSet<(Kind, &str)> = broken.iter().map(|(k, n)| (*k, n.as_str())).collect();
     let mut dropped = HashSet::new();
     // Unique names per kind: entries are sorted, so duplicates are adjacent.
     let mut i = 0;
@@ -460,12 +480,13 @@ pub fn tree(entries: &[Entry], diags: &mut Vec<Diagnostic>) -> HashSet<usize> {
             }
             match by_name.get(&(Kind::Topic, name.as_str())) {
                 Some(t) => {
-                    if let Object::Topic(topic) = &t.object {
-                        if counted.insert(name.as_str()) {
-                            *per_dialect.entry(topic.dialect.as_str()).or_default() += 1;
-                        }
+                    if let Object::Topic(topic) = &t.object
+                        && counted.insert(name.as_str())
+                    {
+                        *per_dialect.entry(topic.dialect.as_str()).or_default() += 1;
                     }
                 }
+                None if broken.contains(&(Kind::Topic, name.as_str())) => {}
                 None => {
                     if topic_names.is_empty() {
                         topic_names = entries
@@ -499,7 +520,6 @@ pub fn tree(entries: &[Entry], diags: &mut Vec<Diagnostic>) -> HashSet<usize> {
             .collect();
         over.sort();
         for (dialect, n) in over {
-            let (line, col) = e.topic_refs.first().map_or(e.doc_pos, |(_, p)| *p);
             diags.push(Diagnostic::new(
                 Severity::Error,
                 "program.too-many-topics",
@@ -509,7 +529,7 @@ pub fn tree(entries: &[Entry], diags: &mut Vec<Diagnostic>) -> HashSet<usize> {
                     program.name
                 ),
                 &e.file,
-                (line, col),
+                e.topics_pos,
                 Some("split the program into several programs".into()),
             ));
         }

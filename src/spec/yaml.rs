@@ -70,10 +70,10 @@ impl Node {
 
     /// Location of the key of the last path step (or of the deepest node found).
     pub fn key_pos(&self, path: &[Seg<'_>]) -> (u64, u64) {
-        if let Some((Seg::Key(k), parent)) = path.split_last() {
-            if let Some((key, _)) = self.get(parent).and_then(|p| p.entry(k)) {
-                return (key.line, key.column);
-            }
+        if let Some((Seg::Key(k), parent)) = path.split_last()
+            && let Some((key, _)) = self.get(parent).and_then(|p| p.entry(k))
+        {
+            return (key.line, key.column);
         }
         self.pos(path)
     }
@@ -510,10 +510,10 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
             let Some((key, value)) = self.iter.next() else {
                 return Ok(None);
             };
-            if let (Some(skip), Value::Str(k)) = (self.skip_key, &key.value) {
-                if k == skip {
-                    continue;
-                }
+            if let (Some(skip), Value::Str(k)) = (self.skip_key, &key.value)
+                && k == skip
+            {
+                continue;
             }
             self.value = Some(value);
             return seed
