@@ -220,12 +220,12 @@ impl Store {
         let mut high_seq = store.meta.next_seq;
         let mut high_ms = store.meta.last_modified_ms;
         for t in disk.load_all::<TopicRec>(persist::TOPICS)? {
-            high_seq = high_seq.max(t.seq + 1);
+            high_seq = high_seq.max(t.seq.saturating_add(1));
             high_ms = high_ms.max(t.date_modified_ms);
             store.topics.insert(t.id.clone(), t);
         }
         for p in disk.load_all::<ProgramRec>(persist::PROGRAMS)? {
-            high_seq = high_seq.max(p.seq + 1);
+            high_seq = high_seq.max(p.seq.saturating_add(1));
             high_ms = high_ms.max(p.date_modified_ms);
             for tid in &p.topic_ids {
                 store
@@ -237,12 +237,12 @@ impl Store {
             store.programs.insert(p.id.clone(), p);
         }
         for r in disk.load_all::<RuleRec>(persist::RULES)? {
-            high_seq = high_seq.max(r.seq + 1);
+            high_seq = high_seq.max(r.seq.saturating_add(1));
             high_ms = high_ms.max(r.date_modified_ms);
             store.rules.insert(r.id.clone(), r);
         }
         for j in disk.load_all::<JobRec>(persist::JOBS)? {
-            high_seq = high_seq.max(j.seq + 1);
+            high_seq = high_seq.max(j.seq.saturating_add(1));
             store.jobs.insert(j.id.clone(), j);
         }
         store.meta.next_seq = high_seq;
@@ -258,14 +258,14 @@ impl Store {
 
     fn next_id(&mut self) -> (u64, String) {
         let seq = self.meta.next_seq;
-        self.meta.next_seq += 1;
+        self.meta.next_seq = seq.saturating_add(1);
         (seq, ids::uuid_like(self.meta.salt, seq))
     }
 
     /// The next `dateModified`: now, or 1 ms past the last one if the clock has not
     /// moved (or went backwards), so it increases strictly across all writes.
     fn tick(&mut self) -> i64 {
-        let t = ids::now_ms().max(self.meta.last_modified_ms + 1);
+        let t = ids::now_ms().max(self.meta.last_modified_ms.saturating_add(1));
         self.meta.last_modified_ms = t;
         t
     }
