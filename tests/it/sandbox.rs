@@ -1573,3 +1573,51 @@ fn serve_rejects_bad_flags_clearly() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("not-an-address"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn a_publish_job_whose_topic_was_deleted_fails() {
+    let s = Sbx::new().await;
+    let t = s.create_topic("Vanishing").await.id();
+    let job = s
+        .post(
+            &format!("{STA}/topics/publishjobs"),
+            json!({"topicIds": [t]}),
+        )
+        .await;
+    assert_eq!(
+        s.delete(&format!("{STA}/topics/{t}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let path = format!("{STA}/topics/publishjobs/{}", job.id());
+    assert_eq!(s.get(&path).await.body["state"], "Running");
+    assert_eq!(s.get(&path).await.body["state"], "Failed");
+}
+
+#[tokio::test]
+async fn a_program_holds_at_most_500_topics_per_dialect() {
+    let s = Sbx::start(SandboxOptions {
+        rate_limit: 10_000,
+        ..opts()
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..501 {
+        let body = json!({"name": format!("t{i}"), "dialect": "en-US", "phrases": [{"text": "x"}]});
+        ids.push(s.post(&format!("{STA}/topics"), body).await.id());
+    }
+    let r = s
+        .post(
+            &format!("{STA}/programs"),
+            json!({"name": "Big", "topicIds": ids}),
+        )
+        .await;
+    r.assert_error(400, "bad.request");
+    assert_eq!(r.fields(), ["topicIds"]);
+    let r = s
+        .post(
+            &format!("{STA}/programs"),
+            json!({"name": "Big", "topicIds": ids[..500]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
