@@ -64,6 +64,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Requests per minute the embedded `--sandbox` org allows.
+pub const EMBEDDED_SANDBOX_RATE_LIMIT: u32 = 6000;
+
 /// A connected client, and the in-process sandbox serving it when `--sandbox` is used
 /// (kept alive as long as the connection).
 pub struct Connection {
@@ -99,6 +102,9 @@ pub async fn connect(
                 data_dir: Some(dir),
                 client_id: "speechops-embedded".to_string(),
                 client_secret: secret.clone(),
+                // The embedded org is for trying things offline: paced like a busy
+                // org, not like the 300/min default, so large trees stay quick.
+                rate_limit: EMBEDDED_SANDBOX_RATE_LIMIT,
                 ..crate::sandbox::SandboxOptions::default()
             })
             .await?;
