@@ -291,10 +291,7 @@ impl Client {
             .await
         {
             Ok(t) => t,
-            Err(e) => {
-                inner.pacer.observe(None);
-                return Err(NoResponse::Fatal(e));
-            }
+            Err(e) => return Err(NoResponse::Fatal(e)),
         };
         let url = format!("{}{}", self.endpoint.api_url, req.path);
         let mut builder = inner
@@ -315,7 +312,6 @@ impl Client {
         let resp = match builder.send().await {
             Ok(r) => r,
             Err(e) => {
-                inner.pacer.observe(None);
                 let message = describe(&e);
                 tracing::debug!(method = %req.method, path = %req.path, error = %message, "request failed");
                 return Err(if e.is_connect() {
