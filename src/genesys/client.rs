@@ -543,9 +543,7 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
                         .take()
                         .unwrap_or_else(|| req.transport_error("failed".into())));
                 }
-                let delay = backoff(failures, &self.inner.jitter);
-                tracing::debug!(path = %req.path, name, delay_ms = delay.as_millis() as u64, "not created; retrying");
-                tokio::time::sleep(delay).await;
+                tracing::debug!(path = %req.path, name, "not created by the earlier attempt; sending again");
             }
             match self.execute(&req, false).await {
                 Ok(resp) if resp.ok() => {
