@@ -849,3 +849,34 @@ async fn bulk_500_creates_at_300_per_minute_use_the_allowance_without_429s() {
     assert!(status(&s, "429") <= 2, "{s}");
     assert!(per_minute >= 0.9 * 300.0, "{per_minute}");
 }
+
+/// `speechops plan -vvv` with real client credentials: the secret, its Basic form and
+/// any bearer token appear nowhere in stdout or stderr, while request logs do.
+#[test]
+fn plan_at_maximum_verbosity_never_prints_the_secret_or_a_token() {
+    use base64::Engine as _;
+    let sandbox = Sandbox::with_creds(&["--token-ttl", "2", "--fault-rate", "0.2", "--seed", "3"]);
+    let repo = crate::support::Repo::new();
+    repo.write_topics(30, 2, "leak");
+    let run = repo.run_against(&sandbox, &["plan", "-vvv"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("/api/v2/speechandtextanalytics/topics"),
+        "no request logs at -vvv:\n{}",
+        run.stderr
+    );
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+    for out in [&run.stdout, &run.stderr] {
+        for needle in [
+            CLIENT_SECRET,
+            basic.as_str(),
+            "Bearer ",
+            "bearer ",
+            "Basic ",
+            "access_token",
+        ] {
+            assert!(!out.contains(needle), "{needle:?} leaked:\n{out}");
+        }
+    }
+}
