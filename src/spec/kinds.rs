@@ -199,10 +199,10 @@ enum AnySpec {
 
 impl TopicSpec {
     /// The normalised model object.
-    pub fn to_model(&self) -> model::Topic {
+    pub fn into_model(self) -> model::Topic {
         model::Topic {
-            name: self.name.clone(),
-            description: self.description.clone(),
+            name: self.name,
+            description: self.description,
             dialect: self.dialect.as_str().to_string(),
             strictness: self
                 .strictness
@@ -212,13 +212,13 @@ impl TopicSpec {
                 .participants
                 .map(|p| p.as_str().to_string())
                 .unwrap_or_default(),
-            tags: self.tags.clone(),
+            tags: self.tags,
             published: self.published,
             phrases: self
                 .phrases
-                .iter()
+                .into_iter()
                 .map(|p| model::TopicPhrase {
-                    text: p.text.clone(),
+                    text: p.text,
                     strictness: p
                         .strictness
                         .map(|s| s.as_str().to_string())
@@ -236,12 +236,12 @@ impl TopicSpec {
 
 impl ProgramSpec {
     /// The normalised model object.
-    pub fn to_model(&self) -> model::Program {
+    pub fn into_model(self) -> model::Program {
         model::Program {
-            name: self.name.clone(),
-            description: self.description.clone(),
-            topics: self.topics.clone(),
-            tags: self.tags.clone(),
+            name: self.name,
+            description: self.description,
+            topics: self.topics,
+            tags: self.tags,
             published: self.published,
         }
         .normalized()
@@ -250,17 +250,17 @@ impl ProgramSpec {
 
 impl SpeechRuleSpec {
     /// The normalised model object.
-    pub fn to_model(&self) -> model::SpeechRule {
+    pub fn into_model(self) -> model::SpeechRule {
         model::SpeechRule {
-            name: self.name.clone(),
-            description: self.description.clone(),
+            name: self.name,
+            description: self.description,
             enabled: self.enabled,
-            language: self.language.clone(),
+            language: self.language,
             phrases: self
                 .phrases
-                .iter()
+                .into_iter()
                 .map(|p| model::RulePhrase {
-                    phrase: p.phrase.clone(),
+                    phrase: p.phrase,
                     match_type: p.match_type.as_str().to_string(),
                     case_sensitive: p.case_sensitive,
                     enabled: p.enabled,
@@ -275,7 +275,7 @@ impl SpeechRuleSpec {
                     condition: s.condition.as_str().to_string(),
                 })
                 .collect(),
-            tags: self.tags.clone(),
+            tags: self.tags,
         }
         .normalized()
     }

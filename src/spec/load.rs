@@ -8,8 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_saphyr::options::{DuplicateKeyPolicy, NonFiniteFloatPolicy};
-
 use super::kinds::{ProgramSpec, SpeechRuleSpec, TopicSpec};
 use super::validate::{self, Ctx};
 use super::yaml::{self, Node, Seg, Value};
@@ -19,29 +17,6 @@ use crate::model::{self, Kind, Object};
 /// Files larger than this are refused unread: no real spec file comes close
 /// (1000 topics of 1000 phrases is about 40 MiB spread over many files).
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Deepest nesting accepted; real specs nest four levels.
-const MAX_DEPTH: usize = 32;
-
-/// Parser options: duplicate keys are errors, only `true`/`false` are booleans (so
-/// `name: no` stays a string), non-finite floats reach validation (which names the
-/// field), unknown tags are rejected, and a budget keeps hostile input bounded.
-pub fn yaml_options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
-        budget: serde_saphyr::budget! {
-            max_depth: MAX_DEPTH,
-            max_reader_input_bytes: Some(MAX_FILE_BYTES as usize),
-            max_documents: 10_000,
-        },
-        duplicate_keys: DuplicateKeyPolicy::Error,
-        strict_booleans: true,
-        non_finite_float_policy: NonFiniteFloatPolicy::PassThrough,
-        reject_unsupported_tags: true,
-        with_snippet: false,
-        emit_comments: false,
-        crop_radius: 0,
-    }
-}
 
 /// What the cross-tree checks need to know about one loaded spec.
 #[derive(Debug, Clone)]
@@ -197,8 +172,9 @@ pub fn load_file(root: &Path, found: &Found) -> FileResult {
     let error = |code: &'static str, msg: String, pos: (u64, u64), hint: Option<String>| {
         Diagnostic::new(Severity::Error, code, msg, display, pos, hint)
     };
-    match std::fs::metadata(&path) {
-        Ok(m) if m.len() > MAX_FILE_BYTES => {
+    let bytes = match read_limited(&path) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
             out.file = Some(SpecFile {
                 path: found.rel.clone(),
                 sha256: String::new(),
@@ -206,8 +182,7 @@ pub fn load_file(root: &Path, found: &Found) -> FileResult {
             out.diagnostics.push(error(
                 "file.too-large",
                 format!(
-                    "file is {} bytes; spec files are limited to {} MiB",
-                    m.len(),
+                    "file is larger than {} MiB, the limit for spec files",
                     MAX_FILE_BYTES / 1024 / 1024
                 ),
                 (1, 1),
@@ -215,10 +190,6 @@ pub fn load_file(root: &Path, found: &Found) -> FileResult {
             ));
             return out;
         }
-        _ => {}
-    }
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
         Err(e) => {
             out.diagnostics.push(error(
                 "file.unreadable",
@@ -250,7 +221,7 @@ pub fn load_file(root: &Path, found: &Found) -> FileResult {
         }
     };
     let mut docs = 0usize;
-    for result in parse_documents(text) {
+    for result in yaml::parse_documents(text) {
         docs += 1;
         match result {
             Ok(node) => {
@@ -264,7 +235,7 @@ pub fn load_file(root: &Path, found: &Found) -> FileResult {
                     None => out.broken.extend(named(&node)),
                 }
             }
-            Err(e) => out.diagnostics.push(yaml_error(&e, display)),
+            Err(e) => out.diagnostics.push(yaml_error(e, display)),
         }
     }
     if docs == 0 {
@@ -280,12 +251,15 @@ pub fn load_file(root: &Path, found: &Found) -> FileResult {
     out
 }
 
-/// Parses every document of a file. The streaming reader is used even for in-memory
-/// text because it recovers after a broken document (skipping to the next `---`), so
-/// one bad document does not hide the problems of the others.
-fn parse_documents(text: &str) -> Vec<Result<Node, serde_saphyr::Error>> {
-    let mut input = text.as_bytes();
-    serde_saphyr::read_with_options::<_, Node>(&mut input, yaml_options()).collect()
+/// Reads a file, or `None` when it is larger than [`MAX_FILE_BYTES`] (without
+/// reading the rest of it).
+fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
 }
 
 /// 1-based line and column just after `prefix`.
@@ -299,39 +273,20 @@ fn line_col(prefix: &[u8]) -> (u64, u64) {
     (line, col)
 }
 
-/// A YAML-level error (syntax, duplicate key, budget) as a diagnostic.
-fn yaml_error(e: &serde_saphyr::Error, file: &Path) -> Diagnostic {
-    use serde_saphyr::Error as E;
-    let (code, hint) = match e {
-        E::DuplicateMappingKey { .. } => (
-            "yaml.duplicate-key",
-            Some("each key may appear once per mapping; remove or rename one".to_string()),
-        ),
-        E::Budget { .. } => (
-            "yaml.too-complex",
-            Some(format!(
-                "spec documents may nest at most {MAX_DEPTH} levels and hold at most a few \
-hundred thousand values"
-            )),
-        ),
-        _ => ("yaml.syntax", None),
-    };
-    let pos = e
-        .location()
-        .filter(|l| l.line() > 0)
-        .map_or((1, 1), |l| (l.line(), l.column().max(1)));
-    let mut message = match e {
-        E::DuplicateMappingKey { key, .. } => match key {
-            Some(k) => format!("duplicate key `{k}`"),
-            None => "duplicate key".to_string(),
-        },
-        _ => e.to_string(),
-    };
-    // serde-saphyr appends " at line X column Y"; the location is shown separately.
-    if let Some(i) = message.find(" at line ") {
-        message.truncate(i);
-    }
-    Diagnostic::new(Severity::Error, code, message, file, pos, hint)
+/// A YAML-level error (syntax, duplicate key, tag, too deep) as a diagnostic.
+fn yaml_error(e: yaml::ParseError, file: &Path) -> Diagnostic {
+    let hint = e.hint.or_else(|| {
+        (e.code == "yaml.syntax")
+            .then(|| "check indentation, quotes and brackets around this point".to_string())
+    });
+    Diagnostic::new(
+        Severity::Error,
+        e.code,
+        e.message,
+        file,
+        (e.line.max(1), e.column.max(1)),
+        hint,
+    )
 }
 
 /// The kind and name a document declares, if both are strings.
@@ -404,17 +359,20 @@ fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
         Kind::Topic => {
             let spec: TopicSpec = deserialize(ctx, doc_pos)?;
             validate::topic(ctx, &spec);
-            (Object::Topic(spec.to_model()), spec.renamed_from)
+            let renamed = spec.renamed_from.clone();
+            (Object::Topic(spec.into_model()), renamed)
         }
         Kind::Program => {
             let spec: ProgramSpec = deserialize(ctx, doc_pos)?;
             validate::program(ctx, &spec);
-            (Object::Program(spec.to_model()), spec.renamed_from)
+            let renamed = spec.renamed_from.clone();
+            (Object::Program(spec.into_model()), renamed)
         }
         Kind::SpeechRule => {
             let spec: SpeechRuleSpec = deserialize(ctx, doc_pos)?;
             validate::speech_rule(ctx, &spec);
-            (Object::SpeechRule(spec.to_model()), spec.renamed_from)
+            let renamed = spec.renamed_from.clone();
+            (Object::SpeechRule(spec.into_model()), renamed)
         }
     };
     let (object, renamed_from) = object;
