@@ -32,10 +32,36 @@ pub async fn fetch(
     lock: &TargetState,
     prune: bool,
 ) -> Result<RemoteState, genesys::Error> {
+    // A kind with no spec and no managed object cannot appear in the plan, so it is
+    // not listed. This also keeps orgs without the tutorial's speech-rules endpoint
+    // working when the repository has no SpeechRule specs.
+    let wanted =
+        |kind: Kind| lock.count(kind) > 0 || desired.iter().any(|d| d.object.kind() == kind);
     let (topics, programs, rules) = tokio::join!(
-        client.list_topics(),
-        client.list_programs(),
-        client.list_speech_rules()
+        async {
+            if wanted(Kind::Topic) || wanted(Kind::Program) {
+                client.list_topics().await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        async {
+            if wanted(Kind::Program) {
+                client.list_programs().await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        async {
+            if wanted(Kind::SpeechRule) {
+                client
+                    .list_speech_rules()
+                    .await
+                    .map_err(explain_missing_rules_api)
+            } else {
+                Ok(Vec::new())
+            }
+        }
     );
     let (topics, programs, rules) = (topics?, programs?, rules?);
 
@@ -132,6 +158,35 @@ pub async fn fetch(
         objects,
         fingerprint,
     })
+}
+
+/// The speech-rules API is the origin tutorial's, not part of Genesys's public API:
+/// say so when an org answers 404 for it.
+fn explain_missing_rules_api(e: genesys::Error) -> genesys::Error {
+    match e {
+        genesys::Error::Api {
+            status: 404,
+            method,
+            path,
+            code,
+            message,
+            context_id,
+            correlation_id,
+        } => genesys::Error::Api {
+            status: 404,
+            method,
+            path,
+            code,
+            message: format!(
+                "{message} (this org does not serve /api/v2/speech/rules, the origin tutorial's \
+speech rules API that is not part of Genesys's public API; remove the SpeechRule specs or \
+point --api-url at a gateway that serves it)"
+            ),
+            context_id,
+            correlation_id,
+        },
+        other => other,
+    }
 }
 
 fn fingerprint_line(

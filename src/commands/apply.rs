@@ -17,9 +17,10 @@ use crate::state::{ApplyLock, Lockfile, StateError};
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let settings = Settings::resolve(global)?;
     let saved = args.planfile.as_deref().map(SavedPlan::load).transpose()?;
-    let Some(tree) = super::load_valid_specs(&settings)? else {
+    let Some(mut tree) = super::load_valid_specs(&settings)? else {
         return Ok(Outcome::Failure);
     };
+    let desired = super::plan::take_desired(&mut tree);
     if let Some(saved) = &saved {
         if saved.target != settings.target_name {
             eprintln!(
@@ -68,7 +69,7 @@ Run `speechops plan --out FILE` again.",
     rt.block_on(async {
         let conn = super::connect(&settings, args.parallelism).await?;
         let (plan, remote) =
-            super::plan::compute(&conn.client, &settings, &tree, &target_state, prune).await?;
+            super::plan::compute(&conn.client, &settings, &desired, &target_state, prune).await?;
         if let Some(saved) = &saved
             && saved.fingerprint != remote.fingerprint
         {

@@ -13,15 +13,16 @@ use crate::state::{Lockfile, TargetState};
 /// Runs `speechops plan`.
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
     let settings = Settings::resolve(global)?;
-    let Some(tree) = super::load_valid_specs(&settings)? else {
+    let Some(mut tree) = super::load_valid_specs(&settings)? else {
         return Ok(Outcome::Failure);
     };
+    let desired = take_desired(&mut tree);
     let lock = Lockfile::load(&settings.lockfile)?;
     let target_state = lock.target(&settings.target_name);
     let rt = super::runtime()?;
     let (plan, remote) = rt.block_on(async {
         let conn = super::connect(&settings, args.parallelism).await?;
-        compute(&conn.client, &settings, &tree, &target_state, args.prune).await
+        compute(&conn.client, &settings, &desired, &target_state, args.prune).await
     })?;
     print_plan(global, &plan, &remote.fingerprint);
     if let Some(out) = &args.out {
@@ -39,13 +40,14 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// The desired side of a diff, from a loaded tree.
-pub fn desired(tree: &SpecTree) -> Vec<Desired> {
-    tree.specs
-        .iter()
+/// The desired side of a diff, taking the specs out of a loaded tree (the tree keeps
+/// its file list and diagnostics).
+pub fn take_desired(tree: &mut SpecTree) -> Vec<Desired> {
+    std::mem::take(&mut tree.specs)
+        .into_iter()
         .map(|s| Desired {
-            object: s.object.clone(),
-            renamed_from: s.renamed_from.clone(),
+            object: s.object,
+            renamed_from: s.renamed_from,
         })
         .collect()
 }
@@ -54,15 +56,14 @@ pub fn desired(tree: &SpecTree) -> Vec<Desired> {
 pub async fn compute(
     client: &crate::genesys::Client,
     settings: &Settings,
-    tree: &SpecTree,
+    desired: &[Desired],
     lock: &TargetState,
     prune: bool,
 ) -> anyhow::Result<(Plan, RemoteState)> {
-    let desired = desired(tree);
-    let remote = remote::fetch(client, &desired, lock, prune).await?;
+    let remote = remote::fetch(client, desired, lock, prune).await?;
     let plan = diff::plan(&diff::PlanInput {
         target: &settings.target_name,
-        desired: &desired,
+        desired,
         remote: &remote.objects,
         lock,
         prune,
