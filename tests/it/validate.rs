@@ -921,3 +921,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn imported_spec_files_load_back_to_the_same_objects() {
+    // `speechops import` writes spec files; the loader must read them back unchanged.
+    let tree = speechops::spec::load_tree(&manifest_dir().join("rules")).expect("load");
+    let repo = Repo::new();
+    for (i, s) in tree.specs.iter().enumerate() {
+        let yaml = speechops::commands::import::spec_yaml(&s.object, "");
+        repo.write(&format!("spec-{i:03}.yaml"), &yaml);
+    }
+    let again = speechops::spec::load_tree(repo.path()).expect("load");
+    assert!(again.diagnostics.is_empty(), "{:#?}", again.diagnostics);
+    let a: Vec<_> = tree.specs.iter().map(|s| &s.object).collect();
+    let b: Vec<_> = again.specs.iter().map(|s| &s.object).collect();
+    assert_eq!(a, b);
+}
