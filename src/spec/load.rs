@@ -357,20 +357,20 @@ fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
     };
     let object = match kind {
         Kind::Topic => {
-            let spec: TopicSpec = deserialize(ctx, doc_pos)?;
-            validate::topic(ctx, &spec);
+            let (spec, patched): (TopicSpec, _) = deserialize(ctx, doc_pos)?;
+            validate::topic(&mut ctx.with_node(patched.as_ref()), &spec);
             let renamed = spec.renamed_from.clone();
             (Object::Topic(spec.into_model()), renamed)
         }
         Kind::Program => {
-            let spec: ProgramSpec = deserialize(ctx, doc_pos)?;
-            validate::program(ctx, &spec);
+            let (spec, patched): (ProgramSpec, _) = deserialize(ctx, doc_pos)?;
+            validate::program(&mut ctx.with_node(patched.as_ref()), &spec);
             let renamed = spec.renamed_from.clone();
             (Object::Program(spec.into_model()), renamed)
         }
         Kind::SpeechRule => {
-            let spec: SpeechRuleSpec = deserialize(ctx, doc_pos)?;
-            validate::speech_rule(ctx, &spec);
+            let (spec, patched): (SpeechRuleSpec, _) = deserialize(ctx, doc_pos)?;
+            validate::speech_rule(&mut ctx.with_node(patched.as_ref()), &spec);
             let renamed = spec.renamed_from.clone();
             (Object::SpeechRule(spec.into_model()), renamed)
         }
@@ -398,20 +398,58 @@ fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
     })
 }
 
+/// Most structural errors reported per document.
+const MAX_STRUCTURAL_ERRORS: usize = 20;
+
+/// Deserializes the document as `T`, reporting every structural error it can: serde
+/// stops at the first one, so after each error the offending entry is removed from a
+/// copy of the document and deserialization is retried (a typo in one key does not
+/// hide a wrong type three lines below). Returns the spec and, when entries were
+/// removed, the patched document its semantic checks must use (indexes may shift).
 fn deserialize<T: serde::de::DeserializeOwned>(
     ctx: &mut Ctx<'_>,
     doc_pos: (u64, u64),
-) -> Option<T> {
-    match yaml::from_node::<T>(ctx.node) {
-        Ok(spec) => Some(spec),
-        Err(e) => {
-            let pos = if e.line == 0 {
-                doc_pos
-            } else {
-                (e.line, e.column)
-            };
+) -> Option<(T, Option<Node>)> {
+    let mut patched: Option<Node> = None;
+    let mut removed: Vec<String> = Vec::new();
+    let mut reported: Vec<(&'static str, (u64, u64), String)> = Vec::new();
+    for _ in 0..MAX_STRUCTURAL_ERRORS * 2 {
+        let node = patched.as_ref().unwrap_or(ctx.node);
+        let e = match yaml::from_node::<T>(node) {
+            Ok(spec) => return Some((spec, patched)),
+            Err(e) => e,
+        };
+        if e.code == "spec.missing-field"
+            && removed
+                .iter()
+                .any(|k| e.message.contains(&format!("`{k}`")))
+        {
+            return None; // we removed it ourselves; its own error is already reported
+        }
+        let pos = if e.line == 0 {
+            doc_pos
+        } else {
+            (e.line, e.column)
+        };
+        let retry = e.code != "spec.missing-field" && pos != doc_pos;
+        // Removing the first key of a mapping that is itself the wrong type repeats the
+        // same error once before the mapping goes; report it once.
+        let seen = (e.code, pos, e.message.clone());
+        if !reported.contains(&seen) {
+            reported.push(seen);
             ctx.error(e.code, pos, e.message, e.hint);
-            None
+        }
+        if !retry {
+            return None;
+        }
+        let mut copy = patched.take().unwrap_or_else(|| ctx.node.clone());
+        match yaml::remove_at(&mut copy, pos) {
+            Some(key) => {
+                removed.extend(key);
+                patched = Some(copy);
+            }
+            None => return None,
         }
     }
+    None
 }

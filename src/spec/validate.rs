@@ -26,7 +26,16 @@ pub struct Ctx<'a> {
     pub diags: &'a mut Vec<Diagnostic>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The same context over another version of the document (when given).
+    pub fn with_node<'b>(&'b mut self, node: Option<&'b Node>) -> Ctx<'b> {
+        Ctx {
+            file: self.file,
+            node: node.unwrap_or(self.node),
+            diags: self.diags,
+        }
+    }
+
     pub fn error(&mut self, code: &str, pos: (u64, u64), message: String, hint: Option<String>) {
         self.push(Severity::Error, code, pos, message, hint);
     }

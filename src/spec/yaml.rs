@@ -109,6 +109,35 @@ impl Node {
     }
 }
 
+/// Removes the deepest map entry or list item at `pos` (a key, or a value) from the
+/// document. Returns `None` when nothing is there, else the removed key (if any).
+pub fn remove_at(node: &mut Node, pos: (u64, u64)) -> Option<Option<String>> {
+    let at = |n: &Node| (n.line, n.column) == pos;
+    match &mut node.value {
+        Value::Map(entries) => {
+            for (_, v) in entries.iter_mut() {
+                if let Some(found) = remove_at(v, pos) {
+                    return Some(found);
+                }
+            }
+            let i = entries.iter().position(|(k, v)| at(k) || at(v))?;
+            let (k, _) = entries.remove(i);
+            Some(k.scalar_text())
+        }
+        Value::Seq(items) => {
+            for item in items.iter_mut() {
+                if let Some(found) = remove_at(item, pos) {
+                    return Some(found);
+                }
+            }
+            let i = items.iter().position(at)?;
+            items.remove(i);
+            Some(None)
+        }
+        _ => None,
+    }
+}
+
 /// Deepest nesting accepted; real specs nest four levels.
 pub const MAX_DEPTH: usize = 32;
 /// Most nodes one file may produce, counting alias expansions (alias bombs).

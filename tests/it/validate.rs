@@ -523,6 +523,8 @@ fn every_problem_in_the_tree_is_reported_in_one_run() {
         "multi-error",
         &[
             ("spec.unknown-field", "programs/p.yaml", 4, "`bogus`"),
+            // The unknown key does not stop P's own checks.
+            ("program.unknown-topic", "programs/p.yaml", 3, "\"Missing\""),
             ("program.unknown-topic", "programs/p.yaml", 8, "\"Missing\""),
             ("speechrule.overlap", "rules/r.yaml", 5, "\"a b c\""),
             ("speechrule.weight", "rules/r.yaml", 8, "2 is outside"),
@@ -531,7 +533,7 @@ fn every_problem_in_the_tree_is_reported_in_one_run() {
             ("spec.invalid-type", "topics/a.yaml", 11, "number `99`"),
         ],
     );
-    assert_eq!(d.len(), 7, "{d:#?}");
+    assert_eq!(d.len(), 8, "{d:#?}");
     // Deterministic order: file, then line.
     let keys: Vec<(String, u64)> = d
         .iter()
@@ -545,6 +547,38 @@ fn every_problem_in_the_tree_is_reported_in_one_run() {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
+}
+
+#[test]
+fn several_structural_errors_in_one_document_are_all_reported() {
+    let repo = Repo::new();
+    repo.write(
+        "a.yaml",
+        "kind: Topic\nname: T\ndialect: en-US\nstrictness: 72\nparticipnts: All\n\
+tags: [a, 5]\nphrases:\n  - text: hello\n    sentimnt: Positive\n  - text: HELLO\n",
+    );
+    let (code, d) = validate_json(repo.path(), &[]);
+    assert_eq!(code, 1);
+    let got: Vec<(String, u64)> = d
+        .iter()
+        .map(|x| {
+            (
+                x["code"].as_str().unwrap_or("").to_string(),
+                x["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64)> = [
+        ("spec.invalid-type", 4),
+        ("spec.unknown-field", 5),
+        ("spec.invalid-type", 6),
+        ("spec.unknown-field", 9),
+        ("topic.duplicate-phrase", 10),
+    ]
+    .iter()
+    .map(|(c, l)| (c.to_string(), *l))
+    .collect();
+    assert_eq!(got, want, "{d:#?}");
 }
 
 #[test]
