@@ -37,17 +37,47 @@ pub struct OpResult {
     pub status: Status,
 }
 
+/// Called with each result as it happens (progress bar, CI log lines).
+pub type Listener = Arc<dyn Fn(&OpResult) + Send + Sync>;
+
 /// Everything an apply did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Clone, Default, serde::Serialize)]
 pub struct Report {
     pub results: Vec<OpResult>,
     /// Lockfile entries dropped because their remote object no longer exists.
     pub forgotten: Vec<String>,
     /// Notifications that failed (warnings).
     pub notify_warnings: Vec<String>,
+    #[serde(skip)]
+    listener: Option<Listener>,
+}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Report")
+            .field("results", &self.results)
+            .field("forgotten", &self.forgotten)
+            .field("notify_warnings", &self.notify_warnings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Report {
+    /// An empty report that tells `listener` about each result.
+    pub fn with_listener(listener: Option<Listener>) -> Report {
+        Report {
+            listener,
+            ..Report::default()
+        }
+    }
+
+    fn push(&mut self, r: OpResult) {
+        if let Some(l) = &self.listener {
+            l(&r);
+        }
+        self.results.push(r);
+    }
+
     pub fn count(&self, f: impl Fn(&Status) -> bool) -> usize {
         self.results.iter().filter(|r| f(&r.status)).count()
     }
@@ -243,8 +273,9 @@ pub async fn execute(
     remote: &RemoteState,
     recorder: &mut Recorder,
     opts: &ExecOptions,
+    listener: Option<Listener>,
 ) -> Result<Report, ExecError> {
-    let mut report = Report::default();
+    let mut report = Report::with_listener(listener);
     let mut undo: Vec<(Change, Undo)> = Vec::new();
 
     // Lockfile entries whose remote object is gone (deleted outside speechops).
@@ -454,7 +485,7 @@ async fn run_writes(
                     },
                     _ => Undo::Deleted { prev },
                 };
-                report.results.push(result(&c, Some(ok.id), Status::Done));
+                report.push(result(&c, Some(ok.id), Status::Done));
                 undo.push((c, u));
             }
             Err(e) => {
@@ -614,7 +645,7 @@ async fn run_publish(
                     Some(&w.meta),
                     Some(format!("publish job {}", w.value.id)),
                 )?;
-                report.results.push(result(c, id, Status::Done));
+                report.push(result(c, id, Status::Done));
             }
             Ok(false)
         }
@@ -707,7 +738,7 @@ async fn rollback(
             }
             Err(e) => {
                 recorder.record_failure(&action, &c, &e)?;
-                report.results.push(OpResult {
+                report.push(OpResult {
                     action,
                     kind: c.kind,
                     name: c.name.clone(),

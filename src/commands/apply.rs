@@ -113,9 +113,16 @@ Run `speechops plan --out FILE` again.",
             parallelism: usize::from(args.parallelism),
             lockfile: settings.lockfile.clone(),
         };
-        let progress = progress_bar(plan.changes.len());
-        let mut report =
-            executor::execute(&conn.client, &plan, &remote, &mut recorder, &opts).await?;
+        let (progress, listener) = progress(plan.changes.len());
+        let mut report = executor::execute(
+            &conn.client,
+            &plan,
+            &remote,
+            &mut recorder,
+            &opts,
+            Some(listener),
+        )
+        .await?;
         progress.finish_and_clear();
         notify_all(&settings, &plan, &mut report, &mut recorder, &remote).await?;
         match global.format {
@@ -162,15 +169,41 @@ fn confirm() -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-fn progress_bar(len: usize) -> indicatif::ProgressBar {
-    if std::io::stderr().is_terminal() {
+/// A progress bar on a terminal; plain log lines on stderr otherwise (CI logs).
+fn progress(len: usize) -> (indicatif::ProgressBar, executor::Listener) {
+    let tty = std::io::stderr().is_terminal();
+    let bar = if tty {
         let pb = indicatif::ProgressBar::new(len as u64);
-        pb.set_message("applying");
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+        {
+            pb.set_style(style);
+        }
         pb.enable_steady_tick(std::time::Duration::from_millis(200));
         pb
     } else {
         indicatif::ProgressBar::hidden()
-    }
+    };
+    let handle = bar.clone();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let listener: executor::Listener = std::sync::Arc::new(move |r| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let status = match &r.status {
+            Status::Done => "done",
+            Status::Failed(_) => "FAILED",
+            Status::NotAttempted => "not attempted",
+            Status::RolledBack => "rolled back",
+            Status::RollbackFailed(_) => "ROLLBACK FAILED",
+        };
+        let line = format!("[{n}/{len}] {} {} {:?}: {status}", r.action, r.kind, r.name);
+        if tty {
+            handle.inc(1);
+            handle.set_message(line);
+        } else {
+            eprintln!("{line}");
+        }
+    });
+    (bar, listener)
 }
 
 async fn notify_all(

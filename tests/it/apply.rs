@@ -538,3 +538,92 @@ fn secrets_never_appear_at_maximum_verbosity() {
     assert_ok(&run);
     assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token));
 }
+
+#[test]
+fn corrupt_lockfile_is_an_error_and_never_overwritten() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(1, 1, "v1");
+    repo.write("speechops.lock", "{\"formatVersion\": 1, \"targets\": {");
+    for cmd in [&["plan"][..], &["apply", "--auto-approve"][..]] {
+        let run = repo.run_against(&sandbox, cmd);
+        assert_eq!(run.code, 1, "{cmd:?}");
+        assert!(run.stderr.contains("corrupt"), "{}", run.stderr);
+    }
+    assert_eq!(
+        repo.read("speechops.lock"),
+        "{\"formatVersion\": 1, \"targets\": {"
+    );
+    assert!(topic_names(&sandbox).is_empty());
+}
+
+#[test]
+fn audit_verify_names_the_first_edited_line() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(3, 1, "v1");
+    assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let log = repo.read("speechops-audit.jsonl");
+    let mut lines: Vec<String> = log.lines().map(str::to_string).collect();
+    lines[2] = lines[2].replace("\"status\":\"ok\"", "\"status\":\"failed\"");
+    repo.write("speechops-audit.jsonl", &(lines.join("\n") + "\n"));
+    let run = repo.run(&["audit", "verify"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("line 3"), "{}", run.stderr);
+    // A broken log is never extended.
+    let apply = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(apply.stderr.contains("line 3"), "{}", apply.stderr);
+}
+
+#[test]
+fn targets_from_config_keep_separate_lockfile_sections() {
+    let prod = Sandbox::with_creds(&[]);
+    let staging = Sandbox::start(&[
+        "--client-id",
+        "staging-id",
+        "--client-secret",
+        "staging-secret",
+        "--rate-limit",
+        "100000",
+    ]);
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    repo.write(
+        "speechops.yaml",
+        &format!(
+            "defaultTarget: prod\ntargets:\n  prod: {{ apiUrl: \"{}\" }}\n  staging: {{ apiUrl: \"{}\", clientIdEnv: STAGING_ID, clientSecretEnv: STAGING_SECRET }}\n  local: {{ sandbox: .speechops/local }}\n",
+            prod.url, staging.url
+        ),
+    );
+    let env = [
+        ("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID),
+        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET),
+        ("STAGING_ID", "staging-id"),
+        ("STAGING_SECRET", "staging-secret"),
+    ];
+    assert_ok(&repo.run_env(&["apply", "--auto-approve"], &env));
+    assert_ok(&repo.run_env(&["apply", "--auto-approve", "--target", "staging"], &env));
+    assert_ok(&repo.run_env(&["apply", "--auto-approve", "--target", "local"], &env));
+    let lock: serde_json::Value = serde_json::from_str(&repo.read("speechops.lock")).unwrap();
+    let targets: Vec<&String> = lock["targets"].as_object().unwrap().keys().collect();
+    assert_eq!(targets, vec!["local", "prod", "staging"]);
+    assert_eq!(topic_names(&prod).len(), 2);
+    let staging_client = speechops::genesys::Client::new(
+        speechops::genesys::endpoint_for_api_url(&staging.url),
+        speechops::genesys::Credentials::ClientCredentials {
+            client_id: "staging-id".into(),
+            client_secret: speechops::genesys::Secret::new("staging-secret"),
+        },
+        speechops::genesys::ClientOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(block_on(staging_client.list_topics()).unwrap().len(), 2);
+    let unknown = repo.run_env(&["plan", "--target", "nope"], &env);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("local, prod, staging"),
+        "{}",
+        unknown.stderr
+    );
+}
