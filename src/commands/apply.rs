@@ -17,7 +17,7 @@ use crate::state::{ApplyLock, Lockfile, StateError};
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let settings = Settings::resolve(global)?;
     let saved = args.planfile.as_deref().map(SavedPlan::load).transpose()?;
-    let Some(mut tree) = super::load_valid_specs(&settings)? else {
+    let Some(mut tree) = super::load_valid_specs(&settings, global)? else {
         return Ok(Outcome::Failure);
     };
     let desired = super::plan::take_desired(&mut tree);

@@ -15,11 +15,11 @@ pub fn run(global: &GlobalArgs, cmd: &AuditCommand) -> anyhow::Result<Outcome> {
     }
     match audit::verify(path) {
         Ok((lines, head)) => {
-            println!(
-                "{}: {lines} entries, hash chain intact (head {}).",
+            super::out(&format!(
+                "{}: {lines} entries, hash chain intact (head {}).\n",
                 path.display(),
                 head.get(..16).unwrap_or(&head)
-            );
+            ));
             Ok(Outcome::Success)
         }
         Err(e @ AuditError::Broken { .. }) => {

@@ -126,20 +126,20 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
                 ..Entry::default()
             })?;
         }
-        println!(
-            "{} {:?} -> {}",
+        super::out(&format!(
+            "{} {:?} -> {}\n",
             o.object.kind(),
             o.object.name(),
             path.display()
-        );
+        ));
     }
-    println!(
-        "Imported {} object(s) into {} ({} file(s) written); they are now managed in {}.",
+    super::out(&format!(
+        "Imported {} object(s) into {} ({} file(s) written); they are now managed in {}.\n",
         objects.len(),
         args.out.display(),
         written,
         settings.lockfile.display()
-    );
+    ));
     Ok(Outcome::Success)
 }
 

@@ -138,24 +138,22 @@ pub async fn connect(
     }
 }
 
-/// Loads the spec tree and refuses an invalid one, printing its problems.
-/// Returns `None` (after printing) when the tree is invalid.
+/// Loads the spec tree and refuses an invalid one, printing its problems to stderr
+/// with the same snippets as `validate`. Returns `None` (after printing) when invalid.
 pub fn load_valid_specs(
     settings: &crate::settings::Settings,
+    global: &GlobalArgs,
 ) -> anyhow::Result<Option<crate::spec::SpecTree>> {
-    use crate::spec::Severity;
+    use std::io::IsTerminal;
     let tree = crate::spec::load_tree(&settings.rules_dir)?;
-    for d in &tree.diagnostics {
-        let loc = d
-            .location
-            .as_ref()
-            .map(|l| format!("{}:{}:{}: ", l.file.display(), l.line, l.column))
-            .unwrap_or_default();
-        let sev = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        eprintln!("{loc}{sev}: {}", d.message);
+    if !tree.diagnostics.is_empty() {
+        let color = !global.no_color
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::io::stderr().is_terminal();
+        eprint!(
+            "{}",
+            crate::spec::diagnostics::render_text(&tree.diagnostics, color)
+        );
     }
     if tree.is_invalid(false) {
         eprintln!(
@@ -172,4 +170,13 @@ Run `speechops validate` for details.",
 pub fn use_color(global: &GlobalArgs) -> bool {
     use std::io::IsTerminal;
     !global.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}
+
+/// Writes command output to stdout. A closed pipe (`speechops plan | head`) is not an
+/// error worth a panic: the reader has what it wanted.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
 }

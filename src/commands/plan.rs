@@ -13,7 +13,7 @@ use crate::state::{Lockfile, TargetState};
 /// Runs `speechops plan`.
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
     let settings = Settings::resolve(global)?;
-    let Some(mut tree) = super::load_valid_specs(&settings)? else {
+    let Some(mut tree) = super::load_valid_specs(&settings, global)? else {
         return Ok(Outcome::Failure);
     };
     let desired = take_desired(&mut tree);
@@ -84,5 +84,5 @@ pub fn print_plan(global: &GlobalArgs, plan: &Plan, fingerprint: &str) {
         Format::Markdown => render::markdown(plan),
         Format::Json => render::json(plan, fingerprint),
     };
-    print!("{out}");
+    super::out(&out);
 }
