@@ -176,3 +176,21 @@ fn usage_errors_exit_1_not_2() {
     let run = repo.run(&["--help"]);
     assert_eq!(run.code, 0);
 }
+
+/// The spec example in README.md is valid: docs that users copy from must be true.
+#[test]
+fn readme_spec_example_validates_strictly() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let start = readme
+        .find("```yaml\n# yaml-language-server")
+        .expect("a yaml example")
+        + 8;
+    let end = start + readme[start..].find("```").unwrap();
+    let repo = Repo::new();
+    repo.write("rules/example.yaml", &readme[start..end]);
+    let run = repo.run(&["validate", "--strict"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("3 specs"), "{}", run.stdout);
+}
