@@ -34,11 +34,13 @@ pub struct GlobalArgs {
     /// Target from the config [default: the config's defaultTarget]
     #[arg(long, global = true, value_name = "NAME")]
     pub target: Option<String>,
-    /// AWS-style Genesys region code, e.g. us-east-1
-    #[arg(long, global = true, env = "GENESYSCLOUD_REGION", value_name = "CODE")]
+    /// AWS-style Genesys region code, e.g. us-east-1 [env: GENESYSCLOUD_REGION, used
+    /// only when no config target applies]
+    #[arg(long, global = true, value_name = "CODE")]
     pub region: Option<String>,
-    /// Explicit API base URL; wins over --region (used for emulators)
-    #[arg(long, global = true, env = "GENESYSCLOUD_API_URL", value_name = "URL")]
+    /// Explicit API base URL; wins over --region (used for emulators) [env:
+    /// GENESYSCLOUD_API_URL, used only when no config target applies]
+    #[arg(long, global = true, value_name = "URL")]
     pub api_url: Option<String>,
     /// Use the embedded sandbox org persisted in DIR (no credentials, no network)
     #[arg(

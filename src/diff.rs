@@ -245,9 +245,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
 
     let lock_entries = input.lock.entries();
-    let lock_by_id: BTreeMap<(Kind, &str), &LockEntry> = lock_entries
+    let lock_by_id: BTreeMap<(Kind, &str), (&str, &LockEntry)> = lock_entries
         .iter()
-        .map(|(k, _, e)| ((*k, e.id.as_str()), *e))
+        .map(|(k, n, e)| ((*k, e.id.as_str()), (*n, *e)))
         .collect();
     let mut changes = Vec::new();
     for (d, m) in &matches {
@@ -278,11 +278,22 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             // Not fetched: the lockfile proves the remote still holds what we wrote.
             None => lock_by_id
                 .get(&(kind, r.id.as_str()))
-                .is_some_and(|e| e.spec_sha256 == d.object.sha256()),
+                .is_some_and(|(_, e)| e.spec_sha256 == d.object.sha256()),
         };
         let renamed_from = (r.name != name).then(|| r.name.clone());
         if equal && renamed_from.is_none() {
-            if !m.managed {
+            // Record the object when it is not managed, or when the lockfile is behind
+            // the org: an earlier run was killed after its write landed (a rename, or
+            // an update that changed `dateModified`) but before it was recorded.
+            let record = match lock_by_id.get(&(kind, r.id.as_str())) {
+                None => true,
+                Some((entry_name, e)) => {
+                    *entry_name != name
+                        || (e.spec_sha256 != d.object.sha256()
+                            && e.date_modified != r.date_modified)
+                }
+            };
+            if record {
                 changes.push(Change {
                     action: Action::Adopt,
                     kind,
@@ -290,7 +301,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     id: Some(r.id.clone()),
                     before: before.clone(),
                     after: Some(d.object.clone()),
-                    adopted: true,
+                    adopted: !m.managed,
                     renamed_from: None,
                 });
             }

@@ -252,9 +252,27 @@ impl Recorder {
 /// What a successful write did, for rollback.
 #[derive(Debug, Clone)]
 enum Undo {
-    Created { id: String },
-    Updated { id: String, prev: Option<LockEntry> },
-    Deleted { prev: Option<LockEntry> },
+    Created {
+        id: String,
+    },
+    /// `prev`: the lockfile entry before the write, under the name it had then.
+    Updated {
+        id: String,
+        prev: Option<(String, LockEntry)>,
+    },
+    Deleted {
+        prev: Option<(String, LockEntry)>,
+    },
+}
+
+/// The managed entry holding this remote id, under whatever name it is recorded.
+fn entry_by_id(state: &TargetState, kind: Kind, id: Option<&str>) -> Option<(String, LockEntry)> {
+    let id = id?;
+    state
+        .entries()
+        .into_iter()
+        .find(|(k, _, e)| *k == kind && e.id == id)
+        .map(|(_, name, e)| (name.to_string(), e.clone()))
 }
 
 /// The result of one write request.
@@ -282,7 +300,6 @@ pub async fn execute(
     for (kind, name, entry) in recorder.target_state().entries() {
         if remote.by_id(kind, &entry.id).is_none() {
             let (name, id) = (name.to_string(), entry.id.clone());
-            recorder.set_entry(kind, &name, None)?;
             recorder.audit(
                 "forget",
                 Some(kind),
@@ -294,6 +311,7 @@ pub async fn execute(
                 None,
                 Some("remote object no longer exists".to_string()),
             )?;
+            recorder.set_entry(kind, &name, None)?;
             report.forgotten.push(format!("{kind} {name:?} [id {id}]"));
         }
     }
@@ -303,6 +321,23 @@ pub async fn execute(
             continue;
         };
         let r = remote.by_id(c.kind, id);
+        let prev = entry_by_id(&recorder.target_state(), c.kind, Some(id));
+        recorder.audit(
+            "adopt",
+            Some(c.kind),
+            Some(&c.name),
+            Some(id),
+            prev.as_ref().map(|(_, e)| e.spec_sha256.clone()),
+            Some(after.sha256()),
+            "ok",
+            None,
+            None,
+        )?;
+        // Re-recording a managed object (after a run was killed mid-rename, say)
+        // moves its entry to the spec's name.
+        if let Some((old, _)) = prev.as_ref().filter(|(n, _)| *n != c.name) {
+            recorder.set_entry(c.kind, old, None)?;
+        }
         recorder.set_entry(
             c.kind,
             &c.name,
@@ -314,20 +349,7 @@ pub async fn execute(
                 spec_sha256: after.sha256(),
             }),
         )?;
-        recorder.audit(
-            "adopt",
-            Some(c.kind),
-            Some(&c.name),
-            Some(id),
-            None,
-            Some(after.sha256()),
-            "ok",
-            None,
-            None,
-        )?;
-        report
-            .results
-            .push(result(c, Some(id.clone()), Status::Done));
+        report.push(result(c, Some(id.clone()), Status::Done));
     }
 
     let of = |kind: Kind, actions: &[Action]| -> Vec<Change> {
@@ -354,9 +376,7 @@ pub async fn execute(
     for phase in phases {
         if failed {
             for c in phase.changes() {
-                report
-                    .results
-                    .push(result(c, c.id.clone(), Status::NotAttempted));
+                report.push(result(c, c.id.clone(), Status::NotAttempted));
             }
             continue;
         }
@@ -371,7 +391,7 @@ pub async fn execute(
     }
 
     if failed && opts.atomic {
-        rollback(client, undo, recorder, &mut report).await?;
+        rollback(client, undo, remote, recorder, &mut report).await?;
     }
     Ok(report)
 }
@@ -443,7 +463,13 @@ async fn run_writes(
                 continue;
             }
         };
-        let prev = recorder.target_state().get(c.kind, &c.name).cloned();
+        let prev = entry_by_id(&recorder.target_state(), c.kind, c.id.as_deref()).or_else(|| {
+            let state = recorder.target_state();
+            state
+                .get(c.kind, &c.name)
+                .cloned()
+                .map(|e| (c.name.clone(), e))
+        });
         match res {
             Ok(ok) => {
                 let after_sha = c.after.as_ref().map(Object::sha256);
@@ -454,22 +480,24 @@ async fn run_writes(
                     published: ok.published,
                     spec_sha256: sha,
                 });
-                if let Some(old) = &c.renamed_from {
-                    recorder.set_entry(c.kind, old, None)?;
-                }
-                // A delete forgets the entry of the name it deleted.
-                recorder.set_entry(c.kind, &c.name, entry)?;
+                // Audit first: a crash before the lockfile write is then recovered by
+                // adoption, and the audit trail never misses a real write.
                 recorder.audit(
                     c.action.as_str(),
                     Some(c.kind),
                     Some(&c.name),
                     Some(&ok.id),
-                    prev.as_ref().map(|e| e.spec_sha256.clone()),
+                    prev.as_ref().map(|(_, e)| e.spec_sha256.clone()),
                     after_sha,
                     "ok",
                     Some(&ok.meta),
                     None,
                 )?;
+                if let Some((old, _)) = prev.as_ref().filter(|(n, _)| *n != c.name) {
+                    recorder.set_entry(c.kind, old, None)?;
+                }
+                // A delete forgets the entry of the name it deleted.
+                recorder.set_entry(c.kind, &c.name, entry)?;
                 tracing::info!(
                     "{} {} {:?} [id {}]",
                     c.action.as_str(),
@@ -491,17 +519,13 @@ async fn run_writes(
             Err(e) => {
                 recorder.record_failure(c.action.as_str(), &c, &e)?;
                 tracing::error!("{} {} {:?} failed: {e}", c.action.as_str(), c.kind, c.name);
-                report
-                    .results
-                    .push(result(&c, c.id.clone(), Status::Failed(e.to_string())));
+                report.push(result(&c, c.id.clone(), Status::Failed(e.to_string())));
                 failed = true;
             }
         }
     }
     for c in pending {
-        report
-            .results
-            .push(result(&c, c.id.clone(), Status::NotAttempted));
+        report.push(result(&c, c.id.clone(), Status::NotAttempted));
     }
     Ok(failed)
 }
@@ -630,10 +654,6 @@ async fn run_publish(
                     .as_ref()
                     .map(|e| e.id.clone())
                     .or_else(|| c.id.clone());
-                if let Some(mut e) = entry {
-                    e.published = true;
-                    recorder.set_entry(kind, &c.name, Some(e))?;
-                }
                 recorder.audit(
                     "publish",
                     Some(kind),
@@ -645,6 +665,10 @@ async fn run_publish(
                     Some(&w.meta),
                     Some(format!("publish job {}", w.value.id)),
                 )?;
+                if let Some(mut e) = entry {
+                    e.published = true;
+                    recorder.set_entry(kind, &c.name, Some(e))?;
+                }
                 report.push(result(c, id, Status::Done));
             }
             Ok(false)
@@ -652,26 +676,30 @@ async fn run_publish(
         Err(e) => {
             for c in &changes {
                 recorder.record_failure("publish", c, &e)?;
-                report
-                    .results
-                    .push(result(c, c.id.clone(), Status::Failed(e.to_string())));
+                report.push(result(c, c.id.clone(), Status::Failed(e.to_string())));
             }
             Ok(true)
         }
     }
 }
 
-/// Undoes this run's writes, newest first, each audited.
+/// What a rollback write left: the entry to record (under its name), the id, the call.
+type Restored = (Option<(String, LockEntry)>, String, CallMeta);
+
+/// Undoes this run's writes, newest first, each audited; then republishes what was
+/// published before, so the restored content is also what is live.
 async fn rollback(
     client: &Client,
     undo: Vec<(Change, Undo)>,
+    remote: &RemoteState,
     recorder: &mut Recorder,
     report: &mut Report,
 ) -> Result<(), ExecError> {
+    let mut republish: Vec<(Kind, String, String)> = Vec::new();
     for (c, u) in undo.into_iter().rev() {
         let action = format!("rollback-{}", c.action.as_str());
-        let ids = topic_ids(&recorder.target_state());
-        let res: Result<(Option<LockEntry>, String, CallMeta), genesys::Error> = match &u {
+        let ids = rollback_topic_ids(recorder, remote, &c);
+        let res: Result<Restored, genesys::Error> = match &u {
             Undo::Created { id } => {
                 let w = match c.kind {
                     Kind::Topic => client.delete_topic(id).await,
@@ -682,10 +710,10 @@ async fn rollback(
             }
             Undo::Updated { id, prev } => match &c.before {
                 Some(before) => put_object(client, Some(id), before, &ids).await.map(|ok| {
-                    let entry = prev.clone().map(|mut e| {
+                    let entry = prev.clone().map(|(name, mut e)| {
                         e.date_modified = ok.date_modified.clone();
                         e.published = ok.published;
-                        e
+                        (name, e)
                     });
                     (entry, ok.id, ok.meta)
                 }),
@@ -693,11 +721,11 @@ async fn rollback(
             },
             Undo::Deleted { prev } => match &c.before {
                 Some(before) => put_object(client, None, before, &ids).await.map(|ok| {
-                    let entry = prev.clone().map(|mut e| {
+                    let entry = prev.clone().map(|(name, mut e)| {
                         e.id = ok.id.clone();
                         e.date_modified = ok.date_modified.clone();
                         e.published = ok.published;
-                        e
+                        (name, e)
                     });
                     (entry, ok.id, ok.meta)
                 }),
@@ -706,15 +734,14 @@ async fn rollback(
         };
         match res {
             Ok((entry, id, meta)) => {
-                let name = match (&u, &c.renamed_from) {
-                    (Undo::Updated { .. }, Some(old)) => {
-                        recorder.set_entry(c.kind, &c.name, None)?;
-                        old.clone()
+                let was_published = match &u {
+                    Undo::Updated { prev, .. } | Undo::Deleted { prev } => {
+                        prev.as_ref().is_some_and(|(_, e)| e.published)
                     }
-                    _ => c.name.clone(),
+                    Undo::Created { .. } => false,
                 };
-                let sha = entry.as_ref().map(|e| e.spec_sha256.clone());
-                recorder.set_entry(c.kind, &name, entry)?;
+                let name = entry.as_ref().map_or(c.name.clone(), |(n, _)| n.clone());
+                let sha = entry.as_ref().map(|(_, e)| e.spec_sha256.clone());
                 recorder.audit(
                     &action,
                     Some(c.kind),
@@ -726,6 +753,13 @@ async fn rollback(
                     Some(&meta),
                     None,
                 )?;
+                if name != c.name {
+                    recorder.set_entry(c.kind, &c.name, None)?;
+                }
+                recorder.set_entry(c.kind, &name, entry.map(|(_, e)| e))?;
+                if was_published && c.kind != Kind::SpeechRule {
+                    republish.push((c.kind, name.clone(), id.clone()));
+                }
                 for r in report.results.iter_mut() {
                     if r.kind == c.kind
                         && r.name == c.name
@@ -748,7 +782,76 @@ async fn rollback(
             }
         }
     }
+    for kind in [Kind::Topic, Kind::Program] {
+        let items: Vec<&(Kind, String, String)> =
+            republish.iter().filter(|(k, _, _)| *k == kind).collect();
+        if items.is_empty() {
+            continue;
+        }
+        let ids: Vec<String> = items.iter().map(|(_, _, id)| id.clone()).collect();
+        let res = match kind {
+            Kind::Program => client.publish_programs(&ids).await,
+            _ => client.publish_topics(&ids).await,
+        };
+        for (_, name, id) in items {
+            match &res {
+                Ok(w) => {
+                    if let Some(mut e) = recorder.target_state().get(kind, name).cloned() {
+                        e.published = true;
+                        recorder.audit(
+                            "rollback-publish",
+                            Some(kind),
+                            Some(name),
+                            Some(id),
+                            None,
+                            None,
+                            "ok",
+                            Some(&w.meta),
+                            None,
+                        )?;
+                        recorder.set_entry(kind, name, Some(e))?;
+                    }
+                }
+                Err(e) => {
+                    recorder.audit(
+                        "rollback-publish",
+                        Some(kind),
+                        Some(name),
+                        Some(id),
+                        None,
+                        None,
+                        "failed",
+                        None,
+                        Some(e.to_string()),
+                    )?;
+                    report.push(OpResult {
+                        action: "rollback-publish".to_string(),
+                        kind,
+                        name: name.clone(),
+                        id: Some(id.clone()),
+                        status: Status::RollbackFailed(e.to_string()),
+                    });
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// Topic name -> id for restoring a body: managed topics, plus the program's own
+/// member topics as the org listed them (a program may hold unmanaged topics).
+fn rollback_topic_ids(
+    recorder: &Recorder,
+    remote: &RemoteState,
+    c: &Change,
+) -> BTreeMap<String, String> {
+    let mut ids = topic_ids(&recorder.target_state());
+    if let Some(r) = c.id.as_deref().and_then(|id| remote.by_id(c.kind, id)) {
+        for (id, name) in &r.topic_refs {
+            ids.entry(name.clone()).or_insert_with(|| id.clone());
+        }
+    }
+    ids
 }
 
 fn missing_before(c: &Change) -> genesys::Error {

@@ -28,6 +28,22 @@ pub struct Event {
     pub changes: Vec<EventChange>,
 }
 
+/// A receiver URL as it may be shown: scheme and host only. Webhook paths and query
+/// strings are often credentials themselves (chat-tool hooks), so they never reach
+/// output or the audit log.
+pub fn redacted_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("?");
+            match u.port() {
+                Some(p) => format!("{}://{host}:{p}/…", u.scheme()),
+                None => format!("{}://{host}/…", u.scheme()),
+            }
+        }
+        Err(_) => "<invalid URL>".to_string(),
+    }
+}
+
 /// `sha256=<hex HMAC>` of the body with the secret.
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
     let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(secret) {
@@ -80,6 +96,18 @@ pub async fn send(receiver: &NotifyConfig, event: &Event) -> Result<(), String> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn urls_are_shown_without_path_or_query() {
+        assert_eq!(
+            super::redacted_url("https://hooks.example.com/services/T0/B0/XyZsecret?token=1"),
+            "https://hooks.example.com/…"
+        );
+        assert_eq!(
+            super::redacted_url("http://127.0.0.1:9/hook"),
+            "http://127.0.0.1:9/…"
+        );
+    }
+
     #[test]
     fn signature_matches_a_known_vector() {
         // RFC 4231 test case 2.

@@ -75,23 +75,17 @@ pub async fn fetch(
             t.published,
         ));
     }
+    // Program and rule lists carry whole bodies: hash them too, so a change is caught
+    // even where an org reports no dateModified.
     for p in &programs {
-        fp_lines.push(fingerprint_line(
-            Kind::Program,
-            &p.id,
-            &p.name,
-            &p.date_modified,
-            p.published,
-        ));
+        let line = fingerprint_line(Kind::Program, &p.id, &p.name, &p.date_modified, p.published);
+        let body = Object::Program(convert::program_to_model(p)).sha256();
+        fp_lines.push(format!("{line}\t{body}"));
     }
     for r in &rules {
-        fp_lines.push(fingerprint_line(
-            Kind::SpeechRule,
-            &r.id,
-            &r.name,
-            &r.date_modified,
-            false,
-        ));
+        let line = fingerprint_line(Kind::SpeechRule, &r.id, &r.name, &r.date_modified, false);
+        let body = Object::SpeechRule(convert::speech_rule_to_model(r)).sha256();
+        fp_lines.push(format!("{line}\t{body}"));
     }
     fp_lines.sort();
     let fingerprint = sha256_hex(fp_lines.join("\n").as_bytes());

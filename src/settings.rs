@@ -221,33 +221,41 @@ fn resolve_target(
     if let Some(name) = &args.target {
         return from_target(name);
     }
-    let api_url = args
-        .api_url
-        .clone()
-        .or_else(|| env_nonempty("GENESYS_BASE_URL"));
-    if let Some(url) = api_url {
-        let endpoint = genesys::endpoint_for_api_url(&url);
-        return Ok((
-            url,
-            Ok(Connection::Remote {
-                endpoint,
-                client_id_env: None,
-                client_secret_env: None,
-            }),
-        ));
-    }
-    if let Some(region) = &args.region {
-        let conn = genesys::endpoint_for_region(region)
-            .map(|endpoint| Connection::Remote {
-                endpoint,
-                client_id_env: None,
-                client_secret_env: None,
-            })
-            .map_err(|e| e.to_string());
-        return Ok((region.clone(), conn));
+    let explicit = |url: Option<String>, region: Option<String>| -> Option<Resolved> {
+        if let Some(url) = url {
+            let endpoint = genesys::endpoint_for_api_url(&url);
+            return Some((
+                url,
+                Ok(Connection::Remote {
+                    endpoint,
+                    client_id_env: None,
+                    client_secret_env: None,
+                }),
+            ));
+        }
+        region.map(|region| {
+            let conn = genesys::endpoint_for_region(&region)
+                .map(|endpoint| Connection::Remote {
+                    endpoint,
+                    client_id_env: None,
+                    client_secret_env: None,
+                })
+                .map_err(|e| e.to_string());
+            (region, conn)
+        })
+    };
+    // Flags beat the config; the environment only fills in when the config names no
+    // default target, so a CI-wide GENESYSCLOUD_REGION can never silently redirect a
+    // repository's configured target to another org.
+    if let Some(r) = explicit(args.api_url.clone(), args.region.clone()) {
+        return Ok(r);
     }
     if let Some(name) = &config.default_target {
         return from_target(name);
+    }
+    let env_url = env_nonempty("GENESYSCLOUD_API_URL").or_else(|| env_nonempty("GENESYS_BASE_URL"));
+    if let Some(r) = explicit(env_url, env_nonempty("GENESYSCLOUD_REGION")) {
+        return Ok(r);
     }
     Ok((
         "default".to_string(),

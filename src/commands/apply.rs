@@ -81,6 +81,26 @@ Run `speechops plan --out FILE` again.",
             );
             return Ok(Outcome::Refused);
         }
+        if let Some(saved) = &saved {
+            let key = |p: &Plan| -> Vec<(
+                crate::diff::Action,
+                crate::model::Kind,
+                String,
+                Option<String>,
+            )> {
+                p.changes
+                    .iter()
+                    .map(|c| (c.action, c.kind, c.name.clone(), c.id.clone()))
+                    .collect()
+            };
+            if key(&saved.plan) != key(&plan) {
+                eprintln!(
+                    "error: stale plan: the plan computed now differs from the saved one (the \
+lockfile or the config changed since it was saved). Run `speechops plan --out FILE` again."
+                );
+                return Ok(Outcome::Refused);
+            }
+        }
         if let Some(outcome) = check_guards(&plan, args) {
             super::plan::print_plan(global, &plan, &remote.fingerprint);
             return Ok(outcome);
@@ -240,14 +260,13 @@ async fn notify_all(
             .collect(),
     };
     for receiver in &settings.notify {
+        let shown = notify::redacted_url(&receiver.url);
         match notify::send(receiver, &event).await {
-            Ok(()) => recorder.record_notify(&receiver.url, true, None)?,
+            Ok(()) => recorder.record_notify(&shown, true, None)?,
             Err(msg) => {
-                eprintln!("warning: notification to {} failed: {msg}", receiver.url);
-                recorder.record_notify(&receiver.url, false, Some(msg.clone()))?;
-                report
-                    .notify_warnings
-                    .push(format!("{}: {msg}", receiver.url));
+                eprintln!("warning: notification to {shown} failed: {msg}");
+                recorder.record_notify(&shown, false, Some(msg.clone()))?;
+                report.notify_warnings.push(format!("{shown}: {msg}"));
             }
         }
     }

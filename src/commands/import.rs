@@ -70,10 +70,34 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
         }
         anyhow::Ok(all)
     })?;
+    let mut seen = std::collections::BTreeSet::new();
     let objects: Vec<Imported> = objects
         .into_iter()
         .filter(|o| glob.as_ref().is_none_or(|g| g.is_match(o.object.name())))
+        .filter(|o| {
+            // Identity is kind + name: a second remote object with the same name cannot
+            // be a spec of its own. Keep the first (by id) and say so.
+            let first = seen.insert((o.object.kind(), o.object.name().to_string()));
+            if !first {
+                eprintln!(
+                    "warning: {} {:?} exists more than once in the org; id {} was not imported",
+                    o.object.kind(),
+                    o.object.name(),
+                    o.id
+                );
+            }
+            first
+        })
         .collect();
+    if !is_within(&args.out, &settings.rules_dir) {
+        eprintln!(
+            "note: {} is outside the spec root {}; the imported objects are recorded as managed, \
+but `plan` reads {}",
+            args.out.display(),
+            settings.rules_dir.display(),
+            settings.rules_dir.display()
+        );
+    }
 
     std::fs::create_dir_all(&args.out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.out.display()))?;
@@ -141,6 +165,17 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
         settings.lockfile.display()
     ));
     Ok(Outcome::Success)
+}
+
+/// Whether `path` is `root` or below it (compared as absolute, normalised paths).
+fn is_within(path: &Path, root: &Path) -> bool {
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .components()
+            .collect::<PathBuf>()
+    };
+    abs(path).starts_with(abs(root))
 }
 
 /// Every remote object of a kind, with full bodies.

@@ -160,6 +160,29 @@ fn rename_is_an_in_place_update() {
 }
 
 #[test]
+fn a_rename_that_landed_but_was_not_recorded_is_re_recorded() {
+    // A run was killed after renaming id 1 from Old to New, before the lockfile write.
+    let old = topic("Old", &["x"]);
+    let new = topic("New", &["x"]);
+    let d = [Desired {
+        object: new.clone(),
+        renamed_from: Some("Old".into()),
+    }];
+    let p = run(
+        &d,
+        &[remote("1", &new, true)],
+        &lock_of(&[(&old, "1")]),
+        true,
+    );
+    assert_eq!(actions(&p), vec![(Action::Adopt, "New".into())]);
+    assert!(
+        !p.changes[0].adopted,
+        "a managed object is re-recorded, not adopted"
+    );
+    assert!(p.guards.is_empty());
+}
+
+#[test]
 fn deletes_only_with_prune_and_only_managed() {
     let a = topic("A", &["x"]);
     let gone = topic("Gone", &["y"]);

@@ -3,7 +3,16 @@
 //! Responses are parsed leniently (unknown fields ignored, absent values defaulted,
 //! because Genesys omits empty values); requests are exactly what SPEC lists.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Genesys sometimes sends `null` where a list or flag is empty: treat it as absent.
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// `{id, name}` reference used in topic and program bodies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -20,9 +29,11 @@ pub struct ListedTopic {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+    #[serde(deserialize_with = "nullable")]
     pub published: bool,
     pub strictness: Option<String>,
     pub programs_count: Option<u64>,
+    #[serde(deserialize_with = "nullable")]
     pub tags: Vec<String>,
     pub dialect: Option<String>,
     pub participants: Option<String>,
@@ -48,13 +59,17 @@ pub struct Topic {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+    #[serde(deserialize_with = "nullable")]
     pub published: bool,
     pub strictness: Option<String>,
     pub matching_type: Option<String>,
+    #[serde(deserialize_with = "nullable")]
     pub programs: Vec<IdName>,
+    #[serde(deserialize_with = "nullable")]
     pub tags: Vec<String>,
     pub dialect: Option<String>,
     pub participants: Option<String>,
+    #[serde(deserialize_with = "nullable")]
     pub phrases: Vec<WirePhrase>,
     pub date_modified: Option<String>,
     pub date_published: Option<String>,
@@ -81,8 +96,11 @@ pub struct Program {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+    #[serde(deserialize_with = "nullable")]
     pub published: bool,
+    #[serde(deserialize_with = "nullable")]
     pub tags: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
     pub topics: Vec<IdName>,
     pub date_modified: Option<String>,
 }
@@ -103,6 +121,7 @@ pub struct ProgramRequest {
 pub struct RulePhrase {
     pub phrase: String,
     pub match_type: Option<String>,
+    #[serde(deserialize_with = "nullable")]
     pub case_sensitive: bool,
     pub enabled: Option<bool>,
 }
@@ -126,8 +145,11 @@ pub struct SpeechRule {
     pub description: Option<String>,
     pub enabled: Option<bool>,
     pub language: Option<String>,
+    #[serde(deserialize_with = "nullable")]
     pub phrases: Vec<RulePhrase>,
+    #[serde(deserialize_with = "nullable")]
     pub scoring: Vec<RuleScoring>,
+    #[serde(deserialize_with = "nullable")]
     pub tags: Vec<String>,
     pub date_modified: Option<String>,
 }
@@ -162,6 +184,7 @@ pub struct ErrorBody {
     pub code: String,
     pub status: u16,
     pub context_id: Option<String>,
+    #[serde(deserialize_with = "nullable")]
     pub details: Vec<ErrorDetail>,
 }
 
@@ -173,4 +196,20 @@ pub struct ErrorDetail {
     pub field_name: Option<String>,
     pub entity_id: Option<String>,
     pub entity_name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_lists_and_flags_read_as_empty() {
+        let t: Topic = serde_json::from_str(
+            r#"{"id":"1","name":"n","tags":null,"phrases":null,"programs":null,"published":null}"#,
+        )
+        .unwrap();
+        assert!(t.tags.is_empty() && t.phrases.is_empty() && !t.published);
+        let p: Program = serde_json::from_str(r#"{"id":"1","name":"n","topics":null}"#).unwrap();
+        assert!(p.topics.is_empty());
+    }
 }

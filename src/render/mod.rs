@@ -51,6 +51,9 @@ pub fn change_line(c: &Change) -> String {
     if c.adopted && c.action == Action::Update {
         line.push_str(" (adopted: exists in the org but was not managed)");
     }
+    if !c.adopted && c.action == Action::Adopt {
+        line.push_str(" (re-recorded: the lockfile was behind the org)");
+    }
     if let Some(id) = &c.id {
         let _ = write!(line, " [id {id}]");
     }

@@ -80,7 +80,10 @@ fn every_action() -> Plan {
             change(Action::Publish, Kind::Topic, "Identity check", None, Some(topic("Identity check", &["x"]))),
             change(Action::Create, Kind::Topic, "Recording disclosure", None, Some(topic("Recording disclosure", &["this call may be recorded"]))),
             change(Action::Publish, Kind::Topic, "Recording disclosure", None, Some(topic("Recording disclosure", &["x"]))),
-            change(Action::Adopt, Kind::Program, "Outbound compliance", Some(program.clone()), Some(program)),
+            Change {
+                adopted: true,
+                ..change(Action::Adopt, Kind::Program, "Outbound compliance", Some(program.clone()), Some(program))
+            },
             change(Action::Delete, Kind::Topic, "Retired topic", Some(topic("Retired topic", &["old phrase"])), None),
         ],
         guards: vec![Guard {

@@ -619,6 +619,12 @@ fn targets_from_config_keep_separate_lockfile_sections() {
     )
     .unwrap();
     assert_eq!(block_on(staging_client.list_topics()).unwrap().len(), 2);
+    // A CI-wide region variable never redirects the configured default target.
+    let mut with_region = env.to_vec();
+    with_region.push(("GENESYSCLOUD_REGION", "us-east-1"));
+    let plan = repo.run_env(&["plan", "--detailed-exitcode"], &with_region);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("Target \"prod\""), "{}", plan.stdout);
     let unknown = repo.run_env(&["plan", "--target", "nope"], &env);
     assert_eq!(unknown.code, 1);
     assert!(
