@@ -3,7 +3,7 @@
 //! Retry-After, a rejected token).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use speechops::genesys::types::{
 };
 use speechops::genesys::{Client, ClientOptions, Credentials, Error, Secret, endpoint_for_api_url};
 
-use crate::support::{CLIENT_ID, CLIENT_SECRET, Sandbox};
+use crate::support::{CLIENT_ID, CLIENT_SECRET, Reply, Sandbox, Scripted, Seen};
 
 const TOPICS: &str = "/api/v2/speechandtextanalytics/topics";
 
@@ -412,112 +412,8 @@ async fn bad_credentials_are_one_clear_error_without_retries() {
 
 // ---- against scripted servers ------------------------------------------------------------
 
-/// One request a [`Scripted`] server received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    /// Path without the query.
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-enum Reply {
-    Json(u16, Vec<(&'static str, String)>, String),
-    /// Close the connection without answering.
-    Drop,
-}
-
 fn ok(body: Value) -> Reply {
     Reply::Json(200, vec![], body.to_string())
-}
-
-/// A tiny HTTP/1.1 server whose every answer is scripted (`Connection: close`).
-struct Scripted {
-    url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Scripted {
-    fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Scripted {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
-        let handler = Arc::new(handler);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let handler = Arc::clone(&handler);
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream);
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).is_err() {
-                        return;
-                    }
-                    let mut parts = line.split_whitespace();
-                    let method = parts.next().unwrap_or_default().to_string();
-                    let target = parts.next().unwrap_or_default().to_string();
-                    let (path, query) = match target.split_once('?') {
-                        Some((p, q)) => (p.to_string(), q.to_string()),
-                        None => (target, String::new()),
-                    };
-                    let mut headers = Vec::new();
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':') {
-                            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-                            if k == "content-length" {
-                                len = v.parse().unwrap_or(0);
-                            }
-                            headers.push((k, v));
-                        }
-                    }
-                    let mut body = vec![0u8; len];
-                    let _ = reader.read_exact(&mut body);
-                    let seen = Seen {
-                        method,
-                        path,
-                        query,
-                        headers,
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                    };
-                    let reply = handler(&seen);
-                    log.lock().expect("log").push(seen);
-                    if let Reply::Json(status, extra, body) = reply {
-                        let mut out = format!(
-                            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\ninin-correlation-id: corr-{status}\r\n",
-                            body.len()
-                        );
-                        for (k, v) in extra {
-                            out.push_str(&format!("{k}: {v}\r\n"));
-                        }
-                        out.push_str("\r\n");
-                        out.push_str(&body);
-                        let _ = reader.get_mut().write_all(out.as_bytes());
-                    }
-                });
-            }
-        });
-        Scripted { url, seen }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().expect("log").clone()
-    }
-
-    fn count(&self, method: &str, path: &str) -> usize {
-        self.seen()
-            .iter()
-            .filter(|s| s.method == method && s.path == path)
-            .count()
-    }
 }
 
 fn token_reply(n: usize) -> Reply {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use crate::support::{self, FakeHttp, Repo, Sandbox, block_on};
+use crate::support::{self, Repo, Sandbox, Scripted, block_on};
 
 /// A tiny deterministic PRNG (splitmix64) for seeded kill points.
 fn splitmix(state: &mut u64) -> u64 {
@@ -203,7 +203,7 @@ proptest! {
     ) {
         let next = Arc::new(Mutex::new((status, body)));
         let serve = Arc::clone(&next);
-        let server = FakeHttp::start(move |req| {
+        let server = Scripted::start(move |req| {
             if req.path.starts_with("/oauth/token") {
                 return (200, r#"{"access_token":"tok","token_type":"bearer","expires_in":3600}"#.to_string());
             }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{self, FakeHttp, Repo, Sandbox, block_on};
+use crate::support::{self, Repo, Sandbox, Scripted, block_on};
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -60,7 +60,7 @@ fn reconcile_workflow_steps_plan_comment_apply_and_drift() {
     assert!(repo.path().join(".speechops-ci/plan.json").exists());
 
     // Sticky comment: created the first time, updated in place afterwards.
-    let github = FakeHttp::start(|req| match (req.method.as_str(), req.path.as_str()) {
+    let github = Scripted::start(|req| match (req.method.as_str(), req.path.as_str()) {
         ("GET", p) if p.starts_with("/repos/acme/speech-rules/issues/7/comments") => {
             (200, r#"[{"id": 1, "body": "unrelated"}]"#.to_string())
         }
@@ -76,7 +76,7 @@ fn reconcile_workflow_steps_plan_comment_apply_and_drift() {
     ];
     let comment = step(&repo, &sandbox, "comment.sh", &env);
     assert_eq!(comment.code, 0, "{}\n{}", comment.stdout, comment.stderr);
-    let reqs = github.requests();
+    let reqs = github.seen();
     let post = reqs.iter().find(|r| r.method == "POST").expect("a POST");
     let body: serde_json::Value = serde_json::from_str(&post.body).unwrap();
     assert!(
@@ -92,7 +92,7 @@ fn reconcile_workflow_steps_plan_comment_apply_and_drift() {
             .any(|(k, v)| k == "authorization" && v == "Bearer ghs_faketoken")
     );
 
-    let github = FakeHttp::start(|req| match (req.method.as_str(), req.path.as_str()) {
+    let github = Scripted::start(|req| match (req.method.as_str(), req.path.as_str()) {
         ("GET", _) => (
             200,
             r#"[{"id": 1, "body": "x"}, {"id": 42, "body": "<!-- speechops-plan -->\nold"}]"#
@@ -108,7 +108,7 @@ fn reconcile_workflow_steps_plan_comment_apply_and_drift() {
     ];
     let comment = step(&repo, &sandbox, "comment.sh", &env);
     assert_eq!(comment.code, 0, "{}\n{}", comment.stdout, comment.stderr);
-    let methods: Vec<String> = github.requests().iter().map(|r| r.method.clone()).collect();
+    let methods: Vec<String> = github.seen().iter().map(|r| r.method.clone()).collect();
     assert_eq!(
         methods,
         vec!["GET", "PATCH"],

@@ -1,7 +1,7 @@
 //! Shared test helpers: a temp repo, a running sandbox, the binary.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -238,79 +238,114 @@ impl Sandbox {
     }
 }
 
-/// One request received by a [`FakeHttp`] server.
+/// One request a [`Scripted`] server received: a minimal HTTP/1.1 server for
+/// scripted answers (the client's failure paths) and third-party endpoints (GitHub's
+/// API, webhook receivers).
 #[derive(Debug, Clone)]
-pub struct Received {
+pub struct Seen {
     pub method: String,
+    /// Path without the query.
     pub path: String,
+    pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
-/// A minimal HTTP/1.1 server for third-party endpoints (GitHub's API, a webhook
-/// receiver). Each request gets the handler's (status, JSON body); all are recorded.
-pub struct FakeHttp {
-    pub url: String,
-    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+impl From<(u16, String)> for Reply {
+    fn from((status, body): (u16, String)) -> Reply {
+        Reply::Json(status, vec![], body)
+    }
 }
 
-impl FakeHttp {
-    pub fn start<H>(handler: H) -> FakeHttp
-    where
-        H: Fn(&Received) -> (u16, String) + Send + 'static,
-    {
-        use std::io::{Read, Write};
+pub enum Reply {
+    Json(u16, Vec<(&'static str, String)>, String),
+    /// Close the connection without answering.
+    Drop,
+}
+
+/// A tiny HTTP/1.1 server whose every answer is scripted (`Connection: close`).
+pub struct Scripted {
+    pub url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl Scripted {
+    pub fn start<R: Into<Reply>>(handler: impl Fn(&Seen) -> R + Send + Sync + 'static) -> Scripted {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = std::sync::Arc::clone(&received);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&seen);
+        let handler = std::sync::Arc::new(handler);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let mut reader = BufReader::new(stream);
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).is_err() {
-                    continue;
-                }
-                let mut parts = request_line.split_whitespace();
-                let method = parts.next().unwrap_or_default().to_string();
-                let path = parts.next().unwrap_or_default().to_string();
-                let mut headers = Vec::new();
-                let mut len = 0usize;
-                loop {
+                let handler = std::sync::Arc::clone(&handler);
+                let log = std::sync::Arc::clone(&log);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream);
                     let mut line = String::new();
-                    if reader.read_line(&mut line).is_err() || line == "\r\n" || line.is_empty() {
-                        break;
+                    if reader.read_line(&mut line).is_err() {
+                        return;
                     }
-                    if let Some((k, v)) = line.split_once(':') {
-                        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-                        if k == "content-length" {
-                            len = v.parse().unwrap_or(0);
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or_default().to_string();
+                    let target = parts.next().unwrap_or_default().to_string();
+                    let (path, query) = match target.split_once('?') {
+                        Some((p, q)) => (p.to_string(), q.to_string()),
+                        None => (target, String::new()),
+                    };
+                    let mut headers = Vec::new();
+                    let mut len = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                            break;
                         }
-                        headers.push((k, v));
+                        if let Some((k, v)) = h.split_once(':') {
+                            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+                            if k == "content-length" {
+                                len = v.parse().unwrap_or(0);
+                            }
+                            headers.push((k, v));
+                        }
                     }
-                }
-                let mut body = vec![0u8; len];
-                let _ = reader.read_exact(&mut body);
-                let req = Received {
-                    method,
-                    path,
-                    headers,
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                };
-                let (status, resp) = handler(&req);
-                log.lock().expect("log").push(req);
-                let out = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{resp}",
-                    resp.len()
-                );
-                let _ = reader.get_mut().write_all(out.as_bytes());
+                    let mut body = vec![0u8; len];
+                    let _ = reader.read_exact(&mut body);
+                    let seen = Seen {
+                        method,
+                        path,
+                        query,
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    };
+                    let reply = handler(&seen).into();
+                    log.lock().expect("log").push(seen);
+                    if let Reply::Json(status, extra, body) = reply {
+                        let mut out = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\ninin-correlation-id: corr-{status}\r\n",
+                            body.len()
+                        );
+                        for (k, v) in extra {
+                            out.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        out.push_str("\r\n");
+                        out.push_str(&body);
+                        let _ = reader.get_mut().write_all(out.as_bytes());
+                    }
+                });
             }
         });
-        FakeHttp { url, received }
+        Scripted { url, seen }
     }
 
-    pub fn requests(&self) -> Vec<Received> {
-        self.received.lock().expect("log").clone()
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("log").clone()
+    }
+
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.method == method && s.path == path)
+            .count()
     }
 }
