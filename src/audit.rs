@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::model::sha256_hex;
+use crate::state::AuditHead;
 
 /// `prevHash` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -121,9 +122,10 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens the log, checking its chain first so that we never extend a broken log.
-    pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
-        let (count, last_hash) = verify(path)?;
+    /// Opens the log, checking its chain (and that it still holds the entry the
+    /// lockfile recorded) first, so that we never extend a broken log.
+    pub fn open(path: &Path, head: Option<&AuditHead>) -> Result<AuditLog, AuditError> {
+        let (count, last_hash) = verify_against(path, head)?;
         Ok(AuditLog {
             path: path.to_path_buf(),
             next_seq: count as u64 + 1,
@@ -154,6 +156,14 @@ impl AuditLog {
         self.last_hash = hash;
         Ok(())
     }
+
+    /// The last entry written, to anchor in the lockfile.
+    pub fn head(&self) -> Option<AuditHead> {
+        (self.next_seq > 1).then(|| AuditHead {
+            hash: self.last_hash.clone(),
+            seq: self.next_seq - 1,
+        })
+    }
 }
 
 /// The line for an entry (with trailing newline) and its hash.
@@ -164,11 +174,47 @@ fn seal(entry: &Entry) -> (String, String) {
     (format!("{open},\"hash\":\"{hash}\"}}\n"), hash)
 }
 
+/// Checks the whole chain, then that the log still holds `head` (the last entry the
+/// lockfile recorded): lines removed from the end break that anchor.
+pub fn verify_against(
+    path: &Path,
+    head: Option<&AuditHead>,
+) -> Result<(usize, String), AuditError> {
+    let (count, last, hashes) = chain(path)?;
+    if let Some(h) = head {
+        let at = usize::try_from(h.seq).unwrap_or(usize::MAX);
+        let found = at.checked_sub(1).and_then(|i| hashes.get(i));
+        if found != Some(&h.hash) {
+            return Err(AuditError::Broken {
+                path: path.to_path_buf(),
+                line: (count + 1).min(at.max(1)),
+                reason: if at > count {
+                    format!(
+                        "the log ends at line {count} but the lockfile recorded entry {} \
+(lines were removed from the end)",
+                        h.seq
+                    )
+                } else {
+                    format!("entry {} is not the one the lockfile recorded", h.seq)
+                },
+            });
+        }
+    }
+    Ok((count, last))
+}
+
 /// Checks the whole chain. Returns the number of lines and the last hash.
 pub fn verify(path: &Path) -> Result<(usize, String), AuditError> {
+    chain(path).map(|(count, last, _)| (count, last))
+}
+
+/// Walks the chain: line count, last hash and every line's hash.
+fn chain(path: &Path) -> Result<(usize, String, Vec<String>), AuditError> {
     let text = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, GENESIS.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((0, GENESIS.to_string(), Vec::new()));
+        }
         Err(source) => {
             return Err(AuditError::Read {
                 path: path.to_path_buf(),
@@ -182,8 +228,23 @@ pub fn verify(path: &Path) -> Result<(usize, String), AuditError> {
         reason,
     };
     let text = String::from_utf8(text).map_err(|_| broken(1, "not UTF-8".to_string()))?;
+    // A last line without its newline is a write that was interrupted, not an edit.
+    let torn = (!text.is_empty() && !text.ends_with('\n')).then(|| text.lines().count());
+    let broken = |line: usize, reason: String| {
+        if torn == Some(line) {
+            broken(
+                line,
+                "the last line is incomplete (a write was interrupted); the lines before it \
+are intact: move the incomplete line aside to continue"
+                    .to_string(),
+            )
+        } else {
+            broken(line, reason)
+        }
+    };
     let mut prev = GENESIS.to_string();
     let mut count = 0usize;
+    let mut hashes = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         if line.is_empty() {
@@ -214,9 +275,10 @@ pub fn verify(path: &Path) -> Result<(usize, String), AuditError> {
             ));
         }
         prev = hash.to_string();
+        hashes.push(prev.clone());
         count = n;
     }
-    Ok((count, prev))
+    Ok((count, prev, hashes))
 }
 
 /// Splits `{…,"hash":"<hex>"}` into the hashed body `{…}` and the hash.
@@ -258,7 +320,7 @@ mod tests {
     fn log_with(n: usize) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let mut log = AuditLog::open(&path).unwrap();
+        let mut log = AuditLog::open(&path, None).unwrap();
         for i in 0..n {
             log.append(entry(&format!("rule {i}"))).unwrap();
         }
@@ -286,7 +348,7 @@ mod tests {
     fn intact_chain_verifies_and_reopens() {
         let (_d, path) = log_with(3);
         assert_eq!(verify(&path).unwrap().0, 3);
-        let mut log = AuditLog::open(&path).unwrap();
+        let mut log = AuditLog::open(&path, None).unwrap();
         log.append(entry("more")).unwrap();
         assert_eq!(verify(&path).unwrap().0, 4);
     }
@@ -305,6 +367,42 @@ mod tests {
             l.remove(1);
         });
         assert_eq!(broken_line(&path), 2);
+    }
+
+    #[test]
+    fn lines_removed_from_the_end_break_the_lockfile_anchor() {
+        let (_d, path) = log_with(4);
+        let head = AuditLog::open(&path, None).unwrap().head().unwrap();
+        assert_eq!(head.seq, 4);
+        assert!(verify_against(&path, Some(&head)).is_ok());
+        rewrite(&path, |l| {
+            l.pop();
+        });
+        assert!(
+            verify(&path).is_ok(),
+            "the chain alone cannot see a cut tail"
+        );
+        match verify_against(&path, Some(&head)) {
+            Err(AuditError::Broken { line, reason, .. }) => {
+                assert_eq!(line, 4);
+                assert!(reason.contains("removed from the end"), "{reason}");
+            }
+            other => panic!("expected a broken anchor, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_as_an_interrupted_write() {
+        let (_d, path) = log_with(3);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, &text[..text.len() - 20]).unwrap();
+        match verify(&path) {
+            Err(AuditError::Broken { line, reason, .. }) => {
+                assert_eq!(line, 3);
+                assert!(reason.contains("interrupted"), "{reason}");
+            }
+            other => panic!("expected a torn line, got {other:?}"),
+        }
     }
 
     #[test]

@@ -173,7 +173,16 @@ impl Recorder {
             message,
             ..Entry::default()
         };
-        Ok(self.audit.append(entry)?)
+        self.audit.append(entry)?;
+        // Saved with the next lockfile write (and at the end of the run).
+        self.lock.audit = self.audit.head();
+        Ok(())
+    }
+
+    /// Writes the lockfile if anything (such as the audit anchor) changed since the
+    /// last write; a no-op when nothing did.
+    pub fn flush(&self) -> Result<(), ExecError> {
+        Ok(self.lock.save(&self.lock_path)?)
     }
 
     /// Records an object as managed with this entry (or forgets it with `None`).

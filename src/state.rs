@@ -19,8 +19,20 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Lockfile {
+    /// The last audit entry this state was recorded with, so that lines removed from
+    /// the end of the audit log are detected too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditHead>,
     pub format_version: u32,
     pub targets: BTreeMap<String, TargetState>,
+}
+
+/// Sequence number and hash of an audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuditHead {
+    pub hash: String,
+    pub seq: u64,
 }
 
 /// The managed objects of one target, by kind then name (keys sort, so output is stable).
@@ -125,6 +137,7 @@ impl Lockfile {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Lockfile {
+                    audit: None,
                     format_version: FORMAT_VERSION,
                     targets: BTreeMap::new(),
                 });

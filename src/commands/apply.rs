@@ -61,7 +61,7 @@ Run `speechops plan --out FILE` again.",
     };
     // Read state only once the lock is ours: a concurrent apply may just have written it.
     let lock = Lockfile::load(&settings.lockfile)?;
-    let audit = AuditLog::open(&settings.audit_log)?;
+    let audit = AuditLog::open(&settings.audit_log, lock.audit.as_ref())?;
     let prune = saved.as_ref().map_or(args.prune, |s| s.prune);
     let target_state = lock.target(&settings.target_name);
 
@@ -145,6 +145,7 @@ lockfile or the config changed since it was saved). Run `speechops plan --out FI
         .await?;
         progress.finish_and_clear();
         notify_all(&settings, &plan, &mut report, &mut recorder, &remote).await?;
+        recorder.flush()?;
         match global.format {
             Format::Json => print_json(&plan.target, &report),
             _ => print_report(&report),

@@ -13,7 +13,10 @@ pub fn run(global: &GlobalArgs, cmd: &AuditCommand) -> anyhow::Result<Outcome> {
     if !path.exists() {
         anyhow::bail!("audit log {} does not exist", path.display());
     }
-    match audit::verify(path) {
+    // The lockfile anchors the last entry it was recorded with; a missing lockfile
+    // just means there is no anchor to check.
+    let lock = crate::state::Lockfile::load(&settings.lockfile)?;
+    match audit::verify_against(path, lock.audit.as_ref()) {
         Ok((lines, head)) => {
             super::out(&format!(
                 "{}: {lines} entries, hash chain intact (head {}).\n",

@@ -58,7 +58,7 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
         Err(e) => return Err(e.into()),
     };
     let mut lock = Lockfile::load(&settings.lockfile)?;
-    let mut audit_log = AuditLog::open(&settings.audit_log)?;
+    let mut audit_log = AuditLog::open(&settings.audit_log, lock.audit.as_ref())?;
     let run = RunInfo::detect(&settings.target_name);
 
     let rt = super::runtime()?;
@@ -133,7 +133,6 @@ but `plan` reads {}",
                     spec_sha256: sha.clone(),
                 },
             );
-            lock.save(&settings.lockfile)?;
             audit_log.append(Entry {
                 ts: audit::now_rfc3339(),
                 actor: run.actor.clone(),
@@ -149,6 +148,8 @@ but `plan` reads {}",
                 message: Some(path.display().to_string()),
                 ..Entry::default()
             })?;
+            lock.audit = audit_log.head();
+            lock.save(&settings.lockfile)?;
         }
         super::out(&format!(
             "{} {:?} -> {}\n",

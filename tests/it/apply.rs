@@ -572,6 +572,18 @@ fn audit_verify_names_the_first_edited_line() {
     let run = repo.run(&["audit", "verify"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("line 3"), "{}", run.stderr);
+    // Cutting the last line off is caught through the lockfile's anchor.
+    let mut cut: Vec<&str> = log.lines().collect();
+    cut.pop();
+    repo.write("speechops-audit.jsonl", &(cut.join("\n") + "\n"));
+    let run = repo.run(&["audit", "verify"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("removed from the end"),
+        "{}",
+        run.stderr
+    );
+    repo.write("speechops-audit.jsonl", &(lines.join("\n") + "\n"));
     // A broken log is never extended.
     let apply = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
     assert_eq!(apply.code, 1, "{}", apply.stderr);
