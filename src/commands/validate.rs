@@ -90,7 +90,26 @@ fn print_report(
             serde_json::to_writer_pretty(&mut out, &items)?;
             writeln!(out)?;
         }
-        Format::Text | Format::Markdown => {
+        Format::Markdown => {
+            // For a pull-request comment: a heading, the verdict, then the report in a
+            // plain-text block (no colour codes).
+            let verdict = if invalid { "❌ invalid" } else { "✅ valid" };
+            writeln!(
+                out,
+                "### speechops validate\n\n{verdict}: {}\n",
+                summary(tree)
+            )?;
+            if !tree.diagnostics.is_empty() {
+                let report = spec::diagnostics::render_text(&tree.diagnostics, false);
+                let fence = if report.contains("```") {
+                    "````"
+                } else {
+                    "```"
+                };
+                writeln!(out, "{fence}text\n{}{fence}", report)?;
+            }
+        }
+        Format::Text => {
             let color = crate::commands::use_color(global);
             write!(
                 out,

@@ -194,3 +194,26 @@ fn readme_spec_example_validates_strictly() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("3 specs"), "{}", run.stdout);
 }
+
+#[test]
+fn validate_markdown_is_a_pr_ready_report() {
+    let repo = Repo::new();
+    repo.write(
+        "rules/bad.yaml",
+        "kind: Topic\nname: Bad\ndialect: xx-XX\nphrases:\n  - text: hi\n",
+    );
+    let run = repo.run(&["validate", "--format", "markdown"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .starts_with("### speechops validate\n\n❌ invalid: 1 error"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("```text\n") && run.stdout.contains("bad.yaml:3:10"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains('\x1b'));
+}
