@@ -97,23 +97,26 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
                 paint(style, action_color(c.action), &change_line(c))
             );
         }
-        for c in plan.changes.iter().filter(|c| c.action == Action::Update) {
-            let _ = writeln!(out, "\n~ {} {:?}:", c.kind, c.name);
-            match (&c.before, &c.after) {
-                (Some(_), Some(_)) => {
-                    for l in yaml_diff(c.before.as_ref(), c.after.as_ref()).lines() {
-                        let colored = match l.chars().next() {
-                            Some('+') if !l.starts_with("+++") => paint(style, "32", l),
-                            Some('-') if !l.starts_with("---") => paint(style, "31", l),
-                            Some('@') => paint(style, "36", l),
-                            _ => l.to_string(),
-                        };
-                        let _ = writeln!(out, "    {colored}");
-                    }
-                }
-                _ => {
-                    let _ = writeln!(out, "    (name only)");
-                }
+        // Updates and deletes show what changes; creates are listed above (the markdown
+        // form shows their full bodies in collapsed blocks).
+        for c in plan
+            .changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Update | Action::Delete))
+        {
+            let _ = writeln!(out, "\n{} {} {:?}:", c.action.symbol(), c.kind, c.name);
+            if c.before.is_none() {
+                let _ = writeln!(out, "    (the remote body was not fetched)");
+                continue;
+            }
+            for l in yaml_diff(c.before.as_ref(), c.after.as_ref()).lines() {
+                let colored = match l.chars().next() {
+                    Some('+') if !l.starts_with("+++") => paint(style, "32", l),
+                    Some('-') if !l.starts_with("---") => paint(style, "31", l),
+                    Some('@') => paint(style, "36", l),
+                    _ => l.to_string(),
+                };
+                let _ = writeln!(out, "    {colored}");
             }
         }
     }

@@ -47,6 +47,8 @@ fn sandbox_plan_of_the_example_rules_is_a_full_create_plan() {
         run.stdout
     );
 
+    insta::assert_snapshot!("example_rules_create_plan", run.stdout);
+
     // The same inputs give the same bytes.
     let again = repo.run(&["plan", "--sandbox"]);
     assert_eq!(again.code, 0);
