@@ -219,3 +219,47 @@ fn validate_markdown_is_a_pr_ready_report() {
     );
     assert!(!run.stdout.contains('\x1b'));
 }
+
+#[test]
+fn an_org_without_the_speech_rules_api_gets_an_explanation() {
+    let org = support::Scripted::start(|req| match req.path.as_str() {
+        "/oauth/token" => (
+            200,
+            r#"{"access_token":"t","token_type":"bearer","expires_in":3600}"#.to_string(),
+        ),
+        _ => (
+            404,
+            r#"{"message":"Resource not found","code":"not.found","status":404}"#.to_string(),
+        ),
+    });
+    let repo = Repo::new();
+    repo.write(
+        "rules/r.yaml",
+        "kind: SpeechRule\nname: Greeting\nphrases:\n  - phrase: hello there\n",
+    );
+    let run = repo.run_env(
+        &["plan", "--api-url", &org.url],
+        &[
+            ("GENESYSCLOUD_OAUTHCLIENT_ID", "id"),
+            ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "secret"),
+        ],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("HTTP 404 not.found: Resource not found"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("does not serve /api/v2/speech/rules"),
+        "{}",
+        run.stderr
+    );
+    // Only the rules list was needed: no topic or program list for a rules-only tree.
+    let paths: Vec<String> = org.seen().iter().map(|s| s.path.clone()).collect();
+    assert!(
+        paths.iter().all(|p| !p.contains("speechandtextanalytics")),
+        "{paths:?}"
+    );
+}
