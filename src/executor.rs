@@ -100,10 +100,10 @@ impl Report {
 pub struct ExecOptions {
     pub atomic: bool,
     pub parallelism: usize,
-    pub lockfile: PathBuf,
 }
 
-/// Records successful writes: lockfile first replaced atomically, audit appended.
+/// Records successful writes: audit entry appended first, then the lockfile replaced
+/// atomically.
 pub struct Recorder {
     lock: Lockfile,
     lock_path: PathBuf,

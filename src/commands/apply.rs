@@ -131,7 +131,6 @@ lockfile or the config changed since it was saved). Run `speechops plan --out FI
         let opts = ExecOptions {
             atomic: args.atomic,
             parallelism: usize::from(args.parallelism),
-            lockfile: settings.lockfile.clone(),
         };
         let (progress, listener) = progress(plan.changes.len());
         let mut report = executor::execute(
