@@ -293,6 +293,17 @@ struct WriteOk {
     meta: CallMeta,
 }
 
+impl WriteOk {
+    fn new(id: String, date_modified: Option<String>, published: bool, meta: CallMeta) -> WriteOk {
+        WriteOk {
+            id,
+            date_modified,
+            published,
+            meta,
+        }
+    }
+}
+
 /// Runs the plan. Returns the report; `Err` only when state could not be recorded.
 pub async fn execute(
     client: &Client,
@@ -584,12 +595,12 @@ async fn put_object(
                 Some(id) => client.update_topic(id, &req).await?,
                 None => client.create_topic(&req).await?,
             };
-            Ok(WriteOk {
-                id: w.value.id,
-                date_modified: w.value.date_modified,
-                published: w.value.published,
-                meta: w.meta,
-            })
+            Ok(WriteOk::new(
+                w.value.id,
+                w.value.date_modified,
+                w.value.published,
+                w.meta,
+            ))
         }
         Object::Program(p) => {
             let req = convert::program_request(p, topic_ids).map_err(|missing| {
@@ -607,12 +618,12 @@ async fn put_object(
                 Some(id) => client.update_program(id, &req).await?,
                 None => client.create_program(&req).await?,
             };
-            Ok(WriteOk {
-                id: w.value.id,
-                date_modified: w.value.date_modified,
-                published: w.value.published,
-                meta: w.meta,
-            })
+            Ok(WriteOk::new(
+                w.value.id,
+                w.value.date_modified,
+                w.value.published,
+                w.meta,
+            ))
         }
         Object::SpeechRule(r) => {
             let req = convert::speech_rule_request(r);
@@ -620,12 +631,12 @@ async fn put_object(
                 Some(id) => client.update_speech_rule(id, &req).await?,
                 None => client.create_speech_rule(&req).await?,
             };
-            Ok(WriteOk {
-                id: w.value.id,
-                date_modified: w.value.date_modified,
-                published: false,
-                meta: w.meta,
-            })
+            Ok(WriteOk::new(
+                w.value.id,
+                w.value.date_modified,
+                false,
+                w.meta,
+            ))
         }
     }
 }
