@@ -566,12 +566,13 @@ async fn write(
     match (c.action, &c.after) {
         (Action::Delete, _) => match c.kind {
             Kind::Topic => client.delete_topic(&id).await.map(deleted),
-            Kind::Program => client.delete_program(&id).await.map(deleted),
+            Kind::Program => client.delete_program(&id, false).await.map(deleted),
             Kind::SpeechRule => client.delete_speech_rule(&id).await.map(deleted),
         },
         (Action::Create | Action::Update, Some(after)) => {
             let update = c.action == Action::Update;
-            put_object(client, update.then_some(id.as_str()), after, topic_ids).await
+            let target = update.then_some(id.as_str());
+            put_object(client, target, after, c.before.as_ref(), topic_ids).await
         }
         _ => Err(genesys::Error::Decode {
             method: "-".into(),
@@ -581,16 +582,22 @@ async fn write(
     }
 }
 
-/// Creates (`id` None) or replaces an object with this body.
+/// Creates (`id` None) or replaces an object with this body. `previous` is the body
+/// the org held, whose server-kept marks (AI-generated phrases) the write keeps.
 async fn put_object(
     client: &Client,
     id: Option<&str>,
     body: &Object,
+    previous: Option<&Object>,
     topic_ids: &BTreeMap<String, String>,
 ) -> Result<WriteOk, genesys::Error> {
     match body {
         Object::Topic(t) => {
-            let req = convert::topic_request(t);
+            let previous = match previous {
+                Some(Object::Topic(p)) => Some(p),
+                _ => None,
+            };
+            let req = convert::topic_request(t, previous);
             let w = match id {
                 Some(id) => client.update_topic(id, &req).await?,
                 None => client.create_topic(&req).await?,
@@ -723,32 +730,36 @@ async fn rollback(
             Undo::Created { id } => {
                 let w = match c.kind {
                     Kind::Topic => client.delete_topic(id).await,
-                    Kind::Program => client.delete_program(id).await,
+                    Kind::Program => client.delete_program(id, false).await,
                     Kind::SpeechRule => client.delete_speech_rule(id).await,
                 };
                 w.map(|w| (None, id.clone(), w.meta))
             }
             Undo::Updated { id, prev } => match &c.before {
-                Some(before) => put_object(client, Some(id), before, &ids).await.map(|ok| {
-                    let entry = prev.clone().map(|(name, mut e)| {
-                        e.date_modified = ok.date_modified.clone();
-                        e.published = ok.published;
-                        (name, e)
-                    });
-                    (entry, ok.id, ok.meta)
-                }),
+                Some(before) => put_object(client, Some(id), before, Some(before), &ids)
+                    .await
+                    .map(|ok| {
+                        let entry = prev.clone().map(|(name, mut e)| {
+                            e.date_modified = ok.date_modified.clone();
+                            e.published = ok.published;
+                            (name, e)
+                        });
+                        (entry, ok.id, ok.meta)
+                    }),
                 None => Err(missing_before(&c)),
             },
             Undo::Deleted { prev } => match &c.before {
-                Some(before) => put_object(client, None, before, &ids).await.map(|ok| {
-                    let entry = prev.clone().map(|(name, mut e)| {
-                        e.id = ok.id.clone();
-                        e.date_modified = ok.date_modified.clone();
-                        e.published = ok.published;
-                        (name, e)
-                    });
-                    (entry, ok.id, ok.meta)
-                }),
+                Some(before) => put_object(client, None, before, Some(before), &ids)
+                    .await
+                    .map(|ok| {
+                        let entry = prev.clone().map(|(name, mut e)| {
+                            e.id = ok.id.clone();
+                            e.date_modified = ok.date_modified.clone();
+                            e.published = ok.published;
+                            (name, e)
+                        });
+                        (entry, ok.id, ok.meta)
+                    }),
                 None => Err(missing_before(&c)),
             },
         };

@@ -60,6 +60,34 @@ pub const DEFAULT_PARTICIPANTS: &str = "All";
 pub const SENTIMENTS: [&str; 4] = ["Unspecified", "Positive", "Neutral", "Negative"];
 /// Default phrase sentiment.
 pub const DEFAULT_SENTIMENT: &str = "Unspecified";
+/// Topic matching types (SDK 269 `TopicRequest.matchingType`).
+pub const MATCHING_TYPES: [&str; 2] = ["Lexical", "Semantic"];
+/// Default topic matching type.
+pub const DEFAULT_MATCHING_TYPE: &str = "Lexical";
+
+fn default_matching_type() -> String {
+    DEFAULT_MATCHING_TYPE.to_string()
+}
+
+/// The default is left out of canonical JSON, so hashes recorded before
+/// `matchingType` was modelled still prove a Lexical topic unchanged.
+fn is_default_matching_type(v: &String) -> bool {
+    v == DEFAULT_MATCHING_TYPE
+}
+
+/// Texts (phrase keys) of the phrases Genesys marks `isAIGenerated`: provenance that
+/// an update sends back unchanged. It is not content, so it never compares unequal
+/// and is not part of the canonical JSON or the hash.
+#[derive(Debug, Clone, Default)]
+pub struct AiPhrases(pub std::collections::BTreeSet<String>);
+
+impl PartialEq for AiPhrases {
+    fn eq(&self, _: &AiPhrases) -> bool {
+        true
+    }
+}
+
+impl Eq for AiPhrases {}
 
 /// A normalised Speech & Text Analytics topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,10 +97,17 @@ pub struct Topic {
     pub description: String,
     pub dialect: String,
     pub strictness: String,
+    #[serde(
+        default = "default_matching_type",
+        skip_serializing_if = "is_default_matching_type"
+    )]
+    pub matching_type: String,
     pub participants: String,
     pub tags: Vec<String>,
     pub published: bool,
     pub phrases: Vec<TopicPhrase>,
+    #[serde(skip)]
+    pub ai_phrases: AiPhrases,
 }
 
 impl Topic {
@@ -80,6 +115,9 @@ impl Topic {
     pub fn normalized(mut self) -> Topic {
         if self.strictness.is_empty() {
             self.strictness = DEFAULT_STRICTNESS.to_string();
+        }
+        if self.matching_type.is_empty() {
+            self.matching_type = default_matching_type();
         }
         for p in &mut self.phrases {
             if p.strictness.is_empty() {
@@ -290,6 +328,8 @@ mod tests {
             dialect: "en-US".into(),
             strictness: String::new(),
             participants: String::new(),
+            matching_type: String::new(),
+            ai_phrases: Default::default(),
             tags: vec!["b".into(), "a".into(), "b".into()],
             published: true,
             phrases: vec![TopicPhrase {

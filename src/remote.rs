@@ -1,7 +1,8 @@
 //! Fetching the remote state a plan is computed against, with the fewest requests:
-//! one list per kind (all pages), then a GET only for the topics whose content the
-//! lockfile cannot prove unchanged (SPEC 8.3: same `dateModified` and same spec hash
-//! need no GET), because the topic list carries no phrases.
+//! one list per kind (all pages), then a GET only for the topics and programs whose
+//! content the lockfile cannot prove unchanged (SPEC 8.3, 8.4: same `dateModified`
+//! and same spec hash need no GET), because the topic list carries no phrases and
+//! the program list no member topics.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -75,13 +76,13 @@ pub async fn fetch(
             t.published,
         ));
     }
-    // Program and rule lists carry whole bodies: hash them too, so a change is caught
-    // even where an org reports no dateModified.
     for p in &programs {
         let line = fingerprint_line(Kind::Program, &p.id, &p.name, &p.date_modified, p.published);
-        let body = Object::Program(convert::program_to_model(p)).sha256();
-        fp_lines.push(format!("{line}\t{body}"));
+        let count = p.topics_count.unwrap_or_default();
+        fp_lines.push(format!("{line}\t{count}"));
     }
+    // The rule list carries whole bodies: hash them too, so a change is caught even
+    // where an org reports no dateModified.
     for r in &rules {
         let line = fingerprint_line(Kind::SpeechRule, &r.id, &r.name, &r.date_modified, false);
         let body = Object::SpeechRule(convert::speech_rule_to_model(r)).sha256();
@@ -90,23 +91,52 @@ pub async fn fetch(
     fp_lines.sort();
     let fingerprint = sha256_hex(fp_lines.join("\n").as_bytes());
 
-    let needed = topics_to_get(&topics, desired, lock, prune);
-    let mut bodies: BTreeMap<String, Object> = BTreeMap::new();
+    let listed = |kind: Kind| -> Vec<Listed<'_>> {
+        match kind {
+            Kind::Topic => topics
+                .iter()
+                .map(|t| (t.id.as_str(), t.name.as_str(), &t.date_modified))
+                .collect(),
+            _ => programs
+                .iter()
+                .map(|p| (p.id.as_str(), p.name.as_str(), &p.date_modified))
+                .collect(),
+        }
+    };
     let mut tasks = tokio::task::JoinSet::new();
-    for id in needed {
-        let client = client.clone();
-        tasks.spawn(async move { client.get_topic(&id).await });
+    for kind in [Kind::Topic, Kind::Program] {
+        for id in bodies_to_get(kind, &listed(kind), desired, lock, prune) {
+            let client = client.clone();
+            tasks.spawn(async move {
+                match kind {
+                    Kind::Topic => client.get_topic(&id).await.map(Fetched::Topic),
+                    _ => client.get_program(&id).await.map(Fetched::Program),
+                }
+            });
+        }
     }
+    let mut bodies: BTreeMap<String, Object> = BTreeMap::new();
+    let mut topic_refs: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     while let Some(res) = tasks.join_next().await {
-        let topic = res.map_err(|e| genesys::Error::Transport {
+        let fetched = res.map_err(|e| genesys::Error::Transport {
             method: "GET".into(),
-            path: "/api/v2/speechandtextanalytics/topics/{id}".into(),
+            path: "/api/v2/speechandtextanalytics/{topics|programs}/{id}".into(),
             message: format!("task failed: {e}"),
         })??;
-        bodies.insert(
-            topic.id.clone(),
-            Object::Topic(convert::topic_to_model(&topic)),
-        );
+        match fetched {
+            Fetched::Topic(t) => {
+                bodies.insert(t.id.clone(), Object::Topic(convert::topic_to_model(&t)));
+            }
+            Fetched::Program(p) => {
+                let refs = p
+                    .topics
+                    .iter()
+                    .map(|t| (t.id.clone(), t.name.clone()))
+                    .collect();
+                topic_refs.insert(p.id.clone(), refs);
+                bodies.insert(p.id.clone(), Object::Program(convert::program_to_model(&p)));
+            }
+        }
     }
 
     let mut objects = Vec::with_capacity(topics.len() + programs.len() + rules.len());
@@ -124,12 +154,8 @@ pub async fn fetch(
     for p in programs {
         objects.push(Remote {
             kind: Kind::Program,
-            body: Some(Object::Program(convert::program_to_model(&p))),
-            topic_refs: p
-                .topics
-                .iter()
-                .map(|t| (t.id.clone(), t.name.clone()))
-                .collect(),
+            body: bodies.remove(&p.id),
+            topic_refs: topic_refs.remove(&p.id).unwrap_or_default(),
             id: p.id,
             name: p.name,
             date_modified: p.date_modified,
@@ -196,56 +222,68 @@ fn fingerprint_line(
     )
 }
 
-/// Ids of the listed topics whose bodies the diff needs.
-fn topics_to_get(
-    topics: &[genesys::types::ListedTopic],
+/// A full body fetched by id.
+enum Fetched {
+    Topic(genesys::types::Topic),
+    Program(genesys::types::Program),
+}
+
+/// `(id, name, dateModified)` of a listed object.
+type Listed<'a> = (&'a str, &'a str, &'a Option<String>);
+
+/// Ids of the listed objects of `kind` whose bodies the diff needs: all but those the
+/// lockfile proves unchanged (same `dateModified`, same spec hash) and those that no
+/// spec and no prune can touch.
+fn bodies_to_get(
+    kind: Kind,
+    listed: &[Listed<'_>],
     desired: &[Desired],
     lock: &TargetState,
     prune: bool,
 ) -> Vec<String> {
-    let desired_topics: BTreeMap<&str, &Desired> = desired
+    let desired_of_kind: BTreeMap<&str, &Desired> = desired
         .iter()
-        .filter(|d| d.object.kind() == Kind::Topic)
+        .filter(|d| d.object.kind() == kind)
         .map(|d| (d.object.name(), d))
         .collect();
     let renamed: BTreeMap<&str, &Desired> = desired
         .iter()
-        .filter(|d| d.object.kind() == Kind::Topic)
+        .filter(|d| d.object.kind() == kind)
         .filter_map(|d| d.renamed_from.as_deref().map(|old| (old, d)))
         .collect();
     let lock_by_id: BTreeMap<&str, (&str, &crate::state::LockEntry)> = lock
         .entries()
         .into_iter()
-        .filter(|(k, _, _)| *k == Kind::Topic)
+        .filter(|(k, _, _)| *k == kind)
         .map(|(_, name, e)| (e.id.as_str(), (name, e)))
         .collect();
     let find = |name: &str| {
-        desired_topics
+        desired_of_kind
             .get(name)
             .or_else(|| renamed.get(name))
             .copied()
     };
 
     let mut out = BTreeSet::new();
-    for t in topics {
-        let managed = lock_by_id.get(t.id.as_str());
+    for &(id, name, date_modified) in listed {
+        let managed = lock_by_id.get(id);
         let spec = managed
             .and_then(|(name, _)| find(name))
-            .or_else(|| find(&t.name));
+            .or_else(|| find(name));
         match (spec, managed) {
             (Some(d), Some((_, entry))) => {
                 let proven = entry.date_modified.is_some()
-                    && entry.date_modified == t.date_modified
+                    && entry.date_modified == *date_modified
                     && entry.spec_sha256 == d.object.sha256();
                 if !proven {
-                    out.insert(t.id.clone());
+                    out.insert(id.to_string());
                 }
             }
             (Some(_), None) => {
-                out.insert(t.id.clone());
+                out.insert(id.to_string());
             }
             (None, Some(_)) if prune => {
-                out.insert(t.id.clone());
+                out.insert(id.to_string());
             }
             (None, _) => {}
         }

@@ -205,7 +205,19 @@ pub async fn fetch(client: &Client, kind: Kind) -> Result<Vec<Imported>, genesys
             }
         }
         Kind::Program => {
-            for p in client.list_programs().await? {
+            // The list carries no member topics: each program is read in full.
+            let listed = client.list_programs().await?;
+            let mut tasks = tokio::task::JoinSet::new();
+            for p in listed {
+                let client = client.clone();
+                tasks.spawn(async move { client.get_program(&p.id).await });
+            }
+            while let Some(res) = tasks.join_next().await {
+                let p = res.map_err(|e| genesys::Error::Transport {
+                    method: "GET".into(),
+                    path: "/api/v2/speechandtextanalytics/programs/{id}".into(),
+                    message: format!("task failed: {e}"),
+                })??;
                 out.push(Imported {
                     object: Object::Program(convert::program_to_model(&p)),
                     published: p.published,
@@ -305,6 +317,8 @@ struct TopicSpec<'a> {
     description: &'a str,
     dialect: &'a str,
     strictness: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matching_type: Option<&'a str>,
     participants: &'a str,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     tags: &'a [String],
@@ -369,6 +383,8 @@ pub fn spec_yaml(o: &Object, header: &str) -> String {
             description: &t.description,
             dialect: &t.dialect,
             strictness: &t.strictness,
+            matching_type: (t.matching_type != model::DEFAULT_MATCHING_TYPE)
+                .then_some(t.matching_type.as_str()),
             participants: &t.participants,
             tags: &t.tags,
             published: t.published,
@@ -427,7 +443,9 @@ mod tests {
                     description: String::new(),
                     dialect: "en-US".into(),
                     strictness: "72".into(),
+                    matching_type: "Lexical".into(),
                     participants: "All".into(),
+                    ai_phrases: Default::default(),
                     tags: vec![],
                     published: true,
                     phrases: vec![TopicPhrase {

@@ -11,6 +11,8 @@ fn topic(name: &str, phrases: &[&str]) -> Object {
             dialect: "en-US".into(),
             strictness: String::new(),
             participants: String::new(),
+            matching_type: String::new(),
+            ai_phrases: Default::default(),
             tags: vec!["b".into(), "a".into()],
             published: true,
             phrases: phrases
@@ -304,6 +306,8 @@ fn arb_object() -> impl Strategy<Value = Object> {
                     dialect: "en-US".into(),
                     strictness: s.into(),
                     participants: String::new(),
+                    matching_type: String::new(),
+                    ai_phrases: Default::default(),
                     tags,
                     published,
                     phrases: phrases

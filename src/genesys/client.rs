@@ -67,7 +67,7 @@ struct Req {
     method: Method,
     /// Path under the API base URL, without query; what errors and logs show.
     path: String,
-    query: Vec<(&'static str, String)>,
+    query: Vec<(String, String)>,
     body: Option<Vec<u8>>,
 }
 
@@ -83,8 +83,8 @@ impl Req {
     fn get(path: impl Into<String>) -> Req {
         Req::new(Method::GET, path)
     }
-    fn query(mut self, key: &'static str, value: impl ToString) -> Req {
-        self.query.push((key, value.to_string()));
+    fn query(mut self, key: &str, value: impl ToString) -> Req {
+        self.query.push((key.to_string(), value.to_string()));
         self
     }
     fn json(method: Method, path: impl Into<String>, body: &impl Serialize) -> Result<Req> {
@@ -198,14 +198,40 @@ struct NumberedPage<T> {
     page_count: Option<u64>,
 }
 
-/// A page of the cursor-paged program list.
+/// A page of a cursor-paged list: the next page is at `nextUri`, absent on the last.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CursorPage<T> {
     #[serde(default = "Vec::new")]
     entities: Vec<T>,
     #[serde(default)]
-    next_page: Option<String>,
+    next_uri: Option<String>,
+}
+
+/// The request for a listing's `nextUri`. Only its path and query are used, always
+/// against this client's API base, so a server cannot send the token elsewhere. A
+/// `nextUri` that Genesys writes from the host root (`/api/v2/…`) also works behind
+/// a gateway whose base URL carries a path prefix.
+fn next_page_request(api_url: &str, current: &Req, next_uri: &str) -> Result<Req> {
+    let bad =
+        |why: &str| current.decode_error(format!("cannot follow nextUri {next_uri:?}: {why}"));
+    let base = reqwest::Url::parse(api_url).map_err(|e| bad(&e.to_string()))?;
+    let url = base.join(next_uri).map_err(|e| bad(&e.to_string()))?;
+    let prefix = base.path().trim_end_matches('/');
+    let path = url.path();
+    let path = match path.strip_prefix(prefix) {
+        Some(rest) if !prefix.is_empty() && rest.starts_with("/api/") => rest,
+        _ => path,
+    };
+    if !path.starts_with("/api/") {
+        return Err(bad("it is not an API path"));
+    }
+    let mut req = Req::get(path);
+    req.query = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    Ok(req)
 }
 
 /// Objects that `create` can find by name after an ambiguous failure.
@@ -224,8 +250,11 @@ impl Named for Topic {
 
 impl Named for Program {
     async fn find(client: &Client, name: &str) -> Result<Option<Self>> {
-        let all = client.list_programs().await?;
-        Ok(all.into_iter().find(|p| p.name == name))
+        let listed = client.list_programs_named(Some(name)).await?;
+        match listed.into_iter().find(|p| p.name == name) {
+            Some(p) => Ok(Some(client.get_program(&p.id).await?)),
+            None => Ok(None),
+        }
     }
 }
 
@@ -497,9 +526,8 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
     }
 
     /// A DELETE; an object already gone is a success.
-    async fn delete(&self, path: String) -> Result<Written<()>> {
+    async fn delete(&self, req: Req) -> Result<Written<()>> {
         let started = Instant::now();
-        let req = Req::new(Method::DELETE, path);
         let resp = self.execute(&req, true).await?;
         if resp.ok() || resp.status == 404 {
             Ok(Written {
@@ -612,6 +640,29 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
         }
     }
 
+    /// Every page of a cursor-paged list, following each page's `nextUri` until a page
+    /// has none.
+    async fn list_cursor<T: DeserializeOwned>(&self, first: Req) -> Result<Vec<T>> {
+        let mut all = Vec::new();
+        let mut req = first;
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let resp = self.call(&req).await?;
+            let page: CursorPage<T> = decode(&req, &resp)?;
+            all.extend(page.entities);
+            let Some(next) = page.next_uri.filter(|u| !u.is_empty()) else {
+                return Ok(all);
+            };
+            if !seen.insert(next.clone()) {
+                return Err(req.decode_error(format!("nextUri {next:?} repeats an earlier page")));
+            }
+            req = next_page_request(&self.endpoint.api_url, &req, &next)?;
+        }
+        Err(req.decode_error(format!(
+            "more than {MAX_PAGES} pages; the server keeps paging"
+        )))
+    }
+
     /// Polls a publish job until it completes, fails or the publish timeout passes.
     async fn publish(&self, path: String, body: serde_json::Value) -> Result<Written<PublishJob>> {
         let started = Instant::now();
@@ -698,8 +749,11 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
     }
     /// Deletes a topic; a 404 counts as success.
     pub async fn delete_topic(&self, id: &str) -> Result<Written<()>> {
-        self.delete(format!("{STA}/topics/{}", encode_segment(id)))
-            .await
+        self.delete(Req::new(
+            Method::DELETE,
+            format!("{STA}/topics/{}", encode_segment(id)),
+        ))
+        .await
     }
     /// Starts one publish job for these topics and polls it to completion.
     pub async fn publish_topics(&self, ids: &[String]) -> Result<Written<PublishJob>> {
@@ -715,30 +769,22 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
 
     // ---- programs -------------------------------------------------------------------
 
-    /// Every program, following the `nextPage` cursor.
-    pub async fn list_programs(&self) -> Result<Vec<Program>> {
-        let path = format!("{STA}/programs");
-        let mut all = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut req = Req::get(path.as_str()).query("pageSize", PROGRAM_PAGE_SIZE);
-            if let Some(c) = &cursor {
-                req = req.query("nextPage", c);
-            }
-            let resp = self.call(&req).await?;
-            let page: CursorPage<Program> = decode(&req, &resp)?;
-            all.extend(page.entities);
-            match page.next_page.filter(|c| !c.is_empty()) {
-                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-                Some(_) => {
-                    return Err(req.decode_error("the nextPage cursor did not advance".into()));
-                }
-                None => return Ok(all),
-            }
+    /// Every program (ListedProgram: no member topics), following `nextUri`.
+    pub async fn list_programs(&self) -> Result<Vec<ListedProgram>> {
+        self.list_programs_named(None).await
+    }
+    /// Programs whose name contains `name` (case-insensitive), or all of them.
+    async fn list_programs_named(&self, name: Option<&str>) -> Result<Vec<ListedProgram>> {
+        let mut req = Req::get(format!("{STA}/programs")).query("pageSize", PROGRAM_PAGE_SIZE);
+        if let Some(n) = name {
+            req = req.query("name", n);
         }
-        Err(Req::get(path).decode_error(format!(
-            "more than {MAX_PAGES} pages; the server keeps paging"
-        )))
+        self.list_cursor(req).await
+    }
+    /// One full program, with its member topics.
+    pub async fn get_program(&self, id: &str) -> Result<Program> {
+        self.get_json(Req::get(format!("{STA}/programs/{}", encode_segment(id))))
+            .await
     }
     /// Creates a program (safe against duplicate creation on retry).
     pub async fn create_program(&self, body: &ProgramRequest) -> Result<Written<Program>> {
@@ -754,10 +800,17 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
         self.put(format!("{STA}/programs/{}", encode_segment(id)), body)
             .await
     }
-    /// Deletes a program; a 404 counts as success.
-    pub async fn delete_program(&self, id: &str) -> Result<Written<()>> {
-        self.delete(format!("{STA}/programs/{}", encode_segment(id)))
-            .await
+    /// Deletes a program; a 404 counts as success. `force` sends `forceDelete=true`,
+    /// which Genesys requires to delete the org's default program.
+    pub async fn delete_program(&self, id: &str, force: bool) -> Result<Written<()>> {
+        let mut req = Req::new(
+            Method::DELETE,
+            format!("{STA}/programs/{}", encode_segment(id)),
+        );
+        if force {
+            req = req.query("forceDelete", true);
+        }
+        self.delete(req).await
     }
     /// Starts one publish job for these programs and polls it to completion.
     pub async fn publish_programs(&self, ids: &[String]) -> Result<Written<PublishJob>> {
@@ -795,7 +848,11 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
     }
     /// Deletes a speech rule; a 404 counts as success.
     pub async fn delete_speech_rule(&self, id: &str) -> Result<Written<()>> {
-        self.delete(format!("{RULES}/{}", encode_segment(id))).await
+        self.delete(Req::new(
+            Method::DELETE,
+            format!("{RULES}/{}", encode_segment(id)),
+        ))
+        .await
     }
 }
 
@@ -871,6 +928,40 @@ mod tests {
             ..resp
         };
         assert!(api_error(&req, &resp).to_string().contains("bad gateway"));
+    }
+
+    #[test]
+    fn next_uri_keeps_its_query_and_never_leaves_the_api_base() {
+        let current = Req::get("/api/v2/x");
+        let pairs = |r: &Req| r.query.clone();
+        let r = next_page_request(
+            "https://api.example.com",
+            &current,
+            "/api/v2/speechandtextanalytics/programs?pageSize=20&nextPage=p%2Babc%3D",
+        )
+        .unwrap();
+        assert_eq!(r.path, "/api/v2/speechandtextanalytics/programs");
+        assert_eq!(
+            pairs(&r),
+            vec![
+                ("pageSize".to_string(), "20".to_string()),
+                ("nextPage".to_string(), "p+abc=".to_string())
+            ]
+        );
+        // An absolute nextUri on another host: only its path and query are used.
+        let r = next_page_request(
+            "https://api.example.com",
+            &current,
+            "https://evil.example.net/api/v2/topics?pageNumber=2",
+        )
+        .unwrap();
+        assert_eq!(r.path, "/api/v2/topics");
+        // Behind a gateway with a path prefix, a root-relative nextUri still works.
+        let r = next_page_request("http://gw/genesys", &current, "/api/v2/topics?x=1").unwrap();
+        assert_eq!(r.path, "/api/v2/topics");
+        let r = next_page_request("http://gw/genesys", &current, "/genesys/api/v2/topics").unwrap();
+        assert_eq!(r.path, "/api/v2/topics");
+        assert!(next_page_request("http://gw", &current, "/admin/delete-all").is_err());
     }
 
     #[tokio::test]

@@ -8,12 +8,20 @@ use crate::model;
 /// A full wire topic as a normalised model topic.
 pub fn topic_to_model(t: &wire::Topic) -> model::Topic {
     let strictness = t.strictness.clone().unwrap_or_default();
+    let ai_phrases = t
+        .phrases
+        .iter()
+        .filter(|p| p.is_ai_generated == Some(true))
+        .map(|p| model::phrase_key(&p.text))
+        .collect();
     model::Topic {
         name: t.name.clone(),
         description: t.description.clone().unwrap_or_default(),
         dialect: t.dialect.clone().unwrap_or_default(),
         strictness,
+        matching_type: t.matching_type.clone().unwrap_or_default(),
         participants: t.participants.clone().unwrap_or_default(),
+        ai_phrases: model::AiPhrases(ai_phrases),
         tags: t.tags.clone(),
         published: t.published,
         phrases: t
@@ -29,12 +37,19 @@ pub fn topic_to_model(t: &wire::Topic) -> model::Topic {
     .normalized()
 }
 
-/// The write body of a model topic.
-pub fn topic_request(t: &model::Topic) -> wire::TopicRequest {
+/// The write body of a model topic. Phrases that `previous` (the body the org holds)
+/// marks AI-generated keep that mark.
+pub fn topic_request(t: &model::Topic, previous: Option<&model::Topic>) -> wire::TopicRequest {
+    let ai = |text: &str| {
+        previous
+            .is_some_and(|p| p.ai_phrases.0.contains(&model::phrase_key(text)))
+            .then_some(true)
+    };
     wire::TopicRequest {
         name: t.name.clone(),
         description: t.description.clone(),
         strictness: t.strictness.clone(),
+        matching_type: t.matching_type.clone(),
         tags: t.tags.clone(),
         dialect: t.dialect.clone(),
         participants: t.participants.clone(),
@@ -45,6 +60,7 @@ pub fn topic_request(t: &model::Topic) -> wire::TopicRequest {
                 text: p.text.clone(),
                 strictness: Some(p.strictness.clone()),
                 sentiment: Some(p.sentiment.clone()),
+                is_ai_generated: ai(&p.text),
             })
             .collect(),
     }

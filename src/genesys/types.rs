@@ -32,6 +32,8 @@ pub struct ListedTopic {
     #[serde(deserialize_with = "nullable")]
     pub published: bool,
     pub strictness: Option<String>,
+    /// `Lexical` or `Semantic`.
+    pub matching_type: Option<String>,
     pub programs_count: Option<u64>,
     #[serde(deserialize_with = "nullable")]
     pub tags: Vec<String>,
@@ -50,6 +52,9 @@ pub struct WirePhrase {
     pub strictness: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sentiment: Option<String>,
+    /// Set by Genesys on phrases its AI suggested; sent back unchanged on updates.
+    #[serde(rename = "isAIGenerated", skip_serializing_if = "Option::is_none")]
+    pub is_ai_generated: Option<bool>,
 }
 
 /// A full topic from `GET /topics/{id}`.
@@ -83,13 +88,31 @@ pub struct TopicRequest {
     pub name: String,
     pub description: String,
     pub strictness: String,
+    pub matching_type: String,
     pub tags: Vec<String>,
     pub dialect: String,
     pub participants: String,
     pub phrases: Vec<WirePhrase>,
 }
 
-/// A program as listed by `GET /programs`.
+/// A program as listed by `GET /programs` (ListedProgram): a count of its topics,
+/// not the topics themselves.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ListedProgram {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub published: bool,
+    pub topics_count: Option<u64>,
+    #[serde(deserialize_with = "nullable")]
+    pub tags: Vec<String>,
+    pub date_modified: Option<String>,
+}
+
+/// A full program from `GET /programs/{id}` (and the POST/PUT responses), with its
+/// member topics.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Program {

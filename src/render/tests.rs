@@ -10,6 +10,8 @@ fn topic(name: &str, phrases: &[&str]) -> Object {
             dialect: "en-US".into(),
             strictness: "72".into(),
             participants: "Internal".into(),
+            matching_type: String::new(),
+            ai_phrases: Default::default(),
             tags: vec!["compliance".into()],
             published: true,
             phrases: phrases

@@ -24,7 +24,7 @@ use super::ids;
 use super::ratelimit::{RateLimiter, Verdict};
 use super::server::ConnKiller;
 use super::stats::Stats;
-use super::store::{JobKind, RULES_PATH, STA, Store, TopicQuery};
+use super::store::{JobKind, ProgramQuery, RULES_PATH, STA, Store, TopicQuery};
 use super::wire;
 
 /// Shared state of one sandbox.
@@ -332,6 +332,8 @@ fn number(
 
 const MAX_PAGE_SIZE: usize = 500;
 const DEFAULT_PAGE_SIZE: usize = 25;
+/// `GET /programs` pages 20 by default (SDK 269 documentation).
+const PROGRAM_PAGE_SIZE: usize = 20;
 
 fn comma_list(v: &str) -> Vec<String> {
     v.split(',')
@@ -383,14 +385,7 @@ fn topic_query(raw: Option<String>) -> Result<TopicQuery, ApiError> {
         }
         q.dialects = Some(list);
     }
-    if let Some(ids) = param(&pairs, "ids") {
-        let list = comma_list(ids);
-        if list.len() > 50 {
-            return Err(ApiError::bad_field(
-                "ids",
-                format!("'ids' lists {} ids; at most 50 are allowed", list.len()),
-            ));
-        }
+    if let Some(list) = id_filter(&pairs)? {
         if ["name", "dialects", "state"]
             .iter()
             .any(|k| param(&pairs, k).is_some())
@@ -402,43 +397,100 @@ fn topic_query(raw: Option<String>) -> Result<TopicQuery, ApiError> {
         }
         q.ids = Some(list);
     }
-    match param(&pairs, "state") {
-        None | Some("latest") => {}
-        Some("published") => q.published_only = true,
-        Some(other) => {
+    q.published_only = published_only(&pairs)?;
+    match param(&pairs, "sortBy") {
+        None | Some("name") => {}
+        Some("matchingType") => q.sort_by_matching_type = true,
+        Some(s) => {
             return Err(ApiError::bad_field(
-                "state",
-                format!("'state' value '{other}' is not one of latest, published"),
+                "sortBy",
+                format!("'sortBy' value '{s}' is not one of name, matchingType"),
             ));
         }
     }
-    if let Some(s) = param(&pairs, "sortBy")
-        && s != "name"
-        && s != "matchingType"
-    {
-        return Err(ApiError::bad_field(
-            "sortBy",
-            format!("'sortBy' value '{s}' is not one of name, matchingType"),
-        ));
-    }
-    match param(&pairs, "sortOrder")
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("asc") | Some("ascending") => {}
-        Some("desc") | Some("descending") => q.sort_desc = true,
-        Some(_) => {
-            return Err(ApiError::bad_field(
-                "sortOrder",
-                "'sortOrder' must be asc or desc",
-            ));
-        }
-    }
+    q.sort_desc = sort_desc(&pairs)?;
     q.echo = pairs
         .into_iter()
         .filter(|(k, _)| k != "pageSize" && k != "pageNumber")
         .collect();
     Ok(q)
+}
+
+/// `state=latest|published` of the topic and program listings.
+fn published_only(pairs: &[(String, String)]) -> Result<bool, ApiError> {
+    match param(pairs, "state") {
+        None | Some("latest") => Ok(false),
+        Some("published") => Ok(true),
+        Some(other) => Err(ApiError::bad_field(
+            "state",
+            format!("'state' value '{other}' is not one of latest, published"),
+        )),
+    }
+}
+
+/// `sortOrder=asc|desc` of the topic and program listings.
+fn sort_desc(pairs: &[(String, String)]) -> Result<bool, ApiError> {
+    match param(pairs, "sortOrder")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("asc") | Some("ascending") => Ok(false),
+        Some("desc") | Some("descending") => Ok(true),
+        Some(_) => Err(ApiError::bad_field(
+            "sortOrder",
+            "'sortOrder' must be asc or desc",
+        )),
+    }
+}
+
+/// `ids=a,b,…` (at most 50) of the topic and program listings.
+fn id_filter(pairs: &[(String, String)]) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(ids) = param(pairs, "ids") else {
+        return Ok(None);
+    };
+    let list = comma_list(ids);
+    if list.len() > 50 {
+        return Err(ApiError::bad_field(
+            "ids",
+            format!("'ids' lists {} ids; at most 50 are allowed", list.len()),
+        ));
+    }
+    Ok(Some(list))
+}
+
+fn program_query(raw: Option<String>) -> Result<ProgramQuery, ApiError> {
+    let pairs = query_pairs(
+        raw,
+        &[
+            "pageSize",
+            "nextPage",
+            "name",
+            "ids",
+            "state",
+            "sortBy",
+            "sortOrder",
+        ],
+    )?;
+    if let Some(s) = param(&pairs, "sortBy")
+        && s != "name"
+    {
+        return Err(ApiError::bad_field(
+            "sortBy",
+            format!("'sortBy' value '{s}' is not one of name"),
+        ));
+    }
+    Ok(ProgramQuery {
+        page_size: number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, PROGRAM_PAGE_SIZE)?,
+        cursor: param(&pairs, "nextPage").map(str::to_string),
+        name: param(&pairs, "name").map(str::to_string),
+        ids: id_filter(&pairs)?,
+        published_only: published_only(&pairs)?,
+        sort_desc: sort_desc(&pairs)?,
+        echo: pairs
+            .into_iter()
+            .filter(|(k, _)| k != "pageSize" && k != "nextPage")
+            .collect(),
+    })
 }
 
 // ----- handlers -----
@@ -567,12 +619,8 @@ async fn get_program_job(
 }
 
 async fn list_programs(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
-    let pairs = query_pairs(raw, &["pageSize", "nextPage"])?;
-    let size = number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?;
-    let cursor = param(&pairs, "nextPage").map(str::to_string);
-    let body = app
-        .with_store(move |s| s.list_programs(size, cursor.as_deref()))
-        .await?;
+    let q = program_query(raw)?;
+    let body = app.with_store(move |s| s.list_programs(&q)).await?;
     Ok(json(StatusCode::OK, body))
 }
 
@@ -620,10 +668,31 @@ async fn update_program(
 async fn delete_program(
     State(app): State<Shared>,
     id: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let id = path_id(id)?;
-    app.with_store(move |s| s.delete_program(&id)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    // `forceDelete` matters only for the org's default program, which the sandbox
+    // does not model yet; it is checked so a malformed value still gets its 400.
+    let pairs = query_pairs(raw, &["forceDelete"])?;
+    if let Some(v) = param(&pairs, "forceDelete")
+        && v != "true"
+        && v != "false"
+    {
+        return Err(ApiError::bad_field(
+            "forceDelete",
+            "'forceDelete' must be true or false",
+        ));
+    }
+    let self_uri = format!("{STA}/programs/{id}");
+    app.with_store(move |s| s.delete_program(&id).map(|()| id))
+        .await
+        .map(|id| {
+            // SDK 269 answers a program delete with a DeleteProgramResponse, not 204.
+            json(
+                StatusCode::OK,
+                serde_json::json!({"id": id, "selfUri": self_uri}),
+            )
+        })
 }
 
 async fn list_rules(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {

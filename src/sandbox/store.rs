@@ -30,6 +30,9 @@ pub struct TopicRec {
     pub name: String,
     pub description: String,
     pub strictness: String,
+    /// Absent in folders written before matchingType was modelled: those are Lexical.
+    #[serde(default = "lexical")]
+    pub matching_type: String,
     pub tags: Vec<String>,
     pub dialect: String,
     pub participants: String,
@@ -39,6 +42,10 @@ pub struct TopicRec {
     pub published: bool,
     pub date_published_ms: Option<i64>,
     pub published_by: Option<String>,
+}
+
+fn lexical() -> String {
+    "Lexical".to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +102,9 @@ pub struct JobRec {
     pub polls: u32,
     pub created_by: String,
     pub date_created_ms: i64,
+    /// When the job last changed state (absent in folders from before it was kept).
+    #[serde(default)]
+    pub date_modified_ms: Option<i64>,
 }
 
 /// Parsed `GET /topics` query.
@@ -104,6 +114,20 @@ pub struct TopicQuery {
     pub page_number: usize,
     pub name: Option<String>,
     pub dialects: Option<Vec<String>>,
+    pub ids: Option<Vec<String>>,
+    pub published_only: bool,
+    pub sort_desc: bool,
+    pub sort_by_matching_type: bool,
+    /// Filter and sort parameters as given, echoed into `selfUri`/`nextUri`.
+    pub echo: Vec<(String, String)>,
+}
+
+/// Parsed `GET /programs` query.
+#[derive(Debug, Clone, Default)]
+pub struct ProgramQuery {
+    pub page_size: usize,
+    pub cursor: Option<String>,
+    pub name: Option<String>,
     pub ids: Option<Vec<String>>,
     pub published_only: bool,
     pub sort_desc: bool,
@@ -126,6 +150,18 @@ pub fn uri(path: &str, pairs: &[(String, String)]) -> String {
 fn io_err(e: std::io::Error) -> ApiError {
     tracing::error!("sandbox persistence failed: {e}");
     ApiError::internal(format!("The sandbox could not persist the change: {e}"))
+}
+
+/// A `BaseTopicEntitiy` / `BaseProgramEntity` (with a name) or an
+/// `AddressableEntityRef` (without).
+fn entity_ref(id: &str, name: Option<&str>, collection: &str) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("id".into(), json!(id));
+    if let Some(n) = name {
+        m.insert("name".into(), json!(n));
+    }
+    m.insert("selfUri".into(), json!(format!("{STA}/{collection}/{id}")));
+    Value::Object(m)
 }
 
 fn by(actor: &str) -> Value {
@@ -175,12 +211,14 @@ pub struct Store {
 }
 
 impl Store {
-    /// An org in memory only.
+    /// An org in memory only. Its ids are salted with the clock and the process id,
+    /// so two sandboxes never hand out the same ids (as two Genesys orgs would not).
     pub fn in_memory(seed: u64) -> Store {
+        let instance = (ids::now_ms() as u64) ^ u64::from(std::process::id()).rotate_left(40);
         Store {
             meta: Meta {
                 format_version: 1,
-                salt: ids::mix64(seed),
+                salt: ids::mix64(seed ^ ids::mix64(instance)),
                 next_seq: 1,
                 last_modified_ms: 0,
             },
@@ -209,7 +247,7 @@ impl Store {
             }
             None => {
                 // A fresh folder gets its own id salt, so two folders never share ids.
-                store.meta.salt = ids::mix64(seed ^ ids::now_ms() as u64);
+                // (in_memory already salted it with the clock and process id.)
                 disk.save_meta(&store.meta)
                     .map_err(|e| SandboxError::Data {
                         path: dir.join("meta.json"),
@@ -290,6 +328,8 @@ impl Store {
 
     // ----- topics -----
 
+    /// A Topic (`full`) or ListedTopic, with exactly the SDK model's fields; lists are
+    /// present even when empty.
     fn topic_json(&self, t: &TopicRec, full: bool) -> Value {
         let mut m = serde_json::Map::new();
         m.insert("id".into(), json!(t.id));
@@ -297,6 +337,7 @@ impl Store {
         put_nonempty_str(&mut m, "description", &t.description);
         m.insert("published".into(), json!(t.published));
         m.insert("strictness".into(), json!(t.strictness));
+        m.insert("matchingType".into(), json!(t.matching_type));
         let mut programs: Vec<(&str, &str)> = self
             .holders
             .get(&t.id)
@@ -307,16 +348,15 @@ impl Store {
             .collect();
         programs.sort();
         if full {
-            m.insert("matchingType".into(), json!("Standard"));
-            let list = programs
+            let list: Vec<Value> = programs
                 .iter()
-                .map(|(name, id)| json!({"id": id, "name": name}))
+                .map(|(name, id)| entity_ref(id, Some(name), "programs"))
                 .collect();
-            put_nonempty_list(&mut m, "programs", list);
+            m.insert("programs".into(), Value::Array(list));
         } else {
             m.insert("programsCount".into(), json!(programs.len()));
         }
-        put_nonempty_list(&mut m, "tags", t.tags.iter().map(|s| json!(s)).collect());
+        m.insert("tags".into(), json!(t.tags));
         m.insert("dialect".into(), json!(t.dialect));
         m.insert("participants".into(), json!(t.participants));
         if full {
@@ -329,17 +369,17 @@ impl Store {
         } else {
             m.insert("phrasesCount".into(), json!(t.phrases.len()));
         }
+        m.insert("modifiedBy".into(), by(&t.modified_by));
         m.insert(
             "dateModified".into(),
             json!(ids::format_ms(t.date_modified_ms)),
         );
         if full {
-            m.insert("modifiedBy".into(), by(&t.modified_by));
-            if let Some(ms) = t.date_published_ms {
-                m.insert("datePublished".into(), json!(ids::format_ms(ms)));
-            }
             if let Some(p) = &t.published_by {
                 m.insert("publishedBy".into(), by(p));
+            }
+            if let Some(ms) = t.date_published_ms {
+                m.insert("datePublished".into(), json!(ids::format_ms(ms)));
             }
         }
         m.insert("selfUri".into(), json!(format!("{STA}/topics/{}", t.id)));
@@ -360,10 +400,15 @@ impl Store {
             .filter(|t| q.ids.as_ref().is_none_or(|ids| ids.contains(&t.id)))
             .filter(|t| !q.published_only || t.published)
             .collect();
-        // Every topic has matchingType "Standard", so both sort keys order by name.
-        hits.sort_by(|a, b| {
-            (a.name.to_lowercase(), &a.name, &a.id).cmp(&(b.name.to_lowercase(), &b.name, &b.id))
-        });
+        let key = |t: &TopicRec| {
+            let by_type = if q.sort_by_matching_type {
+                t.matching_type.clone()
+            } else {
+                String::new()
+            };
+            (by_type, t.name.to_lowercase(), t.name.clone(), t.id.clone())
+        };
+        hits.sort_by_cached_key(|t| key(t));
         if q.sort_desc {
             hits.reverse();
         }
@@ -387,7 +432,6 @@ impl Store {
         let mut body = json!({
             "entities": entities,
             "pageSize": q.page_size,
-            "pageNumber": q.page_number,
             "total": total,
             "pageCount": page_count,
             "selfUri": page_uri(q.page_number),
@@ -482,6 +526,7 @@ impl Store {
             name: input.name,
             description: input.description,
             strictness: input.strictness,
+            matching_type: input.matching_type,
             tags: input.tags,
             dialect: input.dialect,
             participants: input.participants,
@@ -523,6 +568,7 @@ impl Store {
             name: input.name,
             description: input.description,
             strictness: input.strictness,
+            matching_type: input.matching_type,
             tags: input.tags,
             dialect: input.dialect,
             participants: input.participants,
@@ -577,13 +623,14 @@ impl Store {
 
     // ----- programs -----
 
+    /// A Program (`full`, with its member topics) or a ListedProgram (`topicsCount`
+    /// only, as on Genesys), with exactly the SDK model's fields.
     fn program_json(&self, p: &ProgramRec, full: bool) -> Value {
         let mut m = serde_json::Map::new();
         m.insert("id".into(), json!(p.id));
         m.insert("name".into(), json!(p.name));
         put_nonempty_str(&mut m, "description", &p.description);
         m.insert("published".into(), json!(p.published));
-        put_nonempty_list(&mut m, "tags", p.tags.iter().map(|s| json!(s)).collect());
         let mut topics: Vec<(&str, &str)> = p
             .topic_ids
             .iter()
@@ -591,20 +638,25 @@ impl Store {
             .map(|t| (t.name.as_str(), t.id.as_str()))
             .collect();
         topics.sort();
-        put_nonempty_list(
-            &mut m,
-            "topics",
-            topics
+        if full {
+            let list: Vec<Value> = topics
                 .iter()
-                .map(|(name, id)| json!({"id": id, "name": name}))
-                .collect(),
-        );
+                .map(|(name, id)| entity_ref(id, Some(name), "topics"))
+                .collect();
+            m.insert("topics".into(), Value::Array(list));
+        } else {
+            m.insert("topicsCount".into(), json!(topics.len()));
+        }
+        m.insert("tags".into(), json!(p.tags));
+        m.insert("modifiedBy".into(), by(&p.modified_by));
         m.insert(
             "dateModified".into(),
             json!(ids::format_ms(p.date_modified_ms)),
         );
         if full {
-            m.insert("modifiedBy".into(), by(&p.modified_by));
+            if let Some(who) = &p.published_by {
+                m.insert("publishedBy".into(), by(who));
+            }
             if let Some(ms) = p.date_published_ms {
                 m.insert("datePublished".into(), json!(ids::format_ms(ms)));
             }
@@ -617,34 +669,65 @@ impl Store {
         (p.name.to_lowercase(), p.id.clone())
     }
 
-    pub fn list_programs(&self, page_size: usize, cursor: Option<&str>) -> Result<Value, ApiError> {
-        let after = match cursor {
+    /// One page of `GET /programs` (a ProgramsEntityListing). Cursor paging: the next
+    /// page is the `nextUri`, whose `nextPage` names the last program of this page.
+    pub fn list_programs(&self, q: &ProgramQuery) -> Result<Value, ApiError> {
+        let after = match &q.cursor {
             None => None,
             Some(c) => Some(decode_cursor(c).ok_or_else(|| {
                 ApiError::bad_field("nextPage", "'nextPage' is not a cursor this API issued")
             })?),
         };
-        let mut all: Vec<&ProgramRec> = self.programs.values().collect();
-        all.sort_by_key(|p| Self::program_key(p));
+        let needle = q.name.as_ref().map(|n| n.to_lowercase());
+        let mut all: Vec<&ProgramRec> = self
+            .programs
+            .values()
+            .filter(|p| {
+                needle
+                    .as_ref()
+                    .is_none_or(|n| p.name.to_lowercase().contains(n))
+            })
+            .filter(|p| q.ids.as_ref().is_none_or(|ids| ids.contains(&p.id)))
+            .filter(|p| !q.published_only || p.published)
+            .collect();
+        all.sort_by_cached_key(|p| Self::program_key(p));
+        if q.sort_desc {
+            all.reverse();
+        }
+        let total = all.len();
         let rest: Vec<&ProgramRec> = all
             .into_iter()
-            .filter(|p| after.as_ref().is_none_or(|a| Self::program_key(p) > *a))
+            .filter(|p| {
+                after.as_ref().is_none_or(|a| {
+                    let k = Self::program_key(p);
+                    if q.sort_desc { k < *a } else { k > *a }
+                })
+            })
             .collect();
-        let page: Vec<&ProgramRec> = rest.iter().take(page_size).copied().collect();
-        let mut pairs = vec![("pageSize".to_string(), page_size.to_string())];
-        if let Some(c) = cursor {
-            pairs.push(("nextPage".to_string(), c.to_string()));
-        }
+        let page: Vec<&ProgramRec> = rest.iter().take(q.page_size).copied().collect();
+        let page_uri = |cursor: Option<&str>| {
+            let mut pairs = vec![("pageSize".to_string(), q.page_size.to_string())];
+            if let Some(c) = cursor {
+                pairs.push(("nextPage".to_string(), c.to_string()));
+            }
+            pairs.extend(q.echo.iter().cloned());
+            uri(&format!("{STA}/programs"), &pairs)
+        };
         let mut body = json!({
             "entities": page.iter().map(|p| self.program_json(p, false)).collect::<Vec<_>>(),
-            "pageSize": page_size,
-            "selfUri": uri(&format!("{STA}/programs"), &pairs),
+            "pageSize": q.page_size,
+            "total": total,
+            "pageCount": total.div_ceil(q.page_size),
+            "selfUri": page_uri(q.cursor.as_deref()),
         });
         if rest.len() > page.len()
             && let (Some(last), Value::Object(m)) = (page.last(), &mut body)
         {
             let (k, id) = Self::program_key(last);
-            m.insert("nextPage".into(), json!(encode_cursor(&k, &id)));
+            m.insert(
+                "nextUri".into(),
+                json!(page_uri(Some(&encode_cursor(&k, &id)))),
+            );
         }
         Ok(body)
     }
@@ -792,12 +875,24 @@ impl Store {
             JobKind::Topics => ("topics", "topics"),
             JobKind::Programs => ("programs", "programs"),
         };
+        let members: Vec<Value> = j
+            .ids
+            .iter()
+            .map(|id| {
+                let name = match j.kind {
+                    JobKind::Topics => self.topics.get(id).map(|t| t.name.as_str()),
+                    JobKind::Programs => self.programs.get(id).map(|p| p.name.as_str()),
+                };
+                entity_ref(id, name, path)
+            })
+            .collect();
         json!({
             "id": j.id,
             "state": j.state,
-            list_key: j.ids.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(),
-            "dateCreated": ids::format_ms(j.date_created_ms),
+            list_key: members,
             "createdBy": by(&j.created_by),
+            "dateCreated": ids::format_ms(j.date_created_ms),
+            "dateModified": ids::format_ms(j.date_modified_ms.unwrap_or(j.date_created_ms)),
             "selfUri": format!("{STA}/{path}/publishjobs/{}", j.id),
         })
     }
@@ -843,6 +938,7 @@ impl Store {
             polls: 0,
             created_by: actor.to_string(),
             date_created_ms: ids::now_ms(),
+            date_modified_ms: None,
         };
         self.save(persist::JOBS, &id, &job)?;
         let body = self.job_json(&job);
@@ -888,6 +984,7 @@ impl Store {
                     }
                 }
                 job.state = if missing { "Failed" } else { "Completed" }.into();
+                job.date_modified_ms = Some(now);
             }
             self.save(persist::JOBS, id, &job)?;
             self.jobs.insert(id.to_string(), job.clone());

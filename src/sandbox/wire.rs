@@ -15,6 +15,8 @@ pub const DIALECTS: [&str; 16] = [
 pub const STRICTNESS: [&str; 6] = ["1", "55", "65", "72", "85", "90"];
 pub const PARTICIPANTS: [&str; 3] = ["External", "Internal", "All"];
 pub const SENTIMENTS: [&str; 4] = ["Unspecified", "Positive", "Neutral", "Negative"];
+/// `matchingType` of TopicRequest / Topic / ListedTopic (SDK 269).
+pub const MATCHING_TYPES: [&str; 2] = ["Lexical", "Semantic"];
 pub const MATCH_TYPES: [&str; 3] = ["exact", "fuzzy", "regex"];
 pub const SCORING_TYPES: [&str; 2] = ["additive", "multiplicative"];
 pub const CONDITIONS: [&str; 2] = ["pass", "fail"];
@@ -33,6 +35,13 @@ pub struct TopicPhrase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strictness: Option<String>,
     pub sentiment: String,
+    /// Set by Genesys on phrases its AI suggested; kept as the request gave it.
+    #[serde(
+        default,
+        rename = "isAIGenerated",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub is_ai_generated: Option<bool>,
 }
 
 /// A validated `POST /topics` / `PUT /topics/{id}` body.
@@ -41,6 +50,7 @@ pub struct TopicInput {
     pub name: String,
     pub description: String,
     pub strictness: String,
+    pub matching_type: String,
     /// `Some` only when the request carried `programIds`: then it sets membership.
     pub program_ids: Option<Vec<String>>,
     pub tags: Vec<String>,
@@ -335,6 +345,7 @@ pub fn topic_input(body: &[u8]) -> Result<TopicInput, ApiError> {
             "description",
             "strictness",
             "programIds",
+            "matchingType",
             "tags",
             "dialect",
             "participants",
@@ -348,6 +359,9 @@ pub fn topic_input(body: &[u8]) -> Result<TopicInput, ApiError> {
         .one_of(&obj, "strictness", "", &STRICTNESS, Some("72"))
         .unwrap_or_default();
     let program_ids = c.strings(&obj, "programIds", "");
+    let matching_type = c
+        .one_of(&obj, "matchingType", "", &MATCHING_TYPES, Some("Lexical"))
+        .unwrap_or_default();
     let tags = c.strings(&obj, "tags", "").unwrap_or_default();
     let dialect = c
         .one_of(&obj, "dialect", "", &DIALECTS, None)
@@ -383,12 +397,19 @@ pub fn topic_input(body: &[u8]) -> Result<TopicInput, ApiError> {
                 let Some(p) = c.object(item, &prefix) else {
                     continue;
                 };
-                c.keys(p, &["text", "strictness", "sentiment"], &prefix);
+                c.keys(
+                    p,
+                    &["text", "strictness", "sentiment", "isAIGenerated"],
+                    &prefix,
+                );
                 let text = c.required_name(p, "text", &prefix);
                 let strictness = c.one_of(p, "strictness", &prefix, &STRICTNESS, Some(""));
                 let sentiment = c
                     .one_of(p, "sentiment", &prefix, &SENTIMENTS, Some("Unspecified"))
                     .unwrap_or_default();
+                let is_ai_generated = Checker::get(p, "isAIGenerated")
+                    .is_some()
+                    .then(|| c.boolean(p, "isAIGenerated", &prefix, false));
                 if !text.is_empty() && !seen.insert(phrase_key(&text)) {
                     c.problem(
                         format!("{prefix}.text"),
@@ -400,6 +421,7 @@ pub fn topic_input(body: &[u8]) -> Result<TopicInput, ApiError> {
                     text,
                     strictness: strictness.filter(|s| !s.is_empty()),
                     sentiment,
+                    is_ai_generated,
                 });
             }
         }
@@ -408,6 +430,7 @@ pub fn topic_input(body: &[u8]) -> Result<TopicInput, ApiError> {
         name,
         description,
         strictness,
+        matching_type,
         program_ids,
         tags,
         dialect,

@@ -36,6 +36,11 @@ pub struct TopicSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "72"))]
     pub strictness: Option<Strictness>,
+    /// How phrases are matched: `Lexical` (the words) or `Semantic` (the meaning);
+    /// `Lexical` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Lexical"))]
+    pub matching_type: Option<MatchingType>,
     /// Which side of the conversation is matched; `All` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "All"))]
@@ -167,6 +172,10 @@ string_enum!(
     Strictness { S1 = "1", S55 = "55", S65 = "65", S72 = "72", S85 = "85", S90 = "90" }
 );
 string_enum!(
+    /// How a topic's phrases are matched.
+    MatchingType { Lexical = "Lexical", Semantic = "Semantic" }
+);
+string_enum!(
     /// Which participants a topic listens to.
     Participants { External = "External", Internal = "Internal", All = "All" }
 );
@@ -208,10 +217,15 @@ impl TopicSpec {
                 .strictness
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
+            matching_type: self
+                .matching_type
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
             participants: self
                 .participants
                 .map(|p| p.as_str().to_string())
                 .unwrap_or_default(),
+            ai_phrases: model::AiPhrases::default(),
             tags: self.tags,
             published: self.published,
             phrases: self

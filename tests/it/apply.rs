@@ -195,6 +195,7 @@ fn saved_plan_is_refused_when_stale() {
             name: "Out of band".into(),
             description: String::new(),
             strictness: "72".into(),
+            matching_type: "Lexical".into(),
             tags: vec![],
             dialect: "en-US".into(),
             participants: "All".into(),
@@ -202,6 +203,7 @@ fn saved_plan_is_refused_when_stale() {
                 text: "hello".into(),
                 strictness: None,
                 sentiment: None,
+                is_ai_generated: None,
             }],
         }),
     )
@@ -646,4 +648,89 @@ fn targets_from_config_keep_separate_lockfile_sections() {
         "{}",
         unknown.stderr
     );
+}
+
+/// SDK 269: topics carry `matchingType` (Lexical | Semantic). A spec sets it, the plan
+/// diffs it, and a re-plan after apply is clean.
+#[test]
+fn matching_type_is_applied_diffed_and_clean_after_apply() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write(
+        "rules/t.yaml",
+        "kind: Topic\nname: Meaning\ndialect: en-US\nmatchingType: Semantic\nphrases:\n  - text: i want to leave\n",
+    );
+    assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let client = sandbox.client();
+    let listed = block_on(client.list_topics()).expect("list");
+    assert_eq!(listed[0].matching_type.as_deref(), Some("Semantic"));
+    let clean = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
+    assert_eq!(clean.code, 0, "{}", clean.stdout);
+
+    repo.write(
+        "rules/t.yaml",
+        "kind: Topic\nname: Meaning\ndialect: en-US\nphrases:\n  - text: i want to leave\n",
+    );
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert!(
+        plan.stdout.contains("~ update Topic \"Meaning\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("-matchingType: Semantic"),
+        "{}",
+        plan.stdout
+    );
+}
+
+/// Genesys marks phrases its AI suggested with `isAIGenerated`. Specs do not carry the
+/// mark, but an update must not strip it from phrases the spec keeps.
+#[test]
+fn ai_generated_marks_survive_an_update() {
+    use speechops::genesys::types::{TopicRequest, WirePhrase};
+    let sandbox = Sandbox::with_creds(&[]);
+    let client = sandbox.client();
+    let phrase = |text: &str, ai: Option<bool>| WirePhrase {
+        text: text.into(),
+        strictness: None,
+        sentiment: None,
+        is_ai_generated: ai,
+    };
+    let created = block_on(client.create_topic(&TopicRequest {
+        name: "Suggested".into(),
+        description: String::new(),
+        strictness: "72".into(),
+        matching_type: "Lexical".into(),
+        tags: vec![],
+        dialect: "en-US".into(),
+        participants: "All".into(),
+        phrases: vec![
+            phrase("cancel my plan", Some(true)),
+            phrase("end my contract", None),
+        ],
+    }))
+    .expect("create");
+    let repo = Repo::new();
+    repo.write(
+        "rules/t.yaml",
+        "kind: Topic\nname: Suggested\ndialect: en-US\nphrases:\n  - text: cancel my plan\n  - text: end my contract\n  - text: close my account\n",
+    );
+    assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let got = block_on(client.get_topic(&created.value.id)).expect("get");
+    let marks: Vec<(String, Option<bool>)> = got
+        .phrases
+        .iter()
+        .map(|p| (p.text.clone(), p.is_ai_generated))
+        .collect();
+    assert_eq!(
+        marks,
+        vec![
+            ("cancel my plan".to_string(), Some(true)),
+            ("close my account".to_string(), None),
+            ("end my contract".to_string(), None),
+        ]
+    );
+    let clean = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
+    assert_eq!(clean.code, 0, "{}", clean.stdout);
 }

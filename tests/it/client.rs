@@ -43,6 +43,7 @@ fn topic(name: &str) -> TopicRequest {
         name: name.to_string(),
         description: format!("about {name}"),
         strictness: "72".into(),
+        matching_type: "Lexical".into(),
         tags: vec!["it".into()],
         dialect: "en-US".into(),
         participants: "All".into(),
@@ -50,6 +51,7 @@ fn topic(name: &str) -> TopicRequest {
             text: format!("phrase of {name}"),
             strictness: None,
             sentiment: None,
+            is_ai_generated: None,
         }],
     }
 }
@@ -323,9 +325,9 @@ async fn programs_page_by_cursor_and_rules_by_number_and_publish_completes() {
         .iter()
         .find(|p| p.name == "Program 229")
         .expect("program 229");
-    assert!(c.delete_program(&p_last.id).await.is_ok());
+    assert!(c.delete_program(&p_last.id, false).await.is_ok());
     let again = c
-        .delete_program(&p_last.id)
+        .delete_program(&p_last.id, false)
         .await
         .expect("second delete is a success");
     assert_eq!(again.meta.http_status, 404);

@@ -222,7 +222,7 @@ proptest! {
             },
         ).expect("client");
         let req = speechops::genesys::types::TopicRequest {
-            name: "n".into(), description: String::new(), strictness: "72".into(), tags: vec![],
+            name: "n".into(), description: String::new(), strictness: "72".into(), matching_type: "Lexical".into(), tags: vec![],
             dialect: "en-US".into(), participants: "All".into(), phrases: vec![],
         };
         block_on(async {

@@ -213,6 +213,7 @@ fn import_round_trip_adopts_an_existing_org() {
                         String::new()
                     },
                     strictness: ["55", "72", "85"][i % 3].to_string(),
+                    matching_type: ["Lexical", "Semantic"][i % 2].to_string(),
                     tags: vec![format!("t{}", i % 4), "seeded".into()],
                     dialect: ["en-US", "en-GB"][i % 2].to_string(),
                     participants: ["All", "Internal", "External"][i % 3].to_string(),
@@ -224,6 +225,7 @@ fn import_round_trip_adopts_an_existing_org() {
                                 ["Unspecified", "Positive", "Neutral", "Negative"][p % 4]
                                     .to_string(),
                             ),
+                            is_ai_generated: (p == 1).then_some(true),
                         })
                         .collect(),
                 })

@@ -83,11 +83,31 @@ fn sandbox_plan_of_the_example_rules_is_a_full_create_plan() {
     assert_eq!(after.code, 0, "{}", after.stdout);
 }
 
+/// Writes `n` program specs `Program 000`.., each holding three of the first `topics` topics.
+fn write_programs(repo: &Repo, n: usize, topics: usize) {
+    for i in 0..n {
+        let members: Vec<String> = (0..3)
+            .map(|k| format!("Topic {:04}", (i * 3 + k) % topics))
+            .collect();
+        repo.write(
+            &format!("rules/programs/p{i:03}.yaml"),
+            &format!(
+                "kind: Program\nname: Program {i:03}\ntopics: [{}]\n",
+                members.join(", ")
+            ),
+        );
+    }
+}
+
+/// SPEC 8.3/8.4: the listings carry no phrases and no member topics, so only the
+/// lockfile (same dateModified, same spec hash) can spare the GETs. 230 programs
+/// take three cursor pages of 100.
 #[test]
-fn second_plan_of_1000_topics_lists_twice_and_gets_nothing() {
+fn warm_plan_of_1000_topics_and_230_programs_costs_at_most_10_requests() {
     let sandbox = Sandbox::with_creds(&[]);
     let repo = Repo::new();
     repo.write_topics(1000, 1, "v1");
+    write_programs(&repo, 230, 1000);
     let apply = repo.run_against(&sandbox, &["apply", "--auto-approve", "--parallelism", "8"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
 
@@ -95,18 +115,67 @@ fn second_plan_of_1000_topics_lists_twice_and_gets_nothing() {
     let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.stdout);
     let stats = sandbox.get_json("/__sandbox/stats");
-    assert!(
-        stat(&stats, "GET /api/v2/speechandtextanalytics/topics") <= 2,
+    assert_eq!(
+        stat(&stats, "GET /api/v2/speechandtextanalytics/topics"),
+        2,
         "{stats}"
     );
     assert_eq!(
-        stat(&stats, "GET /api/v2/speechandtextanalytics/topics/{id}"),
-        0,
+        stat(&stats, "GET /api/v2/speechandtextanalytics/programs"),
+        3,
         "{stats}"
     );
+    for route in [
+        "GET /api/v2/speechandtextanalytics/topics/{id}",
+        "GET /api/v2/speechandtextanalytics/programs/{id}",
+    ] {
+        assert_eq!(stat(&stats, route), 0, "{route}: {stats}");
+    }
     assert_eq!(stat(&stats, "POST /oauth/token"), 1, "{stats}");
-    // Plus one list each for programs and speech rules.
-    assert!(stats["total"].as_u64().unwrap() <= 5, "{stats}");
+    assert!(stats["total"].as_u64().unwrap() <= 10, "{stats}");
+}
+
+/// The bug SPEC version 2 fixed: membership read from the listing made every
+/// program look changed after an apply. A cold plan (no lockfile) reads each program
+/// in full and finds nothing to do; a changed program is the only one read again.
+#[test]
+fn programs_are_clean_after_apply_and_only_changed_ones_are_read() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(30, 1, "v1");
+    write_programs(&repo, 25, 30);
+    let apply = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    std::fs::remove_file(repo.path().join("speechops.lock")).expect("remove lockfile");
+    let cold = repo.run_against(&sandbox, &["plan"]);
+    assert_eq!(cold.code, 0, "{}", cold.stderr);
+    assert!(
+        cold.stdout
+            .contains("Plan: 0 to create, 0 to update, 0 to delete, 0 to publish."),
+        "{}",
+        cold.stdout
+    );
+    // Adopt everything again, then change one program.
+    let adopt = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(adopt.code, 0, "{}", adopt.stderr);
+    repo.write(
+        "rules/programs/p007.yaml",
+        "kind: Program\nname: Program 007\ntopics: [Topic 0001]\n",
+    );
+    sandbox.post("/__sandbox/stats/reset");
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to delete, 1 to publish."),
+        "{}",
+        plan.stdout
+    );
+    let stats = sandbox.get_json("/__sandbox/stats");
+    assert_eq!(
+        stat(&stats, "GET /api/v2/speechandtextanalytics/programs/{id}"),
+        1,
+        "{stats}"
+    );
 }
 
 #[test]

@@ -411,10 +411,12 @@ async fn topic_crud_returns_full_topics_and_listed_topics_without_phrases() {
         "{t}"
     );
     assert_eq!(t["selfUri"], format!("{STA}/topics/{id}"));
-    assert!(
-        t.get("programs").is_none(),
-        "empty programs are omitted like Genesys"
+    assert_eq!(
+        t["programs"],
+        json!([]),
+        "lists are present even when empty, as in the SDK's Topic model"
     );
+    assert_eq!(t["matchingType"], "Lexical", "the default matchingType");
 
     let list = s.get(&format!("{STA}/topics")).await;
     assert_eq!(list.status, StatusCode::OK);
@@ -475,7 +477,10 @@ async fn topic_list_pages_and_bounds() {
     assert_eq!(p1.status, StatusCode::OK);
     let b = &p1.body;
     assert_eq!(b["pageSize"], 3);
-    assert_eq!(b["pageNumber"], 1);
+    assert!(
+        b.get("pageNumber").is_none(),
+        "TopicsEntityListing has no pageNumber"
+    );
     assert_eq!(b["total"], 7);
     assert_eq!(b["pageCount"], 3);
     assert_eq!(b["entities"].as_array().map(Vec::len), Some(3));
@@ -725,11 +730,14 @@ async fn a_topic_held_by_a_program_cannot_be_deleted() {
     let s = Sbx::new().await;
     let t = s.create_topic("Held").await.id();
     let p = s.create_program("Holder", &[&t]).await;
-    assert_eq!(p.body["topics"], json!([{"id": t, "name": "Held"}]));
+    assert_eq!(
+        p.body["topics"],
+        json!([{"id": t, "name": "Held", "selfUri": format!("{STA}/topics/{t}")}])
+    );
     let got = s.get(&format!("{STA}/topics/{t}")).await;
     assert_eq!(
         got.body["programs"],
-        json!([{"id": p.id(), "name": "Holder"}])
+        json!([{"id": p.id(), "name": "Holder", "selfUri": format!("{STA}/programs/{}", p.id())}])
     );
     let listed = s.get(&format!("{STA}/topics")).await;
     assert_eq!(listed.body["entities"][0]["programsCount"], 1);
@@ -749,7 +757,7 @@ async fn a_topic_held_by_a_program_cannot_be_deleted() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.get("topics").is_none());
+    assert_eq!(r.body["topics"], json!([]));
     assert_eq!(
         s.delete(&format!("{STA}/topics/{t}")).await.status,
         StatusCode::NO_CONTENT
@@ -763,13 +771,13 @@ async fn a_topic_held_by_a_program_cannot_be_deleted() {
     let prog = s.get(&format!("{STA}/programs/{}", p.id())).await;
     assert_eq!(
         prog.body["topics"],
-        json!([{"id": j.id(), "name": "Joiner"}])
+        json!([{"id": j.id(), "name": "Joiner", "selfUri": format!("{STA}/topics/{}", j.id())}])
     );
     let mut body = topic("Joiner");
     body["programIds"] = json!([]);
     s.put(&format!("{STA}/topics/{}", j.id()), body).await;
     let prog = s.get(&format!("{STA}/programs/{}", p.id())).await;
-    assert!(prog.body.get("topics").is_none());
+    assert_eq!(prog.body["topics"], json!([]));
     let mut body = topic("Ghost");
     body["programIds"] = json!(["no-such-program"]);
     let r = s.post(&format!("{STA}/topics"), body).await;
@@ -831,7 +839,8 @@ async fn publish_jobs_run_then_complete_and_set_published() {
         .await;
     assert_eq!(job.status, StatusCode::OK, "{:#}", job.body);
     assert_eq!(job.body["state"], "Running");
-    assert_eq!(job.body["topics"], json!([{"id": t.id()}]));
+    assert_eq!(job.body["topics"][0]["id"], json!(t.id()));
+    assert!(job.body["dateModified"].is_string(), "{:#}", job.body);
     let path = format!("{STA}/topics/publishjobs/{}", job.id());
     assert_eq!(s.get(&path).await.body["state"], "Running");
     assert_eq!(
@@ -863,7 +872,7 @@ async fn publish_jobs_run_then_complete_and_set_published() {
         )
         .await;
     assert_eq!(job.body["state"], "Running");
-    assert_eq!(job.body["programs"], json!([{"id": p.id()}]));
+    assert_eq!(job.body["programs"][0]["id"], json!(p.id()));
     let path = format!("{STA}/programs/publishjobs/{}", job.id());
     assert_eq!(s.get(&path).await.body["state"], "Running");
     assert_eq!(s.get(&path).await.body["state"], "Completed");
@@ -949,7 +958,8 @@ async fn programs_page_by_an_opaque_url_encoded_cursor() {
         assert_eq!(body["pageSize"], 2);
         assert!(body["selfUri"].is_string());
         for e in body["entities"].as_array().into_iter().flatten() {
-            assert_eq!(e["topics"], json!([{"id": t, "name": "Member"}]));
+            assert!(e.get("topics").is_none(), "a ListedProgram has no topics");
+            assert_eq!(e["topicsCount"], 1);
             assert_eq!(e["published"], false);
             assert_eq!(e["tags"], json!(["t"]));
             assert!(is_ms_timestamp(
@@ -958,8 +968,17 @@ async fn programs_page_by_an_opaque_url_encoded_cursor() {
             seen.push(e["name"].as_str().unwrap_or_default().to_string());
         }
         pages += 1;
-        match body.get("nextPage").and_then(Value::as_str) {
-            Some(c) => cursor = Some(c.to_string()),
+        assert!(
+            body.get("nextPage").is_none(),
+            "no nextPage field (SDK 269)"
+        );
+        assert_eq!(body["total"], 5);
+        match body.get("nextUri").and_then(Value::as_str) {
+            Some(u) => {
+                let url = reqwest::Url::parse(&format!("http://x{u}")).expect("nextUri");
+                let c = url.query_pairs().find(|(k, _)| k == "nextPage");
+                cursor = Some(c.expect("nextPage in nextUri").1.into_owned());
+            }
             None => break,
         }
         assert!(pages < 10, "cursor never ended");
@@ -972,7 +991,14 @@ async fn programs_page_by_an_opaque_url_encoded_cursor() {
 
     // The cursor needs encoding: sent raw, its '+' decodes as a space and is refused.
     let first = s.get(&format!("{STA}/programs?pageSize=2")).await;
-    let raw_cursor = first.body["nextPage"].as_str().expect("cursor").to_string();
+    let next_uri = first.body["nextUri"].as_str().expect("nextUri").to_string();
+    let url = reqwest::Url::parse(&format!("http://x{next_uri}")).expect("nextUri");
+    let raw_cursor = url
+        .query_pairs()
+        .find(|(k, _)| k == "nextPage")
+        .expect("cursor")
+        .1
+        .into_owned();
     assert!(raw_cursor.contains('+'), "{raw_cursor}");
     let r = s
         .get(&format!("{STA}/programs?pageSize=2&nextPage={raw_cursor}"))
@@ -1014,10 +1040,10 @@ async fn program_crud_and_validation() {
         )
         .await;
     assert_eq!(r.fields(), ["tags[0]"]);
-    assert_eq!(
-        s.delete(&format!("{STA}/programs/{id}")).await.status,
-        StatusCode::NO_CONTENT
-    );
+    // SDK 269: a program delete answers a DeleteProgramResponse.
+    let deleted = s.delete(&format!("{STA}/programs/{id}")).await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    assert_eq!(deleted.body["id"], json!(id));
     s.get(&format!("{STA}/programs/{id}"))
         .await
         .assert_error(404, "not.found");

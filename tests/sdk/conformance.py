@@ -1,0 +1,1043 @@
+#!/usr/bin/env python3
+"""Sandbox conformance against the official Genesys Cloud Python SDK.
+
+Usage: python tests/sdk/conformance.py PATH_TO_SPEECHOPS_BINARY
+
+Starts `speechops sandbox serve` on loopback, authenticates with the SDK's own
+client-credentials helper, and drives every route the sandbox serves under
+/api/v2/speechandtextanalytics through the SDK's typed SpeechTextAnalyticsApi
+methods and request models (PureCloudPlatformClientV2==269.0.0, pinned in
+requirements.txt next to this file).
+
+The SDK is lenient: it drops response fields its models do not have, turns unknown
+enum values into the string "outdated_sdk_version" and never notices a missing array.
+So every response is also checked strictly: ApiClient.deserialize is wrapped and the
+raw JSON is walked against the response model's attribute_map / swagger_types
+(recursively through lists, dicts and nested models), collecting
+
+  - fields the SDK model does not have,
+  - enum values the model's setter does not allow (and case mismatches),
+  - nulls (Genesys omits empty values; the SDK's enum setters crash on a null),
+  - wrong JSON types, datetimes the SDK cannot parse or not in Genesys's format,
+  - fields the contract (SPEC 8.3/8.4) says are always present, in particular arrays
+    that must be present even when empty,
+
+plus round-trip, paging and filter assertions. Every problem is collected; they are
+printed grouped by route and the exit status is 1 if there is any.
+
+Speech rules (/api/v2/speech/rules, SPEC 8.5) are the origin tutorial's API and are not
+in the SDK, so they are not checked here.
+"""
+
+import ast
+import collections
+import importlib.metadata
+import inspect
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+
+SDK_VERSION = "269.0.0"
+CLIENT_ID = "sdk-conformance"
+CLIENT_SECRET = "sdk-conformance-secret"
+STA = "/api/v2/speechandtextanalytics"
+DEADLINE_SECS = 110  # hard stop: the whole check must stay under 2 minutes
+
+try:
+    import urllib3
+    import PureCloudPlatformClientV2 as pc
+    from PureCloudPlatformClientV2 import models
+    from PureCloudPlatformClientV2.rest import ApiException
+    from dateutil.parser import isoparse
+except ImportError as e:  # pragma: no cover - environment problem
+    sys.exit(f"sdk-conformance: cannot import the SDK ({e}); "
+             f"pip install -r tests/sdk/requirements.txt")
+
+# Every route the sandbox serves under /api/v2/speechandtextanalytics.
+EXPECTED_ROUTES = [
+    f"GET {STA}/topics",
+    f"POST {STA}/topics",
+    f"GET {STA}/topics/{{id}}",
+    f"PUT {STA}/topics/{{id}}",
+    f"DELETE {STA}/topics/{{id}}",
+    f"POST {STA}/topics/publishjobs",
+    f"GET {STA}/topics/publishjobs/{{id}}",
+    f"GET {STA}/programs",
+    f"POST {STA}/programs",
+    f"GET {STA}/programs/{{id}}",
+    f"PUT {STA}/programs/{{id}}",
+    f"DELETE {STA}/programs/{{id}}",
+    f"POST {STA}/programs/publishjobs",
+    f"GET {STA}/programs/publishjobs/{{id}}",
+]
+
+# Fields the contract says are always present (SPEC 8.3, 8.4, 9). List-typed ones carry
+# the rule "arrays present even when empty". Optional fields (description, nextUri,
+# datePublished, ...) are not listed.
+REQUIRED = {
+    "TopicsEntityListing": ["entities", "pageSize", "total", "pageCount", "selfUri"],
+    "ProgramsEntityListing": ["entities", "pageSize", "total", "pageCount", "selfUri"],
+    "ListedTopic": ["id", "name", "published", "strictness", "matchingType",
+                    "programsCount", "tags", "dialect", "participants", "phrasesCount",
+                    "modifiedBy", "dateModified", "selfUri"],
+    "Topic": ["id", "name", "published", "strictness", "matchingType", "programs",
+              "tags", "dialect", "participants", "phrases", "modifiedBy",
+              "dateModified", "selfUri"],
+    "Phrase": ["text", "sentiment"],
+    "ListedProgram": ["id", "name", "published", "topicsCount", "tags", "modifiedBy",
+                      "dateModified", "selfUri"],
+    "Program": ["id", "name", "published", "topics", "tags", "modifiedBy",
+                "dateModified", "selfUri"],
+    "TopicJob": ["id", "state", "topics"],
+    "ProgramJob": ["id", "state", "programs"],
+    "BaseTopicEntitiy": ["id"],
+    "BaseProgramEntity": ["id"],
+    "AddressableEntityRef": ["id"],
+    "DeleteProgramResponse": ["id"],
+    "ErrorBody": ["message", "code", "status"],
+}
+
+# Genesys datetimes: ISO-8601 UTC, e.g. 2024-01-31T12:00:00.000Z.
+DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+OUTDATED = "outdated_sdk_version"
+
+
+# ----------------------------------------------------------------------------------
+# Problem collection
+
+
+def route_of(method, url):
+    """`GET /api/v2/speechandtextanalytics/topics/{id}` for a concrete request."""
+    path = urllib.parse.urlsplit(url).path
+    segs = path.split("/")
+    if path.startswith(STA + "/"):
+        base = len(STA.split("/"))
+        segs = [s if i <= base or s in ("topics", "programs", "publishjobs") else "{id}"
+                for i, s in enumerate(segs)]
+    return f"{method} {'/'.join(segs)}"
+
+
+class Recorder:
+    def __init__(self):
+        self.problems = collections.OrderedDict()  # route -> OrderedDict(msg -> count)
+        self.routes = set()
+        self.checked = 0
+        self.last_route = "(no request yet)"
+
+    def problem(self, route, msg):
+        per_route = self.problems.setdefault(route, collections.OrderedDict())
+        per_route[msg] = per_route.get(msg, 0) + 1
+
+    def expect(self, route, cond, msg):
+        if not cond:
+            self.problem(route, msg)
+        return bool(cond)
+
+    def total(self):
+        return sum(len(v) for v in self.problems.values())
+
+
+REC = Recorder()
+
+
+# ----------------------------------------------------------------------------------
+# Strict walk of raw JSON against the SDK's models
+
+_MODEL_INFO = {}
+
+
+def enum_values(klass, attr):
+    """The setter's `allowed_values`, or None if the attribute is no enum."""
+    prop = getattr(klass, attr, None)
+    if not isinstance(prop, property) or prop.fset is None:
+        return None
+    m = re.search(r"allowed_values = (\[.*?\])", inspect.getsource(prop.fset), re.S)
+    return ast.literal_eval(m.group(1)) if m else None
+
+
+def model_info(name):
+    """json key -> (python attr, swagger type, allowed enum values or None)."""
+    if name not in _MODEL_INFO:
+        klass = getattr(models, name)
+        inst = klass()
+        _MODEL_INFO[name] = (klass, {
+            inst.attribute_map[attr]: (attr, typ, enum_values(klass, attr))
+            for attr, typ in inst.swagger_types.items()
+        })
+    return _MODEL_INFO[name]
+
+
+def jtype(v):
+    return {dict: "object", list: "array", str: "string", bool: "boolean",
+            int: "integer", float: "number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def walk(route, v, typ, path):
+    """Checks raw JSON value `v` against swagger type `typ`."""
+    bad = lambda msg: REC.problem(route, f"{path}: {msg}")  # noqa: E731
+    m = re.fullmatch(r"list\[(.*)\]", typ)
+    if m:
+        if not isinstance(v, list):
+            return bad(f"expected an array ({typ}), got {jtype(v)}")
+        for x in v:
+            if x is None:
+                bad("null array element")
+            else:
+                walk(route, x, m.group(1), path + "[]")
+        return
+    m = re.fullmatch(r"dict\(([^,]*), (.*)\)", typ)
+    if m:
+        if not isinstance(v, dict):
+            return bad(f"expected an object ({typ}), got {jtype(v)}")
+        for x in v.values():
+            walk(route, x, m.group(2), path + "{}")
+        return
+    if typ == "int":
+        if not isinstance(v, int) or isinstance(v, bool):
+            bad(f"expected an integer, got {jtype(v)} {v!r}")
+        return
+    if typ == "float":
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            bad(f"expected a number, got {jtype(v)} {v!r}")
+        return
+    if typ == "bool":
+        if not isinstance(v, bool):
+            bad(f"expected a boolean, got {jtype(v)} {v!r}")
+        return
+    if typ in ("str", "LocalDateTime", "YearMonth"):
+        if not isinstance(v, str):
+            bad(f"expected a string, got {jtype(v)} {v!r}")
+        return
+    if typ in ("datetime", "date"):
+        if not isinstance(v, str):
+            return bad(f"expected a {typ} string, got {jtype(v)} {v!r}")
+        try:
+            isoparse(v)
+        except (ValueError, OverflowError):
+            return bad(f"{typ} {v!r} is not ISO-8601 (the SDK's isoparse rejects it)")
+        if not (DATETIME_RE if typ == "datetime" else DATE_RE).match(v):
+            bad(f"{typ} {v!r} is not in Genesys's format "
+                f"{'yyyy-MM-ddTHH:mm:ss.SSSZ' if typ == 'datetime' else 'yyyy-MM-dd'}")
+        return
+    if typ == "object":
+        return
+    if not hasattr(models, typ):
+        return bad(f"the SDK has no model {typ} (checker bug)")
+    if not isinstance(v, dict):
+        return bad(f"expected an object ({typ}), got {jtype(v)}")
+    klass, info = model_info(typ)
+    for key in v:
+        if key not in info:
+            REC.problem(route, f"{path}.{key}: field not in SDK model {typ} "
+                               f"(the SDK drops it silently)")
+    for key, (attr, sub, allowed) in info.items():
+        here = f"{path}.{key}"
+        if key not in v:
+            if key in REQUIRED.get(typ, ()):
+                if sub.startswith("list["):
+                    REC.problem(route, f"{here}: missing array ({typ}.{key}); the contract "
+                                       f"wants arrays present even when empty")
+                else:
+                    REC.problem(route, f"{here}: missing field ({typ}.{key})")
+            continue
+        x = v[key]
+        if x is None:
+            if sub.startswith("list["):
+                REC.problem(route, f"{here}: null array; the contract wants [] "
+                                   f"(arrays present even when empty)")
+            elif allowed is not None:
+                REC.problem(route, f"{here}: null enum; Genesys omits empty values and "
+                                   f"the SDK's {typ}.{attr} setter crashes on None")
+            else:
+                REC.problem(route, f"{here}: null; Genesys omits empty values")
+            continue
+        if allowed is not None and isinstance(x, str):
+            probe = klass()
+            try:
+                setattr(probe, attr, x)
+                got = getattr(probe, attr)
+            except Exception as e:  # the SDK's setter itself failed
+                got = f"<setter raised {e!r}>"
+            if got != x:
+                REC.problem(route, f"{here}: enum value {x!r} is not one of "
+                                   f"{allowed} (the SDK turns it into {got!r})")
+            elif x not in allowed:
+                REC.problem(route, f"{here}: enum value {x!r} differs in case from "
+                                   f"{allowed} (the SDK accepts it case-insensitively)")
+            continue
+        walk(route, x, sub, here)
+
+
+def count_outdated(obj):
+    """Number of 'outdated_sdk_version' values in a deserialized SDK object."""
+    if isinstance(obj, list):
+        return sum(count_outdated(x) for x in obj)
+    if isinstance(obj, dict):
+        return sum(count_outdated(x) for x in obj.values())
+    if hasattr(obj, "swagger_types"):
+        return sum(count_outdated(getattr(obj, a)) for a in obj.swagger_types)
+    return 1 if obj == OUTDATED else 0
+
+
+def check_error_body(route, exc, expect_status=None):
+    """Walks an error response against the SDK's ErrorBody model."""
+    REC.checked += 1
+    try:
+        body = json.loads(exc.body) if exc.body else None
+    except ValueError:
+        REC.problem(route, f"{exc.status} error body is not JSON: {exc.body[:80]!r}")
+        return None
+    if not isinstance(body, dict):
+        REC.problem(route, f"{exc.status} error body is not a JSON object (ErrorBody)")
+        return None
+    walk(route, body, "ErrorBody", f"ErrorBody({exc.status})")
+    if body.get("status") != exc.status:
+        REC.problem(route, f"ErrorBody.status {body.get('status')!r} differs from the HTTP "
+                           f"status {exc.status}")
+    if expect_status is not None and exc.status != expect_status:
+        REC.problem(route, f"expected HTTP {expect_status}, got {exc.status} "
+                           f"({body.get('code')}: {body.get('message')})")
+    return body
+
+
+# ----------------------------------------------------------------------------------
+# The sandbox process
+
+
+class Sandbox:
+    def __init__(self, binary, rate_limit):
+        self.workdir = tempfile.mkdtemp(prefix="sdk-conformance-")
+        self.stderr = open(os.path.join(self.workdir, "stderr.log"), "w+b")
+        self.proc = subprocess.Popen(
+            [binary, "sandbox", "serve", "--listen", "127.0.0.1:0",
+             "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET,
+             "--rate-limit", str(rate_limit)],
+            cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=self.stderr)
+        try:
+            self._await_address()
+        except BaseException:  # also SIGTERM / Ctrl-C while starting: never leak it
+            self.stop()
+            raise
+
+    def _await_address(self):
+        first = []
+        reader = threading.Thread(target=lambda: first.append(self.proc.stdout.readline()),
+                                  daemon=True)
+        reader.start()
+        reader.join(20)
+        line = first[0].decode("utf-8", "replace").strip() if first else ""
+        m = re.fullmatch(r"listening on (http://\S+)", line)
+        if not m:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait(5)
+            self.stderr.seek(0)
+            log = self.stderr.read()
+            raise RuntimeError(f"sandbox did not start (first stdout line {line!r}); "
+                               f"stderr:\n{log.decode('utf-8', 'replace')}")
+        self.url = m.group(1).rstrip("/")
+        # Keep draining stdout so the sandbox never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def stop(self):
+        if self.stderr.closed:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.stderr.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------
+# The SDK client
+
+
+def sdk_client(base_url):
+    """An ApiClient aimed at the sandbox, retries off, hooks installed, token set."""
+    client = pc.ApiClient(host=base_url)
+    http = client.get_http_client()  # DefaultHttpClient -> RESTClientObject (rest.py)
+    # The SDK (rest.py) builds its urllib3 PoolManager with a default
+    # `urllib3.util.Retry()`: 10 retries, honouring Retry-After on 429/503/413 (and
+    # retrying connection errors), with no SDK configuration knob. Replace the pool
+    # manager with one that never retries, so a 429 surfaces at once as ApiException,
+    # and give it timeouts (the SDK sets none).
+    http.rest_client.pool_manager = urllib3.PoolManager(
+        num_pools=4, maxsize=4, block=True,
+        retries=urllib3.util.Retry(total=0, connect=0, read=0, redirect=0, status=0,
+                                   other=0, respect_retry_after_header=False,
+                                   raise_on_status=False, raise_on_redirect=False),
+        timeout=urllib3.Timeout(connect=5, read=30))
+
+    def pre_hook(options):
+        route = route_of(options.method, options.url)
+        REC.last_route = route
+        if route.split(" ", 1)[1].startswith(STA):
+            REC.routes.add(route)
+        return options
+
+    http.set_pre_request_hook(pre_hook)
+
+    original = client.deserialize
+
+    def deserialize(response, response_type):
+        route = REC.last_route
+        REC.checked += 1
+        raw = response.data if isinstance(response.data, str) else response.data.decode()
+        data = None
+        if not raw.strip():
+            REC.problem(route, f"HTTP {response.status} with an empty body; the SDK "
+                               f"declares a {response_type} response")
+        else:
+            ctype = response.getheader("Content-Type") or ""
+            if not ctype.startswith("application/json"):
+                REC.problem(route, f"Content-Type {ctype!r}, not application/json")
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                REC.problem(route, f"response body is not JSON: {raw[:80]!r}")
+            else:
+                walk(route, data, response_type, response_type)
+        try:
+            obj = original(response, response_type)
+        except Exception as e:  # e.g. a null enum: the SDK's setter calls None.lower()
+            REC.problem(route, f"the SDK failed to deserialize {response_type}: {e!r}")
+            return None  # the typed method returns None; the checks carry on
+        if data is not None:
+            before = sum(1 for m in REC.problems.get(route, {}) if "the SDK turns it" in m)
+            if count_outdated(obj) and not before:
+                REC.problem(route, f"the SDK deserialized an enum as {OUTDATED!r}")
+        return obj
+
+    client.deserialize = deserialize
+    # The SDK's own client-credentials helper: it posts to
+    # get_conf_url("login", host) + "/oauth/token", i.e. the same host when the host
+    # does not start with "api.".
+    client.get_client_credentials_token(CLIENT_ID, CLIENT_SECRET)
+    return client
+
+
+def call(fn, *args, expect_status=None, **kwargs):
+    """Calls an SDK method; on ApiException records it (unless expected) and returns None.
+
+    With expect_status, returns the parsed error body when the call failed with it and
+    records a problem when it succeeded.
+    """
+    try:
+        result = fn(*args, **kwargs)
+    except ApiException as e:
+        route = REC.last_route
+        if expect_status is not None:
+            return check_error_body(route, e, expect_status) or {}
+        body = check_error_body(route, e) or {}
+        REC.problem(route, f"unexpected HTTP {e.status} {body.get('code')}: "
+                           f"{body.get('message')}")
+        return None
+    if expect_status is not None:
+        REC.problem(REC.last_route, f"expected HTTP {expect_status}, the call succeeded")
+        return None
+    return result
+
+
+def mk(klass, **attrs):
+    obj = klass()
+    for k, v in attrs.items():
+        setattr(obj, k, v)
+    return obj
+
+
+def next_uri_kwargs(route, uri, allowed):
+    """SDK keyword arguments for following a listing's `nextUri`.
+
+    The SDK has no "follow nextUri" helper: parse the URI's query and pass its
+    parameters back to the typed list method (nextPage -> next_page, ...). The SDK
+    URL-encodes query values itself (urllib3 urlencode), so a '+' in a cursor survives.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    REC.expect(route, not parts.scheme and not parts.netloc,
+               f"nextUri {uri!r} is not a relative path + query")
+    REC.expect(route, parts.path == route.split(" ", 1)[1],
+               f"nextUri path {parts.path!r} is not the listing's path")
+    kwargs = {}
+    names = {"pageSize": "page_size", "pageNumber": "page_number", "nextPage": "next_page",
+             "sortBy": "sort_by", "sortOrder": "sort_order", "name": "name",
+             "state": "state", "ids": "ids", "dialects": "dialects"}
+    for k, vs in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
+        if k not in names or names[k] not in allowed:
+            REC.problem(route, f"nextUri carries {k!r}, which the SDK method cannot send")
+            continue
+        v = vs[-1]
+        if k in ("ids", "dialects"):
+            v = [x for x in v.split(",") if x]
+        elif k in ("pageSize", "pageNumber"):
+            v = int(v)
+        kwargs[names[k]] = v
+    return kwargs
+
+
+# ----------------------------------------------------------------------------------
+# The checks
+
+R_TOPICS = f"GET {STA}/topics"
+R_TOPIC_POST = f"POST {STA}/topics"
+R_TOPIC = f"GET {STA}/topics/{{id}}"
+R_TOPIC_PUT = f"PUT {STA}/topics/{{id}}"
+R_TOPIC_DELETE = f"DELETE {STA}/topics/{{id}}"
+R_TOPIC_JOB_POST = f"POST {STA}/topics/publishjobs"
+R_TOPIC_JOB = f"GET {STA}/topics/publishjobs/{{id}}"
+R_PROGRAMS = f"GET {STA}/programs"
+R_PROGRAM_POST = f"POST {STA}/programs"
+R_PROGRAM = f"GET {STA}/programs/{{id}}"
+R_PROGRAM_PUT = f"PUT {STA}/programs/{{id}}"
+R_PROGRAM_DELETE = f"DELETE {STA}/programs/{{id}}"
+R_PROGRAM_JOB_POST = f"POST {STA}/programs/publishjobs"
+R_PROGRAM_JOB = f"GET {STA}/programs/publishjobs/{{id}}"
+
+TOPIC_LIST_ARGS = ["next_page", "page_size", "page_number", "state", "name", "ids",
+                   "dialects", "sort_by", "sort_order"]
+PROGRAM_LIST_ARGS = ["next_page", "page_size", "state", "name", "ids", "sort_by",
+                     "sort_order"]
+
+
+class Ctx:
+    def __init__(self, client):
+        self.client = client
+        self.api = pc.SpeechTextAnalyticsApi(client)
+        self.topics = {}    # name -> Topic
+        self.programs = {}  # name -> Program
+
+
+def check_topic_echo(route, got, req):
+    """The Topic returned by POST/PUT/GET carries what the TopicRequest set."""
+    if got is None:
+        return
+    for attr in ("name", "description", "strictness", "matching_type", "dialect",
+                 "participants"):
+        sent = getattr(req, attr)
+        back = getattr(got, attr)
+        if sent is not None and back != OUTDATED:  # OUTDATED: reported by the walk
+            REC.expect(route, back == sent,
+                       f"Topic.{attr}: sent {sent!r}, got {back!r}")
+    if req.tags is not None:
+        REC.expect(route, sorted(got.tags or []) == sorted(req.tags),
+                   f"Topic.tags: sent {req.tags!r}, got {got.tags!r}")
+    if req.program_ids is not None:
+        back = sorted(p.id for p in (got.programs or []))
+        REC.expect(route, back == sorted(req.program_ids),
+                   f"Topic.programs: sent programIds {req.program_ids!r}, got {back!r}")
+    for p in got.programs or []:
+        REC.expect(route, p.name and p.self_uri,
+                   "Topic.programs[] lacks name or selfUri ({id, name, selfUri})")
+    sent_phrases = {p.text: p for p in req.phrases or []}
+    back_phrases = {p.text: p for p in got.phrases or []}
+    REC.expect(route, sorted(sent_phrases) == sorted(back_phrases),
+               f"Topic.phrases: sent {sorted(sent_phrases)}, got {sorted(back_phrases)}")
+    for text, sp in sent_phrases.items():
+        bp = back_phrases.get(text)
+        if bp is None:
+            continue
+        for attr in ("strictness", "sentiment", "is_ai_generated"):
+            sent = getattr(sp, attr)
+            back = getattr(bp, attr)
+            if sent is not None and back != OUTDATED:
+                REC.expect(route, back == sent,
+                           f"Phrase.{attr}: sent {sent!r}, got {back!r}")
+
+
+def check_program_echo(route, got, req):
+    if got is None:
+        return
+    for attr in ("name", "description"):
+        sent = getattr(req, attr)
+        if sent is not None:
+            REC.expect(route, getattr(got, attr) == sent,
+                       f"Program.{attr}: sent {sent!r}, got {getattr(got, attr)!r}")
+    if req.tags is not None:
+        REC.expect(route, sorted(got.tags or []) == sorted(req.tags),
+                   f"Program.tags: sent {req.tags!r}, got {got.tags!r}")
+    if req.topic_ids is not None:
+        back = sorted(t.id for t in (got.topics or []))
+        REC.expect(route, back == sorted(req.topic_ids),
+                   f"Program.topics: sent topicIds {req.topic_ids!r}, got {back!r}")
+    for t in got.topics or []:
+        REC.expect(route, t.name and t.self_uri,
+                   "Program.topics[] lacks name or selfUri ({id, name, selfUri})")
+
+
+def create_topic(ctx, req):
+    got = call(ctx.api.post_speechandtextanalytics_topics, req)
+    check_topic_echo(R_TOPIC_POST, got, req)
+    if got is not None:
+        ctx.topics[req.name] = got
+    return got
+
+
+def create_program(ctx, req):
+    got = call(ctx.api.post_speechandtextanalytics_programs, req)
+    check_program_echo(R_PROGRAM_POST, got, req)
+    if got is not None:
+        ctx.programs[req.name] = got
+    return got
+
+
+def list_all_topics(ctx, page_size, **filters):
+    """Follows nextUri from page 1; returns (pages, entities)."""
+    pages, entities = [], []
+    kwargs = dict(page_size=page_size, page_number=1, **filters)
+    for _ in range(50):
+        page = call(ctx.api.get_speechandtextanalytics_topics, **kwargs)
+        if page is None:
+            break
+        pages.append(page)
+        entities += page.entities or []
+        if not page.next_uri:
+            break
+        kwargs = next_uri_kwargs(R_TOPICS, page.next_uri, TOPIC_LIST_ARGS)
+    return pages, entities
+
+
+def list_all_programs(ctx, page_size, **filters):
+    pages, entities = [], []
+    kwargs = dict(page_size=page_size, **filters)
+    for _ in range(50):
+        page = call(ctx.api.get_speechandtextanalytics_programs, **kwargs)
+        if page is None:
+            break
+        pages.append(page)
+        entities += page.entities or []
+        if not page.next_uri:
+            break
+        kwargs = next_uri_kwargs(R_PROGRAMS, page.next_uri, PROGRAM_LIST_ARGS)
+        REC.expect(R_PROGRAMS, "next_page" in kwargs,
+                   f"nextUri {page.next_uri!r} carries no nextPage cursor")
+        REC.expect(R_PROGRAMS, kwargs.get("page_size") == page_size,
+                   f"nextUri {page.next_uri!r} does not keep pageSize={page_size}")
+    return pages, entities
+
+
+def poll_job(ctx, fn, route, job_id):
+    """GETs a publish job until Completed; returns the last job."""
+    job = None
+    for _ in range(40):
+        job = call(fn, job_id)
+        if job is None or job.state in ("Completed", "Failed", OUTDATED):
+            break
+        time.sleep(0.05)
+    if job is not None:
+        REC.expect(route, job.state == "Completed",
+                   f"publish job ended in state {job.state!r}, not Completed")
+    return job
+
+
+def names_of(entities):
+    return sorted(e.name for e in entities)
+
+
+def sec_topics(ctx):
+    api = ctx.api
+    member = create_program(ctx, mk(models.ProgramRequest, name="SDK member program",
+                                    description="holds topics through programIds",
+                                    topic_ids=[], tags=["sdk", "member"]))
+    member_ids = [member.id] if member else []
+
+    # Every TopicRequest and Phrase field.
+    full_req = mk(
+        models.TopicRequest, name="SDK full topic", description="every TopicRequest field",
+        strictness="85", program_ids=member_ids, matching_type="Semantic",
+        tags=["sdk", "full"], dialect="en-US", participants="External",
+        phrases=[
+            mk(models.Phrase, text="i want to cancel my subscription", strictness="90",
+               sentiment="Negative", is_ai_generated=True),
+            mk(models.Phrase, text="thank you for your help", strictness="55",
+               sentiment="Positive", is_ai_generated=False),
+            mk(models.Phrase, text="let me check that", sentiment="Neutral",
+               is_ai_generated=False),
+        ])
+    full = create_topic(ctx, full_req)
+    # Only the required fields: the response must still carry tags [] and programs [].
+    minimal_req = mk(models.TopicRequest, name="SDK minimal topic", dialect="en-US",
+                     phrases=[mk(models.Phrase, text="minimal phrase")])
+    minimal = create_topic(ctx, minimal_req)
+    others = [
+        ("Billing dispute", "es-US", "Lexical", ["billing"]),
+        ("billing address change", "en-GB", "Lexical", []),
+        ("Greeting", "fr-FR", "Lexical", ["greeting"]),
+        ("Churn risk", "de-DE", "Semantic", ["churn"]),
+        ("Zeta topic", "en-US", "Lexical", []),
+        ("Alpha topic", "en-US", "Semantic", ["alpha"]),
+        ("SDK doomed topic", "en-US", "Lexical", []),
+    ]
+    for name, dialect, matching, tags in others:
+        create_topic(ctx, mk(models.TopicRequest, name=name, dialect=dialect,
+                             matching_type=matching, tags=tags, strictness="72",
+                             participants="All", description=f"{name} ({dialect})",
+                             phrases=[mk(models.Phrase, text=f"{name.lower()} phrase",
+                                         sentiment="Unspecified",
+                                         is_ai_generated=False)]))
+    all_names = sorted(ctx.topics)
+
+    # GET by id.
+    for req, created in ((full_req, full), (minimal_req, minimal)):
+        if created is not None:
+            got = call(api.get_speechandtextanalytics_topic, created.id)
+            check_topic_echo(R_TOPIC, got, req)
+    if member is not None and full is not None:
+        prog = call(api.get_speechandtextanalytics_program, member.id)
+        if prog is not None:
+            REC.expect(R_PROGRAM, full.id in [t.id for t in prog.topics or []],
+                       "a topic written with programIds is not in the program's topics")
+
+    # Paging by number, following nextUri.
+    pages, entities = list_all_topics(ctx, 3)
+    REC.expect(R_TOPICS, names_of(entities) == all_names,
+               f"paging pageSize=3 via nextUri listed {names_of(entities)}, "
+               f"expected {all_names}")
+    if pages:
+        total = len(all_names)
+        REC.expect(R_TOPICS, pages[0].total in (None, total),
+                   f"total {pages[0].total!r}, expected {total}")
+        REC.expect(R_TOPICS, pages[0].page_count in (None, math.ceil(total / 3)),
+                   f"pageCount {pages[0].page_count!r}, expected {math.ceil(total / 3)}")
+        REC.expect(R_TOPICS, len(pages) == math.ceil(total / 3),
+                   f"nextUri led through {len(pages)} pages, expected {math.ceil(total / 3)}")
+        REC.expect(R_TOPICS, all(p.page_size == 3 for p in pages), "pageSize not echoed")
+        second = call(api.get_speechandtextanalytics_topics, page_size=3, page_number=2)
+        if second is not None and len(pages) > 1:
+            REC.expect(R_TOPICS, [e.id for e in second.entities or []]
+                       == [e.id for e in pages[1].entities or []],
+                       "pageNumber=2 differs from the page nextUri led to")
+    listed = {e.name: e for e in entities}
+    if "SDK full topic" in listed:
+        e = listed["SDK full topic"]
+        REC.expect(R_TOPICS, e.phrases_count in (None, 3),
+                   f"phrasesCount {e.phrases_count!r}, expected 3")
+        REC.expect(R_TOPICS, e.programs_count in (None, len(member_ids)),
+                   f"programsCount {e.programs_count!r}, expected {len(member_ids)}")
+
+    # Filters.
+    def filtered(expected, **filters):
+        page = call(api.get_speechandtextanalytics_topics, page_size=25, page_number=1,
+                    **filters)
+        if page is not None and expected is not None:
+            REC.expect(R_TOPICS, names_of(page.entities or []) == sorted(expected),
+                       f"filter {filters} listed {names_of(page.entities or [])}, "
+                       f"expected {sorted(expected)}")
+        return page
+
+    filtered(["Billing dispute", "billing address change"], name="BILLING")
+    filtered(["Billing dispute", "Greeting"], dialects=["es-US", "fr-FR"])
+    if full is not None and minimal is not None:
+        filtered(["SDK full topic", "SDK minimal topic"], ids=[full.id, minimal.id])
+    filtered(all_names, state="latest")
+    page = filtered(all_names, sort_by="name", sort_order="desc")
+    if page is not None:
+        got = [e.name for e in page.entities or []]
+        REC.expect(R_TOPICS, got in (sorted(got, reverse=True),
+                                     sorted(got, key=str.lower, reverse=True)),
+                   f"sortBy=name sortOrder=desc is not descending: {got}")
+    page = filtered(all_names, sort_by="matchingType", sort_order="asc")
+    if page is not None:
+        # Missing or unknown values are reported by the walk; order the rest.
+        got = [e.matching_type for e in page.entities or []
+               if e.matching_type in ("Lexical", "Semantic")]
+        REC.expect(R_TOPICS, got == sorted(got),
+                   f"sortBy=matchingType sortOrder=asc is not ascending: {got}")
+
+    # Publish job.
+    published = [t for t in (full, ctx.topics.get("Billing dispute")) if t is not None]
+    job = call(api.post_speechandtextanalytics_topics_publishjobs,
+               mk(models.TopicJobRequest, topic_ids=[t.id for t in published]))
+    if job is not None:
+        REC.expect(R_TOPIC_JOB_POST, sorted(t.id for t in job.topics or [])
+                   == sorted(t.id for t in published),
+                   "TopicJob.topics does not list the topics of the request")
+        poll_job(ctx, api.get_speechandtextanalytics_topics_publishjob, R_TOPIC_JOB, job.id)
+        filtered([t.name for t in published], state="published")
+        if full is not None:
+            got = call(api.get_speechandtextanalytics_topic, full.id)
+            if got is not None:
+                REC.expect(R_TOPIC, got.published is True,
+                           "a topic is not published after its publish job Completed")
+                REC.expect(R_TOPIC, got.date_published and got.published_by,
+                           "a published topic lacks datePublished or publishedBy")
+
+    # PUT with every field: membership moves from the full topic to the minimal one.
+    if full is not None:
+        put_req = mk(models.TopicRequest, name="SDK full topic", description="updated",
+                     strictness="65", program_ids=[], matching_type="Lexical", tags=[],
+                     dialect="en-US", participants="Internal",
+                     phrases=[mk(models.Phrase, text="i want to cancel", strictness="1",
+                                 sentiment="Negative", is_ai_generated=False),
+                              mk(models.Phrase, text="generated phrase", strictness="72",
+                                 sentiment="Unspecified", is_ai_generated=True)])
+        got = call(api.put_speechandtextanalytics_topic, full.id, put_req)
+        check_topic_echo(R_TOPIC_PUT, got, put_req)
+    if minimal is not None:
+        put_req = mk(models.TopicRequest, name="SDK minimal topic", description="now held",
+                     strictness="72", program_ids=member_ids, matching_type="Semantic",
+                     tags=["held"], dialect="en-US", participants="All",
+                     phrases=[mk(models.Phrase, text="minimal phrase", strictness="55",
+                                 sentiment="Neutral", is_ai_generated=False)])
+        got = call(api.put_speechandtextanalytics_topic, minimal.id, put_req)
+        check_topic_echo(R_TOPIC_PUT, got, put_req)
+
+    # DELETE: 204, then 404; a topic a program still holds is a 409.
+    doomed = ctx.topics.pop("SDK doomed topic", None)
+    if doomed is not None:
+        call(api.delete_speechandtextanalytics_topic, doomed.id)
+        call(api.get_speechandtextanalytics_topic, doomed.id, expect_status=404)
+    if minimal is not None and member_ids:
+        call(api.delete_speechandtextanalytics_topic, minimal.id, expect_status=409)
+
+
+def sec_programs(ctx):
+    api = ctx.api
+    t = ctx.topics
+    ids = lambda *names: [t[n].id for n in names if n in t]  # noqa: E731
+    full_req = mk(models.ProgramRequest, name="SDK full program",
+                  description="every ProgramRequest field",
+                  topic_ids=ids("Billing dispute", "Greeting"), tags=["sdk", "full"])
+    full = create_program(ctx, full_req)
+    minimal = create_program(ctx, mk(models.ProgramRequest, name="SDK minimal program"))
+    for i in range(45):
+        create_program(ctx, mk(models.ProgramRequest, name=f"SDK paging program {i:02d}",
+                               description=f"page filler {i}",
+                               topic_ids=ids("Zeta topic") if i % 7 == 0 else [],
+                               tags=[f"group{i % 3}"] if i % 5 == 0 else []))
+
+    # Cursor paging: pageSize 20, follow nextUri (its nextPage) until it is absent.
+    pages, entities = list_all_programs(ctx, 20)
+    listed_ids = [e.id for e in entities]
+    created = {p.id for p in ctx.programs.values()}
+    REC.expect(R_PROGRAMS, len(listed_ids) == len(set(listed_ids)),
+               "cursor paging listed a program twice")
+    REC.expect(R_PROGRAMS, created <= set(listed_ids),
+               f"following nextUri at pageSize 20 reached {len(created & set(listed_ids))} "
+               f"of {len(created)} created programs in {len(pages)} page(s)")
+    if pages:
+        n = len(set(listed_ids))
+        if created <= set(listed_ids):
+            REC.expect(R_PROGRAMS, len(pages) == math.ceil(n / 20),
+                       f"nextUri led through {len(pages)} pages for {n} programs "
+                       f"at pageSize 20")
+        REC.expect(R_PROGRAMS, pages[0].total in (None, n),
+                   f"total {pages[0].total!r}, expected {n}")
+        REC.expect(R_PROGRAMS, pages[0].page_count in (None, math.ceil(n / 20)),
+                   f"pageCount {pages[0].page_count!r}, expected {math.ceil(n / 20)}")
+        REC.expect(R_PROGRAMS, all(p.page_size == 20 for p in pages), "pageSize not echoed")
+    listed = {e.name: e for e in entities}
+    if "SDK full program" in listed:
+        e = listed["SDK full program"]
+        REC.expect(R_PROGRAMS, e.topics_count in (None, len(full_req.topic_ids)),
+                   f"ListedProgram.topicsCount {e.topics_count!r}, "
+                   f"expected {len(full_req.topic_ids)}")
+
+    # The filters SPEC 8.4 and the SDK have.
+    def filtered(expected, **filters):
+        page = call(api.get_speechandtextanalytics_programs, page_size=100, **filters)
+        if page is not None and expected is not None:
+            REC.expect(R_PROGRAMS, names_of(page.entities or []) == sorted(expected),
+                       f"filter {filters} listed {len(page.entities or [])} programs, "
+                       f"expected {len(expected)}")
+        return page
+
+    filtered([f"SDK paging program {i:02d}" for i in range(10)], name="paging PROGRAM 0")
+    if full is not None and minimal is not None:
+        filtered(["SDK full program", "SDK minimal program"], ids=[full.id, minimal.id])
+    filtered(None, state="latest")
+    page = filtered(None, sort_by="name", sort_order="desc")
+    if page is not None:
+        got = [e.name for e in page.entities or []]
+        REC.expect(R_PROGRAMS, got in (sorted(got, reverse=True),
+                                       sorted(got, key=str.lower, reverse=True)),
+                   "sortBy=name sortOrder=desc is not descending")
+
+    # GET, PUT.
+    if full is not None:
+        check_program_echo(R_PROGRAM, call(api.get_speechandtextanalytics_program, full.id),
+                           full_req)
+    if minimal is not None:
+        put_req = mk(models.ProgramRequest, name="SDK minimal program",
+                     description="now with topics", topic_ids=ids("Zeta topic", "Alpha topic"),
+                     tags=["updated"])
+        check_program_echo(R_PROGRAM_PUT,
+                           call(api.put_speechandtextanalytics_program, minimal.id, put_req),
+                           put_req)
+        check_program_echo(R_PROGRAM, call(api.get_speechandtextanalytics_program, minimal.id),
+                           put_req)
+        put_req = mk(models.ProgramRequest, name="SDK minimal program", topic_ids=[], tags=[])
+        check_program_echo(R_PROGRAM_PUT,
+                           call(api.put_speechandtextanalytics_program, minimal.id, put_req),
+                           put_req)
+
+    # Publish job.
+    if full is not None:
+        job = call(api.post_speechandtextanalytics_programs_publishjobs,
+                   mk(models.ProgramJobRequest, program_ids=[full.id]))
+        if job is not None:
+            REC.expect(R_PROGRAM_JOB_POST, [p.id for p in job.programs or []] == [full.id],
+                       "ProgramJob.programs does not list the programs of the request")
+            poll_job(ctx, api.get_speechandtextanalytics_programs_publishjob, R_PROGRAM_JOB,
+                     job.id)
+            got = call(api.get_speechandtextanalytics_program, full.id)
+            if got is not None:
+                REC.expect(R_PROGRAM, got.published is True,
+                           "a program is not published after its publish job Completed")
+                REC.expect(R_PROGRAM, got.date_published and got.published_by,
+                           "a published program lacks datePublished or publishedBy")
+
+    # DELETE with and without forceDelete, then 404.
+    for name, force in (("SDK paging program 44", True), ("SDK paging program 43", None)):
+        p = ctx.programs.pop(name, None)
+        if p is None:
+            continue
+        kwargs = {"force_delete": True} if force else {}
+        got = call(api.delete_speechandtextanalytics_program, p.id, **kwargs)
+        if got is not None and got.id is not None:
+            REC.expect(R_PROGRAM_DELETE, got.id == p.id,
+                       f"DeleteProgramResponse.id {got.id!r} is not the deleted program")
+        call(api.get_speechandtextanalytics_program, p.id, expect_status=404)
+
+
+def sec_rejects(ctx):
+    """Unknown request fields (and an enum value the SDK does not have) are 400s."""
+    client = ctx.client
+    t = ctx.topics.get("Zeta topic")
+    p = ctx.programs.get("SDK minimal program")
+    topic = {"name": "SDK reject topic", "dialect": "en-US", "phrases": [{"text": "x y"}]}
+    cases = [
+        ("POST", "/topics", dict(topic, colour="red"), "colour"),
+        ("POST", "/topics", dict(topic, phrases=[{"text": "x y", "colour": "red"}]),
+         "colour"),
+        ("POST", "/topics", dict(topic, matchingType="Standard"), "matchingType"),
+        ("POST", "/programs", {"name": "SDK reject program", "colour": "red"}, "colour"),
+        ("POST", "/topics/publishjobs", {"topicIds": [t.id] if t else [], "colour": "red"},
+         "colour"),
+        ("POST", "/programs/publishjobs",
+         {"programIds": [p.id] if p else [], "colour": "red"}, "colour"),
+    ]
+    if t is not None:
+        cases.append(("PUT", f"/topics/{t.id}", dict(topic, colour="red"), "colour"))
+    if p is not None:
+        cases.append(("PUT", f"/programs/{p.id}", {"name": p.name, "colour": "red"},
+                      "colour"))
+    for method, path, body, field in cases:
+        try:
+            client.call_api(STA + path, method, {}, {},
+                            {"Accept": "application/json",
+                             "Content-Type": "application/json"},
+                            body=body, post_params=[], files={}, response_type=None,
+                            auth_settings=["PureCloud OAuth"])
+        except ApiException as e:
+            err = check_error_body(REC.last_route, e, 400)
+            if err and e.status == 400:
+                named = field in (err.get("message") or "") or any(
+                    field in (d.get("fieldName") or "") for d in err.get("details") or []
+                    if isinstance(d, dict))
+                REC.expect(REC.last_route, named,
+                           f"the 400 for {field!r} does not name the field")
+        else:
+            REC.problem(REC.last_route, f"accepted a body with {field}={body.get(field)!r} "
+                                        f"(expected 400)" if field in body else
+                        f"accepted a body with an unknown nested field {field!r} "
+                        f"(expected 400)")
+
+
+def sec_rate_limit(binary):
+    """A 429 surfaces at once (SDK retries off) and its body is an ErrorBody."""
+    sandbox = Sandbox(binary, rate_limit=1)
+    try:
+        api = pc.SpeechTextAnalyticsApi(sdk_client(sandbox.url))
+        api.get_speechandtextanalytics_topics(page_size=1)  # uses the only request
+        started = time.monotonic()
+        try:
+            api.get_speechandtextanalytics_topics(page_size=1)
+        except ApiException as e:
+            route = REC.last_route
+            err = check_error_body(route, e, 429) or {}
+            REC.expect(route, err.get("code") == "too.many.requests.retry.after",
+                       f"429 code {err.get('code')!r}")
+            REC.expect(route, (e.headers or {}).get("Retry-After"), "429 without Retry-After")
+        else:
+            REC.problem(REC.last_route, "--rate-limit 1: the second request was not a 429")
+        REC.expect(REC.last_route, time.monotonic() - started < 5,
+                   "the SDK waited on a 429: its retry is not disabled")
+    finally:
+        sandbox.stop()
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__.split("\n\n")[1])
+    binary = os.path.abspath(sys.argv[1])
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"sdk-conformance: {binary} is not an executable")
+    version = importlib.metadata.version("PureCloudPlatformClientV2")
+    if version != SDK_VERSION:
+        sys.exit(f"sdk-conformance: PureCloudPlatformClientV2 {version} is installed, "
+                 f"{SDK_VERSION} is required")
+    # SIGTERM (a CI timeout) unwinds through the `finally`s that stop the sandboxes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.monotonic()
+    try:
+        sandbox = Sandbox(binary, rate_limit=100000)
+    except RuntimeError as e:
+        sys.exit(f"sdk-conformance: {e}")
+    # Past the deadline the sandbox is killed, so every later request fails fast.
+    watchdog = threading.Timer(DEADLINE_SECS, sandbox.proc.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        ctx = Ctx(sdk_client(sandbox.url))
+        for section in (sec_topics, sec_programs, sec_rejects):
+            try:
+                section(ctx)
+            except Exception as e:
+                REC.problem(REC.last_route, f"{section.__name__} crashed: {e!r}\n"
+                            + traceback.format_exc())
+        try:
+            sec_rate_limit(binary)
+        except Exception as e:
+            REC.problem(REC.last_route, f"sec_rate_limit crashed: {e!r}")
+    finally:
+        watchdog.cancel()
+        sandbox.stop()
+    for route in EXPECTED_ROUTES:
+        if route not in REC.routes:
+            REC.problem(route, "route not exercised")
+    elapsed = time.monotonic() - started
+    if elapsed > DEADLINE_SECS:
+        REC.problem("(run)", f"took {elapsed:.0f} s, over the {DEADLINE_SECS} s budget")
+
+    n = REC.total()
+    if n:
+        print(f"SDK conformance problems (PureCloudPlatformClientV2 {SDK_VERSION}):")
+        for route, msgs in REC.problems.items():
+            print(f"\n{route}")
+            for msg, count in msgs.items():
+                print(f"  - {msg}" + (f"  (x{count})" if count > 1 else ""))
+        print()
+    covered = len([r for r in EXPECTED_ROUTES if r in REC.routes])
+    print(f"sdk-conformance: {covered}/{len(EXPECTED_ROUTES)} routes exercised, "
+          f"{REC.checked} responses checked, {n} problems ({elapsed:.1f} s)")
+    return 1 if n else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
