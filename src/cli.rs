@@ -207,9 +207,12 @@ pub struct SandboxServeArgs {
     /// OAuth client secret the sandbox accepts
     #[arg(long, default_value = "sandbox")]
     pub client_secret: String,
-    /// Requests per minute per token
+    /// Requests per rate-limit window per token
     #[arg(long, default_value_t = 300)]
     pub rate_limit: u32,
+    /// Length of the rate-limit window in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub rate_window: u64,
     /// Lifetime of issued tokens in seconds
     #[arg(long, default_value_t = 86400)]
     pub token_ttl: u64,

@@ -21,6 +21,7 @@ fn options(args: &SandboxServeArgs) -> SandboxOptions {
         client_id: args.client_id.clone(),
         client_secret: args.client_secret.clone(),
         rate_limit: args.rate_limit,
+        rate_window_secs: args.rate_window,
         token_ttl_secs: args.token_ttl,
         fault_rate: args.fault_rate,
         latency_ms: args.latency_ms,

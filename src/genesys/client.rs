@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::auth::{Auth, describe};
-use super::pacing::{Pacer, RateInfo, rate_info, retry_after};
+use super::pacing::{Pacer, RateInfo, Ticket, rate_info, retry_after};
 use super::retry::{Jitter, backoff};
 use super::types::*;
 use super::{CallMeta, ClientOptions, Credentials, Endpoint, Error, Result, Written};
@@ -120,6 +120,8 @@ struct Resp {
     rate: Option<RateInfo>,
     retry_after: Option<Duration>,
     token_generation: u64,
+    /// The pacer's ticket of the attempt this answers.
+    ticket: Ticket,
 }
 
 impl Resp {
@@ -313,14 +315,17 @@ impl Client {
         let _permit = inner.permits.acquire().await.map_err(|_| {
             NoResponse::Fatal(req.transport_error("the client was shut down".into()))
         })?;
-        inner.pacer.wait_turn().await;
+        let ticket = inner.pacer.wait_turn().await;
         let token = match inner
             .auth
             .token(&inner.http, self.options.request_timeout, &inner.jitter)
             .await
         {
             Ok(t) => t,
-            Err(e) => return Err(NoResponse::Fatal(e)),
+            Err(e) => {
+                inner.pacer.observe(ticket, None);
+                return Err(NoResponse::Fatal(e));
+            }
         };
         let url = format!("{}{}", self.endpoint.api_url, req.path);
         let mut builder = inner
@@ -341,6 +346,7 @@ impl Client {
         let resp = match builder.send().await {
             Ok(r) => r,
             Err(e) => {
+                inner.pacer.observe(ticket, None);
                 let message = describe(&e);
                 tracing::debug!(method = %req.method, path = %req.path, error = %message, "request failed");
                 return Err(if e.is_connect() {
@@ -358,7 +364,7 @@ impl Client {
             .get("inin-correlation-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        inner.pacer.observe(rate);
+        inner.pacer.observe(ticket, rate);
         let body = match resp.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) => {
@@ -395,6 +401,7 @@ impl Client {
             rate,
             retry_after,
             token_generation: token.generation,
+            ticket,
         })
     }
 
@@ -444,7 +451,7 @@ impl Client {
                     if rate_limited > MAX_RATE_LIMITED {
                         return Err(Stop::Failed(api_error(req, &resp)));
                     }
-                    self.inner.pacer.rate_limited(wait, resp.rate);
+                    self.inner.pacer.rate_limited(resp.ticket, wait, resp.rate);
                     tracing::debug!(path = %req.path, wait_ms = wait.as_millis() as u64, "429: waiting for Retry-After");
                     tokio::time::sleep(wait).await;
                     continue;
@@ -908,6 +915,7 @@ mod tests {
             rate: None,
             retry_after: None,
             token_generation: 1,
+            ticket: Ticket::default(),
         };
         let e = api_error(&req, &resp);
         let msg = e.to_string();

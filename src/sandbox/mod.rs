@@ -34,8 +34,10 @@ pub struct SandboxOptions {
     pub data_dir: Option<PathBuf>,
     pub client_id: String,
     pub client_secret: String,
-    /// Requests per minute per token.
+    /// Requests per window per token.
     pub rate_limit: u32,
+    /// Length of the rate-limit window in seconds (Genesys: 60).
+    pub rate_window_secs: u64,
     pub token_ttl_secs: u64,
     /// Probability of an injected fault per request.
     pub fault_rate: f64,
@@ -51,6 +53,7 @@ impl Default for SandboxOptions {
             client_id: "sandbox".to_string(),
             client_secret: "sandbox".to_string(),
             rate_limit: 300,
+            rate_window_secs: 60,
             token_ttl_secs: 86400,
             fault_rate: 0.0,
             latency_ms: 0,
@@ -77,7 +80,16 @@ impl SandboxOptions {
         if self.rate_limit == 0 {
             return bad(
                 "--rate-limit",
-                "must be at least 1 request per minute".into(),
+                "must be at least 1 request per window".into(),
+            );
+        }
+        if !(1..=3600).contains(&self.rate_window_secs) {
+            return bad(
+                "--rate-window",
+                format!(
+                    "must be between 1 and 3600 seconds, got {}",
+                    self.rate_window_secs
+                ),
             );
         }
         if self.token_ttl_secs == 0 {
@@ -167,7 +179,10 @@ pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxErro
             &options.client_secret,
             options.token_ttl_secs,
         )),
-        limiter: Mutex::new(ratelimit::RateLimiter::new(options.rate_limit)),
+        limiter: Mutex::new(ratelimit::RateLimiter::new(
+            options.rate_limit,
+            std::time::Duration::from_secs(options.rate_window_secs),
+        )),
         faults: faults::Faults::new(options.fault_rate, seed),
         stats: Mutex::new(stats::Stats::default()),
         latency: Duration::from_millis(options.latency_ms),
