@@ -315,7 +315,16 @@ impl Client {
         let _permit = inner.permits.acquire().await.map_err(|_| {
             NoResponse::Fatal(req.transport_error("the client was shut down".into()))
         })?;
-        let ticket = inner.pacer.wait_turn().await;
+        let ticket = match inner.pacer.wait_turn(self.options.max_retry_after).await {
+            Ok(t) => t,
+            Err(wait) => {
+                return Err(NoResponse::Fatal(Error::RateLimited {
+                    method: req.method.to_string(),
+                    path: req.path.clone(),
+                    retry_after_secs: wait.as_secs(),
+                }));
+            }
+        };
         let token = match inner
             .auth
             .token(&inner.http, self.options.request_timeout, &inner.jitter)

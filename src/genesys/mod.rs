@@ -139,7 +139,7 @@ or GENESYSCLOUD_ACCESS_TOKEN (or use --sandbox to try speechops offline)"
         message: String,
     },
     #[error(
-        "{method} {path}: rate limited and Retry-After of {retry_after_secs} s exceeds the 180 s limit"
+        "{method} {path}: rate limited for {retry_after_secs} s (the server's Retry-After or the end of its rate-limit window), past the 180 s limit"
     )]
     RateLimited {
         method: String,

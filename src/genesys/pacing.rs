@@ -224,16 +224,24 @@ impl Pacer {
         f(&mut guard)
     }
 
-    /// Waits for this request's turn; the ticket goes back with its answer.
-    pub async fn wait_turn(&self) -> Ticket {
+    /// Waits for this request's turn; the ticket goes back with its answer. A turn
+    /// further away than `max_wait` (a server reporting a window that ends tomorrow)
+    /// is not waited for: the wait is returned as the error.
+    pub async fn wait_turn(&self, max_wait: Duration) -> Result<Ticket, Duration> {
         loop {
             let report = self.reports.notified();
             tokio::pin!(report);
             report.as_mut().enable();
-            match self.with(|s| s.reserve(Instant::now())) {
+            let now = Instant::now();
+            match self.with(|s| s.reserve(now)) {
                 Turn::At(at, ticket) => {
+                    let wait = at.saturating_duration_since(now);
+                    if wait > max_wait {
+                        self.observe(ticket, None);
+                        return Err(wait);
+                    }
                     tokio::time::sleep_until(at.into()).await;
-                    return ticket;
+                    return Ok(ticket);
                 }
                 Turn::AwaitReport => {
                     let _ = tokio::time::timeout(REPORT_WAIT, report).await;

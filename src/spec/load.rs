@@ -132,16 +132,28 @@ fn display_path(root: &Path, rel: &str) -> PathBuf {
 
 /// Loads every file, on up to four threads, keeping the order of `files`.
 pub fn load_files(root: &Path, files: &[Found]) -> Vec<FileResult> {
+    load_files_with(files, |f| load_file(root, f))
+}
+
+/// Runs `load` over `files` on up to four threads. Whatever happens to a thread, every
+/// file comes back: a file whose loading panicked, or that a failed thread held, is an
+/// error naming it, so no spec can silently vanish from the tree (and then be pruned).
+fn load_files_with(files: &[Found], load: impl Fn(&Found) -> FileResult + Sync) -> Vec<FileResult> {
+    let guarded = |f: &Found| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(f)))
+            .unwrap_or_else(|panic| lost_file(f, &panic_message(panic.as_ref())))
+    };
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 4)
         .min(files.len().max(1));
     if threads <= 1 {
-        return files.iter().map(|f| load_file(root, f)).collect();
+        return files.iter().map(guarded).collect();
     }
     let next = AtomicUsize::new(0);
-    let mut results: Vec<(usize, FileResult)> = std::thread::scope(|s| {
+    let mut results: Vec<Option<FileResult>> = files.iter().map(|_| None).collect();
+    std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
@@ -149,19 +161,48 @@ pub fn load_files(root: &Path, files: &[Found]) -> Vec<FileResult> {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(f) = files.get(i) else { break };
-                        done.push((i, load_file(root, f)));
+                        done.push((i, guarded(f)));
                     }
                     done
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        for h in handles {
+            for (i, r) in h.join().unwrap_or_default() {
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Some(r);
+                }
+            }
+        }
     });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    results
+        .into_iter()
+        .zip(files)
+        .map(|(r, f)| r.unwrap_or_else(|| lost_file(f, "its loader thread stopped")))
+        .collect()
+}
+
+/// The error result of a file that could not be loaded for a reason of ours, not its own.
+fn lost_file(f: &Found, why: &str) -> FileResult {
+    FileResult {
+        diagnostics: vec![Diagnostic::new(
+            Severity::Error,
+            "file.internal-error",
+            format!("speechops failed while loading this file ({why}); nothing in it was checked"),
+            &f.display,
+            (1, 1),
+            Some("this is a bug in speechops: please report it with the file".into()),
+        )],
+        ..FileResult::default()
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// Reads, parses and validates one file. Never panics, whatever the bytes.
@@ -452,4 +493,33 @@ fn deserialize<T: serde::de::DeserializeOwned>(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_whose_loading_panics_is_an_error_naming_it_and_others_still_load() {
+        let files: Vec<Found> = (0..9)
+            .map(|i| Found {
+                rel: format!("f{i}.yaml"),
+                display: PathBuf::from(format!("rules/f{i}.yaml")),
+            })
+            .collect();
+        let results = load_files_with(&files, |f| {
+            if f.rel == "f3.yaml" {
+                panic!("boom");
+            }
+            FileResult::default()
+        });
+        assert_eq!(results.len(), 9);
+        let errors: Vec<&Diagnostic> = results.iter().flat_map(|r| &r.diagnostics).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].code, "file.internal-error");
+        assert!(errors[0].message.contains("boom"), "{}", errors[0].message);
+        let loc = errors[0].location.as_ref().expect("location");
+        assert_eq!(loc.file, PathBuf::from("rules/f3.yaml"));
+        assert_eq!(results[3].diagnostics.len(), 1);
+    }
 }
