@@ -9,13 +9,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use crate::model::{Kind, Object};
 use crate::state::{LockEntry, TargetState};
 
 /// A spec as the diff needs it.
 #[derive(Debug, Clone)]
 pub struct Desired {
-    pub object: Object,
+    /// Shared with the plan's changes, so large trees are held once, not per copy.
+    pub object: Arc<Object>,
     pub renamed_from: Option<String>,
 }
 
@@ -29,7 +32,7 @@ pub struct Remote {
     pub published: bool,
     /// The normalised body; `None` when the lockfile proves it unchanged since our
     /// last write (same `dateModified`), so it was not fetched.
-    pub body: Option<Object>,
+    pub body: Option<Arc<Object>>,
     /// For programs: the `(id, name)` of each member topic, to follow topic renames.
     pub topic_refs: Vec<(String, String)>,
 }
@@ -77,10 +80,10 @@ pub struct Change {
     pub name: String,
     /// Remote id, when the object exists.
     pub id: Option<String>,
-    /// Normalised remote body, when known.
-    pub before: Option<Object>,
-    /// Normalised desired body (absent for deletes).
-    pub after: Option<Object>,
+    /// Normalised remote body, when known (shared with the remote state).
+    pub before: Option<Arc<Object>>,
+    /// Normalised desired body, absent for deletes (shared with the specs).
+    pub after: Option<Arc<Object>>,
     /// The remote object exists but was not managed (not in the lockfile).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopted: bool,
@@ -239,7 +242,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     // Topic ids -> the names they will carry, so program membership follows renames.
     let mut topic_name_by_id: BTreeMap<&str, &str> = BTreeMap::new();
     for (d, m) in &matches {
-        if let (Object::Topic(t), Some(r)) = (&d.object, m.remote) {
+        if let (Object::Topic(t), Some(r)) = (&*d.object, m.remote) {
             topic_name_by_id.insert(r.id.as_str(), t.name.as_str());
         }
     }
@@ -274,7 +277,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             .as_ref()
             .map(|b| follow_topic_renames(b, r, &topic_name_by_id));
         let equal = match &before {
-            Some(b) => b.content() == d.object.content(),
+            Some(b) => b.same_content(&d.object),
             // Not fetched: the lockfile proves the remote still holds what we wrote.
             None => lock_by_id
                 .get(&(kind, r.id.as_str()))
@@ -369,7 +372,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
 }
 
-fn publish_change(kind: Kind, name: &str, id: Option<&str>, after: &Object) -> Change {
+fn publish_change(kind: Kind, name: &str, id: Option<&str>, after: &Arc<Object>) -> Change {
     Change {
         action: Action::Publish,
         kind,
@@ -385,8 +388,12 @@ fn publish_change(kind: Kind, name: &str, id: Option<&str>, after: &Object) -> C
 /// A remote program lists its topics by the names they have now; rename them to the
 /// names the plan gives those topic ids, so a topic rename does not look like a
 /// program change.
-fn follow_topic_renames(body: &Object, r: &Remote, names: &BTreeMap<&str, &str>) -> Object {
-    match body {
+fn follow_topic_renames(
+    body: &Arc<Object>,
+    r: &Remote,
+    names: &BTreeMap<&str, &str>,
+) -> Arc<Object> {
+    match &**body {
         Object::Program(p) if !r.topic_refs.is_empty() => {
             let mut p = p.clone();
             p.topics = r
@@ -399,9 +406,9 @@ fn follow_topic_renames(body: &Object, r: &Remote, names: &BTreeMap<&str, &str>)
                         .to_string()
                 })
                 .collect();
-            Object::Program(p.normalized())
+            Arc::new(Object::Program(p.normalized()))
         }
-        other => other.clone(),
+        _ => Arc::clone(body),
     }
 }
 

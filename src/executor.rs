@@ -78,6 +78,15 @@ impl Report {
         self.results.push(r);
     }
 
+    /// Puts the results in a deterministic order, whatever order the writes completed
+    /// in: by kind (dependency order), then name; one object's results keep their
+    /// order (write, publish, rollback).
+    pub fn sort(&mut self) {
+        self.results
+            .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        self.forgotten.sort();
+    }
+
     pub fn count(&self, f: impl Fn(&Status) -> bool) -> usize {
         self.results.iter().filter(|r| f(&r.status)).count()
     }
@@ -492,7 +501,7 @@ async fn run_writes(
         });
         match res {
             Ok(ok) => {
-                let after_sha = c.after.as_ref().map(Object::sha256);
+                let after_sha = c.after.as_deref().map(Object::sha256);
                 let entry = after_sha.clone().map(|sha| LockEntry {
                     applied_at: audit::now_rfc3339(),
                     date_modified: ok.date_modified.clone(),
@@ -572,7 +581,7 @@ async fn write(
         (Action::Create | Action::Update, Some(after)) => {
             let update = c.action == Action::Update;
             let target = update.then_some(id.as_str());
-            put_object(client, target, after, c.before.as_ref(), topic_ids).await
+            put_object(client, target, after, c.before.as_deref(), topic_ids).await
         }
         _ => Err(genesys::Error::Decode {
             method: "-".into(),

@@ -5,6 +5,7 @@
 //! the program list no member topics.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::diff::{Desired, Remote};
 use crate::genesys::{self, Client, convert};
@@ -115,7 +116,7 @@ pub async fn fetch(
             });
         }
     }
-    let mut bodies: BTreeMap<String, Object> = BTreeMap::new();
+    let mut bodies: BTreeMap<String, Arc<Object>> = BTreeMap::new();
     let mut topic_refs: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     while let Some(res) = tasks.join_next().await {
         let fetched = res.map_err(|e| genesys::Error::Transport {
@@ -125,7 +126,10 @@ pub async fn fetch(
         })??;
         match fetched {
             Fetched::Topic(t) => {
-                bodies.insert(t.id.clone(), Object::Topic(convert::topic_to_model(&t)));
+                bodies.insert(
+                    t.id.clone(),
+                    Arc::new(Object::Topic(convert::topic_to_model(&t))),
+                );
             }
             Fetched::Program(p) => {
                 let refs = p
@@ -134,7 +138,10 @@ pub async fn fetch(
                     .map(|t| (t.id.clone(), t.name.clone()))
                     .collect();
                 topic_refs.insert(p.id.clone(), refs);
-                bodies.insert(p.id.clone(), Object::Program(convert::program_to_model(&p)));
+                bodies.insert(
+                    p.id.clone(),
+                    Arc::new(Object::Program(convert::program_to_model(&p))),
+                );
             }
         }
     }
@@ -165,7 +172,9 @@ pub async fn fetch(
     for r in rules {
         objects.push(Remote {
             kind: Kind::SpeechRule,
-            body: Some(Object::SpeechRule(convert::speech_rule_to_model(&r))),
+            body: Some(Arc::new(Object::SpeechRule(convert::speech_rule_to_model(
+                &r,
+            )))),
             id: r.id,
             name: r.name,
             date_modified: r.date_modified,

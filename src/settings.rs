@@ -202,7 +202,9 @@ fn resolve_target(
             Ok(Connection::Sandbox(rel(dir)))
         } else {
             let endpoint = match (&t.api_url, &t.region) {
-                (Some(url), _) => Ok(genesys::endpoint_for_api_url(url)),
+                (Some(url), _) => genesys::checked_api_url(url)
+                    .map(|(_, endpoint)| endpoint)
+                    .map_err(|e| format!("target {name:?} in speechops.yaml: {e}")),
                 (None, Some(region)) => {
                     genesys::endpoint_for_region(region).map_err(|e| e.to_string())
                 }
@@ -223,15 +225,18 @@ fn resolve_target(
     }
     let explicit = |url: Option<String>, region: Option<String>| -> Option<Resolved> {
         if let Some(url) = url {
-            let endpoint = genesys::endpoint_for_api_url(&url);
-            return Some((
-                url,
-                Ok(Connection::Remote {
-                    endpoint,
-                    client_id_env: None,
-                    client_secret_env: None,
-                }),
-            ));
+            return Some(match genesys::checked_api_url(&url) {
+                Ok((name, endpoint)) => (
+                    name,
+                    Ok(Connection::Remote {
+                        endpoint,
+                        client_id_env: None,
+                        client_secret_env: None,
+                    }),
+                ),
+                // The name must not carry what the error refuses either.
+                Err(e) => ("api-url".to_string(), Err(e)),
+            });
         }
         region.map(|region| {
             let conn = genesys::endpoint_for_region(&region)

@@ -143,6 +143,7 @@ lockfile or the config changed since it was saved). Run `speechops plan --out FI
         )
         .await?;
         progress.finish_and_clear();
+        report.sort();
         notify_all(&settings, &plan, &mut report, &mut recorder, &remote).await?;
         recorder.flush()?;
         match global.format {

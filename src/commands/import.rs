@@ -393,9 +393,10 @@ pub fn spec_yaml(o: &Object, header: &str) -> String {
                 .iter()
                 .map(|p| TopicPhraseSpec {
                     text: &p.text,
-                    strictness: (p.strictness != t.strictness).then_some(p.strictness.as_str()),
+                    strictness: (p.strictness != t.strictness.as_str())
+                        .then_some(p.strictness.as_ref()),
                     sentiment: (p.sentiment != model::DEFAULT_SENTIMENT)
-                        .then_some(p.sentiment.as_str()),
+                        .then_some(p.sentiment.as_ref()),
                 })
                 .collect(),
         }),

@@ -46,7 +46,7 @@ pub fn take_desired(tree: &mut SpecTree) -> Vec<Desired> {
     std::mem::take(&mut tree.specs)
         .into_iter()
         .map(|s| Desired {
-            object: s.object,
+            object: std::sync::Arc::new(s.object),
             renamed_from: s.renamed_from,
         })
         .collect()

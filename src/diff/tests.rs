@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use super::*;
 use crate::model::{Program, RulePhrase, Scoring, SpeechRule, Topic, TopicPhrase};
 use crate::state::LockEntry;
@@ -9,7 +11,7 @@ fn topic(name: &str, phrases: &[&str]) -> Object {
             name: name.into(),
             description: String::new(),
             dialect: "en-US".into(),
-            strictness: String::new(),
+            strictness: Default::default(),
             participants: String::new(),
             matching_type: String::new(),
             ai_phrases: Default::default(),
@@ -19,8 +21,8 @@ fn topic(name: &str, phrases: &[&str]) -> Object {
                 .iter()
                 .map(|p| TopicPhrase {
                     text: (*p).into(),
-                    strictness: String::new(),
-                    sentiment: String::new(),
+                    strictness: Default::default(),
+                    sentiment: Default::default(),
                 })
                 .collect(),
         }
@@ -30,7 +32,7 @@ fn topic(name: &str, phrases: &[&str]) -> Object {
 
 fn desired(o: Object) -> Desired {
     Desired {
-        object: o,
+        object: Arc::new(o),
         renamed_from: None,
     }
 }
@@ -42,7 +44,7 @@ fn remote(id: &str, o: &Object, published: bool) -> Remote {
         name: o.name().into(),
         date_modified: Some(format!("dm-{id}")),
         published,
-        body: Some(o.clone()),
+        body: Some(Arc::new(o.clone())),
         topic_refs: Vec::new(),
     }
 }
@@ -141,7 +143,7 @@ fn rename_is_an_in_place_update() {
     let old = topic("Old", &["x"]);
     let new = topic("New", &["x"]);
     let d = [Desired {
-        object: new,
+        object: Arc::new(new),
         renamed_from: Some("Old".into()),
     }];
     let p = run(
@@ -167,7 +169,7 @@ fn a_rename_that_landed_but_was_not_recorded_is_re_recorded() {
     let old = topic("Old", &["x"]);
     let new = topic("New", &["x"]);
     let d = [Desired {
-        object: new.clone(),
+        object: Arc::new(new.clone()),
         renamed_from: Some("Old".into()),
     }];
     let p = run(
@@ -225,7 +227,7 @@ fn program_membership_follows_topic_rename() {
     pr.topic_refs = vec![("1".into(), "Old".into())];
     let d = [
         Desired {
-            object: new,
+            object: Arc::new(new),
             renamed_from: Some("Old".into()),
         },
         desired(prog_desired),
@@ -314,8 +316,8 @@ fn arb_object() -> impl Strategy<Value = Object> {
                         .into_iter()
                         .map(|t| TopicPhrase {
                             text: t,
-                            strictness: String::new(),
-                            sentiment: String::new()
+                            strictness: Default::default(),
+                            sentiment: Default::default()
                         })
                         .collect(),
                 }

@@ -29,8 +29,8 @@ pub fn topic_to_model(t: &wire::Topic) -> model::Topic {
             .iter()
             .map(|p| model::TopicPhrase {
                 text: p.text.clone(),
-                strictness: p.strictness.clone().unwrap_or_default(),
-                sentiment: p.sentiment.clone().unwrap_or_default(),
+                strictness: p.strictness.clone().unwrap_or_default().into(),
+                sentiment: p.sentiment.clone().unwrap_or_default().into(),
             })
             .collect(),
     }
@@ -58,8 +58,8 @@ pub fn topic_request(t: &model::Topic, previous: Option<&model::Topic>) -> wire:
             .iter()
             .map(|p| wire::WirePhrase {
                 text: p.text.clone(),
-                strictness: Some(p.strictness.clone()),
-                sentiment: Some(p.sentiment.clone()),
+                strictness: Some(p.strictness.to_string()),
+                sentiment: Some(p.sentiment.to_string()),
                 is_ai_generated: ai(&p.text),
             })
             .collect(),

@@ -12,7 +12,7 @@ pub mod types;
 
 pub use client::Client;
 pub use credentials::credentials_from_env;
-pub use region::{endpoint_for_api_url, endpoint_for_region};
+pub use region::{checked_api_url, endpoint_for_api_url, endpoint_for_region};
 
 use std::fmt;
 use std::time::Duration;

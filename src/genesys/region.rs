@@ -68,9 +68,71 @@ pub fn endpoint_for_api_url(api_url: &str) -> Endpoint {
     Endpoint { api_url, token_url }
 }
 
+/// An `--api-url` (or `apiUrl`, `GENESYSCLOUD_API_URL`) as given by a user: its
+/// endpoint, and the URL without anything secret, which names the target in the
+/// lockfile, plan files and audit log. Credentials or tokens in the URL (user info, a
+/// query, a fragment) are refused: they would persist in those files. The error shows
+/// the URL with those parts masked.
+pub fn checked_api_url(raw: &str) -> std::result::Result<(String, Endpoint), String> {
+    let trimmed = raw.trim();
+    let with_scheme = if trimmed.contains("://") {
+        trimmed.to_string()
+    } else {
+        format!("https://{trimmed}")
+    };
+    let url = reqwest::Url::parse(&with_scheme)
+        .map_err(|e| format!("--api-url is not a valid URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "--api-url must be an http or https URL, not {}:",
+            url.scheme()
+        ));
+    }
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let path = url.path().trim_end_matches('/');
+    let clean = format!("{}://{host}{port}{path}", url.scheme());
+    let mut found = Vec::new();
+    if !url.username().is_empty() || url.password().is_some() {
+        found.push("user info (user:password@)");
+    }
+    if url.query().is_some() {
+        found.push("a query (?…)");
+    }
+    if url.fragment().is_some() {
+        found.push("a fragment (#…)");
+    }
+    if !found.is_empty() {
+        return Err(format!(
+            "--api-url {clean} (shown without them) carries {}: credentials and tokens \
+belong in GENESYSCLOUD_OAUTHCLIENT_ID/SECRET or GENESYSCLOUD_ACCESS_TOKEN, never in the \
+URL, which is written to the lockfile, plan files and audit log",
+            found.join(" and ")
+        ));
+    }
+    Ok((clean.clone(), endpoint_for_api_url(&clean)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_urls_with_credentials_are_refused_without_echoing_them() {
+        for raw in [
+            "https://user:hunter2@api.example.com",
+            "https://api.example.com/?access_token=tok-123",
+            "https://api.example.com/#tok-123",
+        ] {
+            let e = checked_api_url(raw).unwrap_err();
+            assert!(!e.contains("hunter2") && !e.contains("tok-123"), "{e}");
+            assert!(e.contains("https://api.example.com"), "{e}");
+        }
+        let (name, endpoint) = checked_api_url("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(name, "http://127.0.0.1:8080");
+        assert_eq!(endpoint.api_url, "http://127.0.0.1:8080");
+        assert!(checked_api_url("ftp://x").is_err());
+    }
 
     #[test]
     fn every_region_maps_to_api_and_login_hosts() {

@@ -109,7 +109,7 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
                 let _ = writeln!(out, "    (the remote body was not fetched)");
                 continue;
             }
-            for l in yaml_diff(c.before.as_ref(), c.after.as_ref()).lines() {
+            for l in yaml_diff(c.before.as_deref(), c.after.as_deref()).lines() {
                 let colored = match l.chars().next() {
                     Some('+') if !l.starts_with("+++") => paint(style, "32", l),
                     Some('-') if !l.starts_with("---") => paint(style, "31", l),
@@ -211,7 +211,7 @@ fn markdown_block(c: &Change) -> String {
     );
     let body = match c.action {
         Action::Update | Action::Create | Action::Delete => {
-            yaml_diff(c.before.as_ref(), c.after.as_ref())
+            yaml_diff(c.before.as_deref(), c.after.as_deref())
         }
         Action::Adopt => "existing object recorded as managed; nothing is written\n".to_string(),
         Action::Publish => "publish after writes\n".to_string(),
@@ -276,8 +276,8 @@ pub fn json(plan: &Plan, fingerprint: &str) -> String {
                 kind: c.kind,
                 name: &c.name,
                 id: c.id.as_deref(),
-                before: c.before.as_ref(),
-                after: c.after.as_ref(),
+                before: c.before.as_deref(),
+                after: c.after.as_deref(),
                 adopted: c.adopted,
                 renamed_from: c.renamed_from.as_deref(),
             })

@@ -1,6 +1,7 @@
 use super::*;
 use crate::diff::{Guard, GuardKind};
 use crate::model::{Kind, Program, Topic, TopicPhrase};
+use std::sync::Arc;
 
 fn topic(name: &str, phrases: &[&str]) -> Object {
     Object::Topic(
@@ -18,8 +19,8 @@ fn topic(name: &str, phrases: &[&str]) -> Object {
                 .iter()
                 .map(|p| TopicPhrase {
                     text: (*p).into(),
-                    strictness: String::new(),
-                    sentiment: String::new(),
+                    strictness: Default::default(),
+                    sentiment: Default::default(),
                 })
                 .collect(),
         }
@@ -39,8 +40,8 @@ fn change(
         kind,
         name: name.into(),
         id: before.as_ref().map(|_| format!("id-{}", name.len())),
-        before,
-        after,
+        before: before.map(Arc::new),
+        after: after.map(Arc::new),
         adopted: false,
         renamed_from: None,
     }

@@ -233,14 +233,8 @@ impl TopicSpec {
                 .into_iter()
                 .map(|p| model::TopicPhrase {
                     text: p.text,
-                    strictness: p
-                        .strictness
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                    sentiment: p
-                        .sentiment
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
+                    strictness: p.strictness.map(|s| s.as_str().into()).unwrap_or_default(),
+                    sentiment: p.sentiment.map(|s| s.as_str().into()).unwrap_or_default(),
                 })
                 .collect(),
         }

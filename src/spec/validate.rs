@@ -126,6 +126,51 @@ fn padded(key: &str) -> String {
     format!(" {key} ")
 }
 
+/// Overlapping matches examined per phrase; bounds the work a hostile phrase
+/// (`a a a a …` among `a`, `a a`, …) can cause.
+const MAX_MATCHES_PER_PHRASE: usize = 10_000;
+
+/// For each of `keys` (distinct strings), the positions of the other keys it contains,
+/// found with one Aho-Corasick automaton over all keys: linear in the text plus the
+/// matches (capped per key), instead of comparing every pair.
+fn contained_keys(keys: &[&str]) -> Vec<Vec<usize>> {
+    // Pairwise comparison is cheapest for the few phrases most specs have; the
+    // automaton (a plain NFA: cheap to build, unlike a DFA) bounds the large ones.
+    if keys.len() <= 32 {
+        return keys
+            .iter()
+            .enumerate()
+            .map(|(i, hay)| {
+                (0..keys.len())
+                    .filter(|&j| j != i && hay.contains(keys[j]))
+                    .collect()
+            })
+            .collect();
+    }
+    let Ok(ac) = aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
+        .build(keys)
+    else {
+        // Only a pattern set beyond the automaton's size limits gets here; the limits
+        // on phrases per spec and on file size keep real specs far below it.
+        return vec![Vec::new(); keys.len()];
+    };
+    keys.iter()
+        .enumerate()
+        .map(|(i, hay)| {
+            let mut found: Vec<usize> = ac
+                .find_overlapping_iter(*hay)
+                .take(MAX_MATCHES_PER_PHRASE)
+                .map(|m| m.pattern().as_usize())
+                .filter(|&j| j != i)
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            found
+        })
+        .collect()
+}
+
 /// Topic rules: 1..=1000 phrases, non-empty and unique; contained phrases warned.
 pub fn topic(ctx: &mut Ctx<'_>, spec: &TopicSpec) {
     common(ctx, &spec.name, spec.renamed_from.as_deref(), &spec.tags);
@@ -179,23 +224,26 @@ case-insensitively with whitespace collapsed)",
         unique.push((i, padded(&key)));
     }
     // A phrase that contains another (as whole words) can never add a match: whenever
-    // it is heard, the shorter phrase is heard too.
-    for (a, ka) in &unique {
-        for (b, kb) in &unique {
-            if a != b && ka.len() > kb.len() && ka.contains(kb.as_str()) {
-                let short_line = text_pos(ctx, *b).0;
-                ctx.warning(
-                    "topic.redundant-phrase",
-                    text_pos(ctx, *a),
-                    format!(
-                        "phrase {:?} contains phrase {:?} (line {short_line}), so it never adds a match",
-                        spec.phrases[*a].text, spec.phrases[*b].text
-                    ),
-                    Some("remove the longer phrase, or make the shorter one more specific".into()),
-                );
-                break;
-            }
-        }
+    // it is heard, the shorter phrase is heard too. Past the phrase limit the topic is
+    // already an error, so the check is not run.
+    if n > MAX_TOPIC_PHRASES {
+        return;
+    }
+    let keys: Vec<&str> = unique.iter().map(|(_, k)| k.as_str()).collect();
+    for ((a, _), inner) in unique.iter().zip(contained_keys(&keys)) {
+        let Some(&(b, _)) = inner.first().and_then(|&j| unique.get(j)) else {
+            continue;
+        };
+        let short_line = text_pos(ctx, b).0;
+        ctx.warning(
+            "topic.redundant-phrase",
+            text_pos(ctx, *a),
+            format!(
+                "phrase {:?} contains phrase {:?} (line {short_line}), so it never adds a match",
+                spec.phrases[*a].text, spec.phrases[b].text
+            ),
+            Some("remove the longer phrase, or make the shorter one more specific".into()),
+        );
     }
 }
 
@@ -323,24 +371,31 @@ pub fn speech_rule(ctx: &mut Ctx<'_>, spec: &SpeechRuleSpec) {
     }
     // The tutorial rejects two exact phrases where one contains the other (plain
     // case-insensitive substring): the rule engine cannot tell which one scored.
-    for (x, (a, ka)) in exact.iter().enumerate() {
-        for (b, kb) in &exact[x + 1..] {
-            if ka.contains(kb.as_str()) || kb.contains(ka.as_str()) {
-                let first_line = phrase_pos(ctx, *a).0;
-                ctx.error(
-                    "speechrule.overlap",
-                    phrase_pos(ctx, *b),
-                    format!(
-                        "ambiguous phrase overlap: exact phrases {:?} and {:?} (line {first_line}) \
-contain one another",
-                        spec.phrases[*b].phrase, spec.phrases[*a].phrase
-                    ),
-                    Some(
-                        "remove the shorter phrase, reword one of them, or make one `fuzzy`".into(),
-                    ),
-                );
-            }
+    // Past the phrase limit the rule is already an error, so the check is not run.
+    let keys: Vec<&str> = exact.iter().map(|(_, k)| k.as_str()).collect();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    if n <= MAX_RULE_PHRASES {
+        for (x, inner) in contained_keys(&keys).into_iter().enumerate() {
+            pairs.extend(inner.into_iter().map(|y| (x.min(y), x.max(y))));
         }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    for (x, y) in pairs {
+        let (Some((a, _)), Some((b, _))) = (exact.get(x), exact.get(y)) else {
+            continue;
+        };
+        let first_line = phrase_pos(ctx, *a).0;
+        ctx.error(
+            "speechrule.overlap",
+            phrase_pos(ctx, *b),
+            format!(
+                "ambiguous phrase overlap: exact phrases {:?} and {:?} (line {first_line}) \
+contain one another",
+                spec.phrases[*b].phrase, spec.phrases[*a].phrase
+            ),
+            Some("remove the shorter phrase, reword one of them, or make one `fuzzy`".into()),
+        );
     }
     for (i, s) in spec.scoring.iter().enumerate() {
         let pos = ctx.pos(&[Seg::Key("scoring"), Seg::Index(i), Seg::Key("value")]);

@@ -165,6 +165,8 @@ enum Frame {
         key: Option<Node>,
         /// Sources of `<<` merge keys, applied when the mapping ends.
         merges: Vec<Node>,
+        /// Text of every key so far: duplicate checks in constant time, not a scan.
+        keys: std::collections::HashSet<String>,
     },
 }
 
@@ -258,6 +260,7 @@ impl Builder {
                 node: map,
                 key,
                 merges,
+                keys,
                 ..
             }) => match key.take() {
                 None => *key = Some(node),
@@ -270,9 +273,7 @@ impl Builder {
                         return;
                     }
                     let dup = match k.scalar_text() {
-                        Some(text) => entries
-                            .iter()
-                            .any(|(e, _)| e.scalar_text().as_deref() == Some(text.as_str())),
+                        Some(text) => !keys.insert(text),
                         None => false,
                     };
                     if dup {
@@ -307,11 +308,14 @@ impl Builder {
                 mut node,
                 anchor,
                 merges,
+                mut keys,
                 ..
             } => {
                 // `<<: *base` (or a list of them): keys not set explicitly come from the
                 // merged mappings, earlier sources first.
                 if let Value::Map(entries) = &mut node.value {
+                    let mut has_collection_key =
+                        entries.iter().any(|(e, _)| e.scalar_text().is_none());
                     for source in merges {
                         let maps: Vec<Node> = match source.value {
                             Value::Map(_) => vec![source],
@@ -330,8 +334,13 @@ impl Builder {
                         for m in maps {
                             if let Value::Map(extra) = m.value {
                                 for (k, v) in extra {
-                                    let text = k.scalar_text();
-                                    if !entries.iter().any(|(e, _)| e.scalar_text() == text) {
+                                    // A collection key is merged only where the
+                                    // mapping has none (any two count as equal here).
+                                    let new = match k.scalar_text() {
+                                        Some(text) => keys.insert(text),
+                                        None => !std::mem::replace(&mut has_collection_key, true),
+                                    };
+                                    if new {
                                         entries.push((k, v));
                                     }
                                 }
@@ -525,6 +534,7 @@ pub fn parse_documents(text: &str) -> Vec<Result<Node, ParseError>> {
                     anchor,
                     key: None,
                     merges: Vec::new(),
+                    keys: std::collections::HashSet::new(),
                 };
                 b.open(frame, at);
             }

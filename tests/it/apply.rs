@@ -734,3 +734,39 @@ fn ai_generated_marks_survive_an_update() {
     let clean = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
     assert_eq!(clean.code, 0, "{}", clean.stdout);
 }
+
+/// Results come out by kind, then name, whatever order parallel writes completed in.
+#[test]
+fn apply_results_are_in_kind_then_name_order_at_any_parallelism() {
+    let sandbox = Sandbox::with_creds(&["--latency-ms", "3"]);
+    let repo = Repo::new();
+    repo.write_topics(40, 1, "v1");
+    let run = repo.run_against(
+        &sandbox,
+        &[
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "8",
+            "--format",
+            "json",
+        ],
+    );
+    assert_ok(&run);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let keys: Vec<(String, String)> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap_or_default().to_string(),
+                r["name"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(keys.len(), 80, "40 creates and 40 publishes");
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}

@@ -283,3 +283,67 @@ fn import_round_trip_adopts_an_existing_org() {
     assert_eq!(one, repo.read("rules/topics/topic-seeded-topic-07.yaml"));
     assert_eq!(lock, repo.read("speechops.lock"));
 }
+
+/// Issue 12: the reconcile workflow never hands org credentials to code from a fork.
+/// No `pull_request_target`; every job that sees a secret either does not run on pull
+/// requests or runs only for branches of the repository itself; forks get `fork-check`,
+/// which validates without credentials and explains why in the job summary.
+#[test]
+fn reconcile_workflow_never_gives_credentials_to_forks() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/speechops-reconcile.yml");
+    let text = std::fs::read_to_string(&path).expect("workflow");
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("workflow YAML");
+    let on = &doc["on"];
+    assert!(on.get("pull_request_target").is_none(), "{on}");
+    assert!(!text.contains("pull_request_target:"));
+    let top_env = doc["env"].to_string();
+    assert!(
+        !top_env.contains("secrets."),
+        "secrets at workflow level reach every job: {top_env}"
+    );
+    let same_repo = "github.event.pull_request.head.repo.full_name == github.repository";
+    let jobs = doc["jobs"].as_object().expect("jobs");
+    for (name, job) in jobs {
+        let cond = job["if"].as_str().unwrap_or_default();
+        let runs_on_prs = cond.is_empty() || cond.contains("'pull_request'");
+        if job.to_string().contains("secrets.") && runs_on_prs {
+            assert!(
+                cond.contains(same_repo),
+                "job {name} gives secrets to pull requests from forks: {cond}"
+            );
+        }
+    }
+    let fork = &jobs["fork-check"];
+    assert!(
+        fork["if"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("github.event.pull_request.head.repo.full_name != github.repository")
+    );
+    assert!(!fork.to_string().contains("secrets."));
+
+    // The fork check validates and says why there is no plan.
+    let repo = Repo::new();
+    repo.write("rules/t.yaml", &support::topic_yaml("Fork topic", 1, "v"));
+    let run = Command::new("bash")
+        .arg(script("fork-check.sh"))
+        .current_dir(repo.path())
+        .env("SPEECHOPS_BIN", support::bin())
+        .env("GITHUB_STEP_SUMMARY", repo.path().join("summary.md"))
+        .env_remove("GENESYSCLOUD_OAUTHCLIENT_ID")
+        .env_remove("GENESYSCLOUD_OAUTHCLIENT_SECRET")
+        .output()
+        .expect("fork-check.sh");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary = take(&repo, "summary.md");
+    assert!(summary.contains("from a fork"), "{summary}");
+    assert!(
+        summary.contains("never receive the org's credentials"),
+        "{summary}"
+    );
+}

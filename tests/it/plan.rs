@@ -332,3 +332,27 @@ fn an_org_without_the_speech_rules_api_gets_an_explanation() {
         "{paths:?}"
     );
 }
+
+/// Issue 12: the target name is written to the lockfile, plan files and audit log, so an
+/// API URL that carries credentials is refused, and the error does not repeat them.
+#[test]
+fn api_url_with_credentials_is_refused_and_not_echoed() {
+    let repo = example_repo();
+    for url in [
+        "https://admin:hunter2@api.example.com",
+        "https://api.example.com/?access_token=tok-123",
+    ] {
+        let r = repo.run_env(
+            &["plan", "--api-url", url],
+            &[("GENESYSCLOUD_ACCESS_TOKEN", "x")],
+        );
+        assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(all.contains("https://api.example.com"), "{all}");
+        assert!(
+            !all.contains("hunter2") && !all.contains("tok-123"),
+            "{all}"
+        );
+        assert!(!repo.path().join("speechops.lock").exists());
+    }
+}
