@@ -872,6 +872,49 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
     }
 }
 
+/// Runs every response decoder of the client over one response, as a real call would
+/// (rate-limit headers, error body, each body type, paging links). For the fuzz driver
+/// (`examples/fuzz.rs`): it must return, never panic, whatever the server sent.
+#[doc(hidden)]
+pub fn decode_any_response(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> usize {
+    let req = Req::get("/api/v2/fuzz");
+    let resp = Resp {
+        status,
+        body: body.to_vec(),
+        meta: CallMeta::default(),
+        rate: rate_info(headers),
+        retry_after: retry_after(headers),
+        token_generation: 0,
+        ticket: Ticket::default(),
+    };
+    let mut decoded = 0;
+    decoded += api_error(&req, &resp).to_string().len();
+    decoded += usize::from(decode::<NumberedPage<ListedTopic>>(&req, &resp).is_ok());
+    decoded += usize::from(decode::<NumberedPage<SpeechRule>>(&req, &resp).is_ok());
+    decoded += usize::from(decode::<Topic>(&req, &resp).is_ok());
+    decoded += usize::from(decode::<Program>(&req, &resp).is_ok());
+    decoded += usize::from(decode::<SpeechRule>(&req, &resp).is_ok());
+    decoded += usize::from(decode::<PublishJob>(&req, &resp).is_ok());
+    if let Ok(page) = decode::<CursorPage<ListedProgram>>(&req, &resp)
+        && let Some(next) = page.next_uri
+    {
+        decoded += usize::from(next_page_request("https://api.example.com/x", &req, &next).is_ok());
+    }
+    if let Ok(Topic { phrases, .. }) = decode::<Topic>(&req, &resp) {
+        decoded += super::convert::topic_to_model(&Topic {
+            phrases,
+            ..Topic::default()
+        })
+        .phrases
+        .len();
+    }
+    decoded
+}
+
 /// Call metadata with the latency of the whole call, retries included.
 fn total(meta: CallMeta, started: Instant) -> CallMeta {
     CallMeta {

@@ -241,11 +241,21 @@ pub fn load_file(root: &Path, found: &Found) -> FileResult {
             return out;
         }
     };
+    load_bytes(found, &bytes, out)
+}
+
+/// Parses and validates the bytes of one spec file (what [`load_file`] read). Never
+/// panics, whatever the bytes; the fuzz driver (`examples/fuzz.rs`) holds it to that.
+pub fn load_bytes(found: &Found, bytes: &[u8], mut out: FileResult) -> FileResult {
+    let display = &found.display;
+    let error = |code: &'static str, msg: String, pos: (u64, u64), hint: Option<String>| {
+        Diagnostic::new(Severity::Error, code, msg, display, pos, hint)
+    };
     out.file = Some(SpecFile {
         path: found.rel.clone(),
-        sha256: model::sha256_hex(&bytes),
+        sha256: model::sha256_hex(bytes),
     });
-    let text = match std::str::from_utf8(&bytes) {
+    let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             let pos = line_col(&bytes[..e.valid_up_to()]);
