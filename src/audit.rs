@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::sha256_hex;
+use crate::model::{Object, sha256_hex};
 use crate::state::AuditHead;
 
 /// `prevHash` of the first line.
@@ -26,17 +26,34 @@ pub struct Entry {
     pub actor: String,
     pub run_id: String,
     pub git_commit: Option<String>,
+    /// The spec tree differed from `gitCommit` (uncommitted or untracked files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_dirty: Option<bool>,
     pub target: String,
+    /// The org's id (`GET /api/v2/organizations/me`), when it could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub action: String,
     pub kind: Option<String>,
     pub name: Option<String>,
     pub id: Option<String>,
-    pub spec_sha256_before: Option<String>,
+    /// For a result or a resolution: the `seq` of the intent it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<u64>,
+    /// sha256 of the normalised body the org held just before the write (null for a
+    /// create).
+    #[serde(default)]
+    pub remote_sha256_before: Option<String>,
     pub spec_sha256_after: Option<String>,
+    /// `pending` (an intent), `ok`, `failed`, `confirmed` / `not-applied` (an intent
+    /// resolved by a later run).
     pub status: String,
     pub http_status: Option<u16>,
     pub latency_ms: Option<u64>,
     pub correlation_id: Option<String>,
+    /// What changed, field by field (see [`field_changes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<serde_json::Value>,
     /// A human-readable detail (an error message, a URL notified).
     pub message: Option<String>,
     pub prev_hash: String,
@@ -48,48 +65,179 @@ pub struct RunInfo {
     pub actor: String,
     pub run_id: String,
     pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
     pub target: String,
+    pub org_id: Option<String>,
 }
 
+/// CI variables naming who started a run, in order of preference.
+const CI_ACTOR_VARS: [&str; 5] = [
+    "GITHUB_ACTOR",
+    "GITLAB_USER_LOGIN",
+    "BUILD_REQUESTEDFOREMAIL",
+    "BITBUCKET_STEP_TRIGGERER_UUID",
+    "BUILDKITE_BUILD_CREATOR",
+];
+
 impl RunInfo {
-    /// From CI variables (GITHUB_ACTOR, GITHUB_RUN_ID, GITHUB_SHA), else the OS user,
-    /// a fresh run id and `git rev-parse HEAD`.
-    pub fn detect(target: &str) -> RunInfo {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let actor = var("GITHUB_ACTOR")
-            .or_else(|| var("USER"))
-            .or_else(|| var("LOGNAME"))
-            .or_else(|| var("USERNAME"))
-            .unwrap_or_else(|| "unknown".to_string());
+    /// The actor from CI variables, else the OS user (by uid lookup); a run id from CI
+    /// (`GITHUB_RUN_ID`) or fresh; the commit of the spec tree and whether the tree
+    /// differs from it.
+    pub fn detect(target: &str, spec_dir: &Path) -> RunInfo {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let actor = CI_ACTOR_VARS
+            .iter()
+            .find_map(|k| var(k))
+            .unwrap_or_else(os_user);
         let run_id = var("GITHUB_RUN_ID")
             .map(|id| match var("GITHUB_RUN_ATTEMPT") {
                 Some(a) => format!("{id}-{a}"),
                 None => id,
             })
+            .or_else(|| var("CI_PIPELINE_ID"))
             .unwrap_or_else(|| {
                 let nanos = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos());
                 format!("{nanos:x}-{}", std::process::id())
             });
-        let git_commit = var("GITHUB_SHA").or_else(|| {
-            std::process::Command::new("git")
-                .args(["rev-parse", "HEAD"])
-                .stderr(std::process::Stdio::null())
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .and_then(|o| String::from_utf8(o.stdout).ok())
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        });
+        let (git_commit, git_dirty) = match git_state(spec_dir) {
+            Some((commit, dirty)) => (commit, Some(dirty)),
+            // Not a work tree (or no git): the CI's word is all there is.
+            None => (var("GITHUB_SHA"), None),
+        };
         RunInfo {
             actor,
             run_id,
             git_commit,
+            git_dirty,
             target: target.to_string(),
+            org_id: None,
         }
     }
+}
+
+/// `(HEAD, dirty)` of the work tree holding `dir`: HEAD is `None` before the first
+/// commit; dirty is true when anything under `dir` differs from HEAD (modified,
+/// staged, deleted or untracked). `None` when `dir` is not in a git work tree.
+fn git_state(dir: &Path) -> Option<(Option<String>, bool)> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+    };
+    let inside = git(&["rev-parse", "--is-inside-work-tree"])?;
+    if !inside.status.success() {
+        return None;
+    }
+    let head = git(&["rev-parse", "--verify", "--quiet", "HEAD"])
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let status = git(&["status", "--porcelain", "--untracked-files=all", "--", "."])?;
+    let dirty = !status.status.success() || !status.stdout.is_empty() || head.is_none();
+    Some((head, dirty))
+}
+
+/// The OS user running this process, looked up by uid (so it works where USER is not
+/// set, as in containers and cron); then USER/LOGNAME/USERNAME; then `uid:N`.
+fn os_user() -> String {
+    #[cfg(unix)]
+    {
+        // SAFETY: getuid cannot fail; getpwuid_r writes only into the buffers given,
+        // whose sizes are passed, and `pwd.pw_name` points into `buf` when it returns
+        // 0 with a non-null result.
+        let uid = unsafe { libc::getuid() };
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &mut pwd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == 0 && !result.is_null() && !pwd.pw_name.is_null() {
+            let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+            if let Ok(name) = name.to_str()
+                && !name.is_empty()
+            {
+                return name.to_string();
+            }
+        }
+        let env = ["USER", "LOGNAME"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+        env.unwrap_or_else(|| format!("uid:{uid}"))
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::var("USERNAME")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "unknown".to_string())
+    }
+}
+
+/// What changed between two normalised bodies, compactly: only the fields that
+/// differ; a scalar as `{"from": a, "to": b}`, a list (tags, topics, phrases: all
+/// order-insensitive) as `{"added": [...], "removed": [...]}`. `before` None is a
+/// create (every field "to"), `after` None a delete.
+pub fn field_changes(before: Option<&Object>, after: Option<&Object>) -> Option<serde_json::Value> {
+    use serde_json::{Map, Value, json};
+    let as_map = |o: Option<&Object>| -> Map<String, Value> {
+        match o.and_then(|o| serde_json::to_value(o.clone().normalized()).ok()) {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        }
+    };
+    let (b, a) = (as_map(before), as_map(after));
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Map::new();
+    for k in keys {
+        if k == "kind" {
+            continue;
+        }
+        let (x, y) = (b.get(k), a.get(k));
+        if x == y {
+            continue;
+        }
+        let change = match (x, y) {
+            (Some(Value::Array(xs)), Some(Value::Array(ys))) => {
+                let removed: Vec<&Value> = xs.iter().filter(|v| !ys.contains(v)).collect();
+                let added: Vec<&Value> = ys.iter().filter(|v| !xs.contains(v)).collect();
+                json!({"added": added, "removed": removed})
+            }
+            (None, Some(Value::Array(ys))) => json!({"added": ys, "removed": []}),
+            (Some(Value::Array(xs)), None) => json!({"added": [], "removed": xs}),
+            _ => json!({"from": x, "to": y}),
+        };
+        out.insert(k.clone(), change);
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+/// The entries whose status is `pending` and that no later entry answers: writes a
+/// run began and never recorded the end of (it was killed).
+pub fn dangling_intents(entries: &[Entry]) -> Vec<Entry> {
+    let answered: std::collections::HashSet<u64> =
+        entries.iter().filter_map(|e| e.intent).collect();
+    entries
+        .iter()
+        .filter(|e| e.status == "pending" && !answered.contains(&e.seq))
+        .cloned()
+        .collect()
 }
 
 /// Errors of the audit log.
@@ -133,8 +281,14 @@ impl AuditLog {
         })
     }
 
-    /// Appends one entry (seq, prevHash and hash are filled in) and fsyncs it.
-    pub fn append(&mut self, mut entry: Entry) -> Result<(), AuditError> {
+    /// Every entry of the log (its chain was checked when it was opened).
+    pub fn entries(&self) -> Result<Vec<Entry>, AuditError> {
+        read_entries(&self.path)
+    }
+
+    /// Appends one entry (seq, prevHash and hash are filled in), fsyncs it, and
+    /// returns its `seq`.
+    pub fn append(&mut self, mut entry: Entry) -> Result<u64, AuditError> {
         entry.seq = self.next_seq;
         entry.prev_hash = self.last_hash.clone();
         let (line, hash) = seal(&entry);
@@ -152,9 +306,10 @@ impl AuditLog {
             .map_err(io)?;
         f.write_all(line.as_bytes()).map_err(io)?;
         f.sync_all().map_err(io)?;
+        let seq = self.next_seq;
         self.next_seq += 1;
         self.last_hash = hash;
-        Ok(())
+        Ok(seq)
     }
 
     /// The last entry written, to anchor in the lockfile.
@@ -279,6 +434,203 @@ are intact: move the incomplete line aside to continue"
         count = n;
     }
     Ok((count, prev, hashes))
+}
+
+/// Every entry of a log, in order, after checking its chain.
+pub fn read_entries(path: &Path) -> Result<Vec<Entry>, AuditError> {
+    chain(path)?;
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(AuditError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let body = split_hash(line).map(|(b, _)| b).unwrap_or_default();
+            serde_json::from_str(&body).map_err(|e| AuditError::Broken {
+                path: path.to_path_buf(),
+                line: i + 1,
+                reason: format!("not an audit entry: {e}"),
+            })
+        })
+        .collect()
+}
+
+/// Which entries `audit show` lists.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub kind: Option<String>,
+    pub name: Option<globset::GlobMatcher>,
+    /// Entries with `ts` at or after this instant (RFC 3339 UTC, compared as text).
+    pub since: Option<String>,
+    pub run: Option<String>,
+}
+
+impl Filter {
+    pub fn keeps(&self, e: &Entry) -> bool {
+        self.kind.as_ref().is_none_or(|k| {
+            e.kind
+                .as_deref()
+                .is_some_and(|ek| ek.eq_ignore_ascii_case(k))
+        }) && self
+            .name
+            .as_ref()
+            .is_none_or(|g| e.name.as_deref().is_some_and(|n| g.is_match(n)))
+            && self
+                .since
+                .as_ref()
+                .is_none_or(|s| e.ts.as_str() >= s.as_str())
+            && self.run.as_ref().is_none_or(|r| &e.run_id == r)
+    }
+}
+
+/// Parses `--since`: RFC 3339, a date (midnight UTC), or an age before `now` (`90m`,
+/// `24h`, `7d`, `2w`). Returns the instant as RFC 3339 UTC with seconds precision, the
+/// form entries are written in, so it compares as text.
+pub fn parse_since(text: &str, now: time::OffsetDateTime) -> Result<String, String> {
+    use time::format_description::well_known::Rfc3339;
+    let t = text.trim();
+    let fmt = |dt: time::OffsetDateTime| {
+        dt.to_offset(time::UtcOffset::UTC)
+            .replace_nanosecond(0)
+            .unwrap_or(dt)
+            .format(&Rfc3339)
+            .map_err(|e| e.to_string())
+    };
+    if let Ok(dt) = time::OffsetDateTime::parse(t, &Rfc3339) {
+        return fmt(dt);
+    }
+    let date_fmt = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(d) = time::Date::parse(t, &date_fmt) {
+        return fmt(d.midnight().assume_utc());
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: i64 = num.parse().map_err(|_| {
+        format!("--since {text:?}: expected RFC 3339, YYYY-MM-DD, or an age like 24h or 7d")
+    })?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => {
+            return Err(format!(
+                "--since {text:?}: the unit must be s, m, h, d or w"
+            ));
+        }
+    };
+    let ago = n
+        .checked_mul(secs)
+        .map(time::Duration::seconds)
+        .and_then(|d| now.checked_sub(d))
+        .ok_or_else(|| format!("--since {text:?} is too far back"))?;
+    fmt(ago)
+}
+
+/// The audit log as readable history (text), one block per entry: what happened to
+/// which object, by whom, from which commit, and what changed field by field.
+pub fn render_history(entries: &[&Entry]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for e in entries {
+        let object = match (&e.kind, &e.name) {
+            (Some(k), Some(n)) => format!(" {k} {n:?}"),
+            _ => String::new(),
+        };
+        let id =
+            e.id.as_deref()
+                .map(|i| format!(" [id {i}]"))
+                .unwrap_or_default();
+        let answers = e
+            .intent
+            .map(|i| format!(" (answers #{i})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "#{} {} {}{object}{id}: {}{answers}",
+            e.seq, e.ts, e.action, e.status
+        );
+        let commit = match (&e.git_commit, e.git_dirty) {
+            (Some(c), Some(true)) => format!("commit {} + uncommitted changes", short(c)),
+            (Some(c), _) => format!("commit {}", short(c)),
+            (None, _) => "no commit".to_string(),
+        };
+        let org = e
+            .org_id
+            .as_deref()
+            .map(|o| format!(", org {o}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    by {} (run {}), {commit}, target {}{org}",
+            e.actor, e.run_id, e.target
+        );
+        let mut call = Vec::new();
+        if let Some(s) = e.http_status {
+            call.push(format!("HTTP {s}"));
+        }
+        if let Some(ms) = e.latency_ms {
+            call.push(format!("{ms} ms"));
+        }
+        if let Some(c) = &e.correlation_id {
+            call.push(format!("correlation id {c}"));
+        }
+        if !call.is_empty() {
+            let _ = writeln!(out, "    {}", call.join(", "));
+        }
+        match (&e.remote_sha256_before, &e.spec_sha256_after) {
+            (None, None) => {}
+            (b, a) => {
+                let h = |x: &Option<String>| x.as_deref().map_or("-".to_string(), short);
+                let _ = writeln!(out, "    body sha256 {} -> {}", h(b), h(a));
+            }
+        }
+        if let Some(serde_json::Value::Object(changes)) = &e.changes {
+            for (field, c) in changes {
+                if let (Some(added), Some(removed)) = (c.get("added"), c.get("removed")) {
+                    for v in removed.as_array().into_iter().flatten() {
+                        let _ = writeln!(out, "    - {field}: {}", compact(v));
+                    }
+                    for v in added.as_array().into_iter().flatten() {
+                        let _ = writeln!(out, "    + {field}: {}", compact(v));
+                    }
+                } else {
+                    let (from, to) = (c.get("from"), c.get("to"));
+                    let _ = writeln!(
+                        out,
+                        "    ~ {field}: {} -> {}",
+                        from.map_or("(none)".to_string(), compact),
+                        to.map_or("(none)".to_string(), compact)
+                    );
+                }
+            }
+        }
+        if let Some(m) = &e.message {
+            let _ = writeln!(out, "    {m}");
+        }
+    }
+    out
+}
+
+fn short(s: &str) -> String {
+    s.get(..12).unwrap_or(s).to_string()
+}
+
+/// A JSON value on one line, strings without quotes when they stand alone.
+fn compact(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => format!("{s:?}"),
+        serde_json::Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Splits `{…,"hash":"<hex>"}` into the hashed body `{…}` and the hash.

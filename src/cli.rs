@@ -185,6 +185,28 @@ pub struct ImportArgs {
 pub enum AuditCommand {
     /// Check the audit log's hash chain; report the first broken line
     Verify,
+    /// The audit log as readable history: who, when, which commit, what changed
+    #[command(
+        after_help = "Examples:\n  speechops audit show --kind Topic --name 'Recording*' --since 7d\n  speechops audit show --run 1234567890-1 --format json"
+    )]
+    Show(AuditShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// Only entries of this kind (Topic, Program, SpeechRule)
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only entries whose object name matches this glob
+    #[arg(long, value_name = "GLOB")]
+    pub name: Option<String>,
+    /// Only entries at or after this time: RFC 3339 (2026-11-25T10:00:00Z), a date
+    /// (2026-11-25), or an age (90m, 24h, 7d)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only entries of this run id
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

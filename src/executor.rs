@@ -121,6 +121,22 @@ pub struct Recorder {
     run: RunInfo,
 }
 
+/// One audit entry to append, in the run's name.
+#[derive(Debug, Default)]
+struct Record<'a> {
+    action: &'a str,
+    kind: Option<Kind>,
+    name: Option<&'a str>,
+    id: Option<&'a str>,
+    intent: Option<u64>,
+    before: Option<String>,
+    after: Option<String>,
+    status: &'a str,
+    meta: Option<&'a CallMeta>,
+    changes: Option<serde_json::Value>,
+    message: Option<String>,
+}
+
 /// Errors that stop an apply without being a failed write.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -150,42 +166,153 @@ impl Recorder {
         self.lock.target(&self.target)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn audit(
-        &mut self,
-        action: &str,
-        kind: Option<Kind>,
-        name: Option<&str>,
-        id: Option<&str>,
-        before: Option<String>,
-        after: Option<String>,
-        status: &str,
-        meta: Option<&CallMeta>,
-        message: Option<String>,
-    ) -> Result<(), ExecError> {
+    /// Appends one audit entry stamped with this run; returns its `seq`.
+    fn audit(&mut self, r: Record<'_>) -> Result<u64, ExecError> {
         let entry = Entry {
             ts: audit::now_rfc3339(),
             actor: self.run.actor.clone(),
             run_id: self.run.run_id.clone(),
             git_commit: self.run.git_commit.clone(),
+            git_dirty: self.run.git_dirty,
             target: self.target.clone(),
-            action: action.to_string(),
-            kind: kind.map(|k| k.as_str().to_string()),
-            name: name.map(str::to_string),
-            id: id.map(str::to_string),
-            spec_sha256_before: before,
-            spec_sha256_after: after,
-            status: status.to_string(),
-            http_status: meta.map(|m| m.http_status),
-            latency_ms: meta.map(|m| m.latency_ms),
-            correlation_id: meta.and_then(|m| m.correlation_id.clone()),
-            message,
+            org_id: self.run.org_id.clone(),
+            action: r.action.to_string(),
+            kind: r.kind.map(|k| k.as_str().to_string()),
+            name: r.name.map(str::to_string),
+            id: r.id.map(str::to_string),
+            intent: r.intent,
+            remote_sha256_before: r.before,
+            spec_sha256_after: r.after,
+            status: r.status.to_string(),
+            http_status: r.meta.map(|m| m.http_status),
+            latency_ms: r.meta.map(|m| m.latency_ms),
+            correlation_id: r.meta.and_then(|m| m.correlation_id.clone()),
+            changes: r.changes,
+            message: r.message,
             ..Entry::default()
         };
-        self.audit.append(entry)?;
+        let seq = self.audit.append(entry)?;
         // Saved with the next lockfile write (and at the end of the run).
         self.lock.audit = self.audit.head();
-        Ok(())
+        Ok(seq)
+    }
+
+    /// Records the intent to make a remote write, before it is sent (SPEC 7): if the
+    /// run dies before the result is recorded, the next run resolves it against the
+    /// org, so every write is in the log at any kill point.
+    fn intent(&mut self, action: &str, c: &Change, id: Option<&str>) -> Result<u64, ExecError> {
+        let before = self.remote_sha_before(c);
+        self.audit(Record {
+            action,
+            kind: Some(c.kind),
+            name: Some(&c.name),
+            id: id.or(c.id.as_deref()),
+            before,
+            after: c.after.as_deref().map(Object::sha256),
+            status: "pending",
+            ..Record::default()
+        })
+    }
+
+    /// sha256 of what the org holds for this change's object: the body fetched for the
+    /// plan, or, when the lockfile proved it unchanged (not fetched), the hash the
+    /// lockfile recorded. None for a create.
+    fn remote_sha_before(&self, c: &Change) -> Option<String> {
+        let id = c.id.as_deref()?;
+        c.before.as_deref().map(Object::sha256).or_else(|| {
+            entry_by_id(&self.target_state(), c.kind, Some(id)).map(|(_, e)| e.spec_sha256)
+        })
+    }
+
+    /// Resolves the intents earlier runs left pending (killed mid-write) against the
+    /// org as fetched for this run: each becomes `confirmed` (the write landed) or
+    /// `not-applied`. Returns one line per resolution, for the output.
+    pub fn resolve_intents(&mut self, remote: &RemoteState) -> Result<Vec<String>, ExecError> {
+        let entries = self.audit.entries()?;
+        let mut lines = Vec::new();
+        for intent in audit::dangling_intents(&entries) {
+            let Some(kind) = intent.kind.as_deref().and_then(Kind::parse) else {
+                continue;
+            };
+            let name = intent.name.clone().unwrap_or_default();
+            let by_id = intent.id.as_deref().and_then(|id| remote.by_id(kind, id));
+            // What the write would have done: a rollback of a create deletes, of a
+            // delete re-creates.
+            let effect = match intent.action.as_str() {
+                "rollback-create" => "delete",
+                "rollback-delete" => "create",
+                other => other.trim_start_matches("rollback-"),
+            };
+            let (landed, id, why) = match effect {
+                "create" => {
+                    let found = remote
+                        .objects
+                        .iter()
+                        .find(|r| r.kind == kind && r.name == name);
+                    (
+                        found.is_some(),
+                        found.map(|r| r.id.clone()),
+                        "an object of that name exists",
+                    )
+                }
+                "delete" => (
+                    by_id.is_none(),
+                    intent.id.clone(),
+                    "the object no longer exists",
+                ),
+                "publish" => (
+                    by_id.is_some_and(|r| r.published),
+                    intent.id.clone(),
+                    "the object is published",
+                ),
+                _ => {
+                    // The intent's hash includes `published` as the spec wants it; an
+                    // update leaves the object unpublished, so either value matches.
+                    let after = intent.spec_sha256_after.as_deref();
+                    let matches = |b: &Object| {
+                        let mut flipped = b.clone();
+                        match &mut flipped {
+                            Object::Topic(t) => t.published = !t.published,
+                            Object::Program(p) => p.published = !p.published,
+                            Object::SpeechRule(_) => {}
+                        }
+                        after == Some(b.sha256().as_str())
+                            || after == Some(flipped.sha256().as_str())
+                    };
+                    (
+                        by_id.and_then(|r| r.body.as_deref()).is_some_and(matches),
+                        intent.id.clone(),
+                        "the org holds the intended body",
+                    )
+                }
+            };
+            let status = if landed { "confirmed" } else { "not-applied" };
+            let message = if landed {
+                format!("resolved by a later run: {why}")
+            } else {
+                format!("resolved by a later run: not so ({why} is false)")
+            };
+            self.audit(Record {
+                action: &intent.action,
+                kind: Some(kind),
+                name: Some(&name),
+                id: id.as_deref(),
+                intent: Some(intent.seq),
+                before: intent.remote_sha256_before.clone(),
+                after: intent.spec_sha256_after.clone(),
+                status,
+                message: Some(message),
+                ..Record::default()
+            })?;
+            lines.push(format!(
+                "resolved interrupted {} {kind} {name:?} (audit entry {}): {status}",
+                intent.action, intent.seq
+            ));
+        }
+        if !lines.is_empty() {
+            self.flush()?;
+        }
+        Ok(lines)
     }
 
     /// Writes the lockfile if anything (such as the audit anchor) changed since the
@@ -224,23 +351,25 @@ impl Recorder {
         action: &str,
         c: &Change,
         e: &genesys::Error,
+        intent: Option<u64>,
     ) -> Result<(), ExecError> {
         let meta = e.status().map(|s| CallMeta {
             http_status: s,
             latency_ms: 0,
             correlation_id: e.correlation_id().map(str::to_string),
         });
-        self.audit(
+        self.audit(Record {
             action,
-            Some(c.kind),
-            Some(&c.name),
-            c.id.as_deref(),
-            None,
-            None,
-            "failed",
-            meta.as_ref(),
-            Some(e.to_string()),
-        )
+            kind: Some(c.kind),
+            name: Some(&c.name),
+            id: c.id.as_deref(),
+            intent,
+            status: "failed",
+            meta: meta.as_ref(),
+            message: Some(e.to_string()),
+            ..Record::default()
+        })
+        .map(|_| ())
     }
 
     /// Audits a notification outcome.
@@ -250,20 +379,16 @@ impl Recorder {
         ok: bool,
         message: Option<String>,
     ) -> Result<(), ExecError> {
-        self.audit(
-            "notify",
-            None,
-            None,
-            None,
-            None,
-            None,
-            if ok { "ok" } else { "failed" },
-            None,
-            Some(match message {
+        self.audit(Record {
+            action: "notify",
+            status: if ok { "ok" } else { "failed" },
+            message: Some(match message {
                 Some(m) => format!("{url}: {m}"),
                 None => url.to_string(),
             }),
-        )
+            ..Record::default()
+        })
+        .map(|_| ())
     }
 }
 
@@ -329,17 +454,16 @@ pub async fn execute(
     for (kind, name, entry) in recorder.target_state().entries() {
         if remote.by_id(kind, &entry.id).is_none() {
             let (name, id) = (name.to_string(), entry.id.clone());
-            recorder.audit(
-                "forget",
-                Some(kind),
-                Some(&name),
-                Some(&id),
-                Some(entry.spec_sha256.clone()),
-                None,
-                "ok",
-                None,
-                Some("remote object no longer exists".to_string()),
-            )?;
+            recorder.audit(Record {
+                action: "forget",
+                kind: Some(kind),
+                name: Some(&name),
+                id: Some(&id),
+                before: Some(entry.spec_sha256.clone()),
+                status: "ok",
+                message: Some("remote object no longer exists".to_string()),
+                ..Record::default()
+            })?;
             recorder.set_entry(kind, &name, None)?;
             report.forgotten.push(format!("{kind} {name:?} [id {id}]"));
         }
@@ -351,17 +475,17 @@ pub async fn execute(
         };
         let r = remote.by_id(c.kind, id);
         let prev = entry_by_id(&recorder.target_state(), c.kind, Some(id));
-        recorder.audit(
-            "adopt",
-            Some(c.kind),
-            Some(&c.name),
-            Some(id),
-            prev.as_ref().map(|(_, e)| e.spec_sha256.clone()),
-            Some(after.sha256()),
-            "ok",
-            None,
-            None,
-        )?;
+        recorder.audit(Record {
+            action: "adopt",
+            kind: Some(c.kind),
+            name: Some(&c.name),
+            id: Some(id),
+            before: c.before.as_deref().map(Object::sha256),
+            after: Some(after.sha256()),
+            status: "ok",
+            changes: audit::field_changes(c.before.as_deref(), Some(after)),
+            ..Record::default()
+        })?;
         // Re-recording a managed object (after a run was killed mid-rename, say)
         // moves its entry to the spec's name.
         if let Some((old, _)) = prev.as_ref().filter(|(n, _)| *n != c.name) {
@@ -474,16 +598,17 @@ async fn run_writes(
     loop {
         while !failed && tasks.len() < opts.parallelism.max(1) {
             let Some(c) = pending.next() else { break };
+            let intent = recorder.intent(c.action.as_str(), &c, None)?;
             let (client, ids) = (client.clone(), Arc::clone(&ids));
             tasks.spawn(async move {
                 let res = write(&client, &c, &ids).await;
-                (c, res)
+                (c, intent, res)
             });
         }
         let Some(joined) = tasks.join_next().await else {
             break;
         };
-        let (c, res) = match joined {
+        let (c, intent, res) = match joined {
             Ok(pair) => pair,
             Err(e) => {
                 // A panicked task is a bug; treat it as a failed write and stop.
@@ -511,17 +636,19 @@ async fn run_writes(
                 });
                 // Audit first: a crash before the lockfile write is then recovered by
                 // adoption, and the audit trail never misses a real write.
-                recorder.audit(
-                    c.action.as_str(),
-                    Some(c.kind),
-                    Some(&c.name),
-                    Some(&ok.id),
-                    prev.as_ref().map(|(_, e)| e.spec_sha256.clone()),
-                    after_sha,
-                    "ok",
-                    Some(&ok.meta),
-                    None,
-                )?;
+                recorder.audit(Record {
+                    action: c.action.as_str(),
+                    kind: Some(c.kind),
+                    name: Some(&c.name),
+                    id: Some(&ok.id),
+                    intent: Some(intent),
+                    before: recorder.remote_sha_before(&c),
+                    after: after_sha,
+                    status: "ok",
+                    meta: Some(&ok.meta),
+                    changes: audit::field_changes(c.before.as_deref(), c.after.as_deref()),
+                    ..Record::default()
+                })?;
                 if let Some((old, _)) = prev.as_ref().filter(|(n, _)| *n != c.name) {
                     recorder.set_entry(c.kind, old, None)?;
                 }
@@ -546,7 +673,7 @@ async fn run_writes(
                 undo.push((c, u));
             }
             Err(e) => {
-                recorder.record_failure(c.action.as_str(), &c, &e)?;
+                recorder.record_failure(c.action.as_str(), &c, &e, Some(intent))?;
                 tracing::error!("{} {} {:?} failed: {e}", c.action.as_str(), c.kind, c.name);
                 report.push(result(&c, c.id.clone(), Status::Failed(e.to_string())));
                 failed = true;
@@ -678,29 +805,34 @@ async fn run_publish(
                 .or_else(|| c.id.clone())
         })
         .collect();
+    let mut intents = Vec::with_capacity(changes.len());
+    for c in &changes {
+        let id = state.get(kind, &c.name).map(|e| e.id.clone());
+        intents.push(recorder.intent("publish", c, id.as_deref())?);
+    }
     let res = match kind {
         Kind::Program => client.publish_programs(&ids).await,
         _ => client.publish_topics(&ids).await,
     };
     match res {
         Ok(w) => {
-            for c in &changes {
+            for (c, intent) in changes.iter().zip(intents) {
                 let entry = recorder.target_state().get(kind, &c.name).cloned();
                 let id = entry
                     .as_ref()
                     .map(|e| e.id.clone())
                     .or_else(|| c.id.clone());
-                recorder.audit(
-                    "publish",
-                    Some(kind),
-                    Some(&c.name),
-                    id.as_deref(),
-                    None,
-                    None,
-                    "ok",
-                    Some(&w.meta),
-                    Some(format!("publish job {}", w.value.id)),
-                )?;
+                recorder.audit(Record {
+                    action: "publish",
+                    kind: Some(kind),
+                    name: Some(&c.name),
+                    id: id.as_deref(),
+                    intent: Some(intent),
+                    status: "ok",
+                    meta: Some(&w.meta),
+                    message: Some(format!("publish job {}", w.value.id)),
+                    ..Record::default()
+                })?;
                 if let Some(mut e) = entry {
                     e.published = true;
                     recorder.set_entry(kind, &c.name, Some(e))?;
@@ -710,8 +842,8 @@ async fn run_publish(
             Ok(false)
         }
         Err(e) => {
-            for c in &changes {
-                recorder.record_failure("publish", c, &e)?;
+            for (c, intent) in changes.iter().zip(intents) {
+                recorder.record_failure("publish", c, &e, Some(intent))?;
                 report.push(result(c, c.id.clone(), Status::Failed(e.to_string())));
             }
             Ok(true)
@@ -735,6 +867,24 @@ async fn rollback(
     for (c, u) in undo.into_iter().rev() {
         let action = format!("rollback-{}", c.action.as_str());
         let ids = rollback_topic_ids(recorder, remote, &c);
+        let undo_id = match &u {
+            Undo::Created { id } | Undo::Updated { id, .. } => Some(id.clone()),
+            Undo::Deleted { .. } => None,
+        };
+        let intent = recorder.audit(Record {
+            action: &action,
+            kind: Some(c.kind),
+            name: Some(&c.name),
+            id: undo_id.as_deref(),
+            after: match &u {
+                Undo::Created { .. } => None,
+                Undo::Updated { prev, .. } | Undo::Deleted { prev } => {
+                    prev.as_ref().map(|(_, e)| e.spec_sha256.clone())
+                }
+            },
+            status: "pending",
+            ..Record::default()
+        })?;
         let res: Result<Restored, genesys::Error> = match &u {
             Undo::Created { id } => {
                 let w = match c.kind {
@@ -782,17 +932,19 @@ async fn rollback(
                 };
                 let name = entry.as_ref().map_or(c.name.clone(), |(n, _)| n.clone());
                 let sha = entry.as_ref().map(|(_, e)| e.spec_sha256.clone());
-                recorder.audit(
-                    &action,
-                    Some(c.kind),
-                    Some(&name),
-                    Some(&id),
-                    None,
-                    sha,
-                    "ok",
-                    Some(&meta),
-                    None,
-                )?;
+                recorder.audit(Record {
+                    action: &action,
+                    kind: Some(c.kind),
+                    name: Some(&name),
+                    id: Some(&id),
+                    intent: Some(intent),
+                    before: c.after.as_deref().map(Object::sha256),
+                    after: sha,
+                    status: "ok",
+                    meta: Some(&meta),
+                    changes: audit::field_changes(c.after.as_deref(), c.before.as_deref()),
+                    ..Record::default()
+                })?;
                 if name != c.name {
                     recorder.set_entry(c.kind, &c.name, None)?;
                 }
@@ -811,7 +963,7 @@ async fn rollback(
                 }
             }
             Err(e) => {
-                recorder.record_failure(&action, &c, &e)?;
+                recorder.record_failure(&action, &c, &e, Some(intent))?;
                 report.push(OpResult {
                     action,
                     kind: c.kind,
@@ -829,41 +981,50 @@ async fn rollback(
             continue;
         }
         let ids: Vec<String> = items.iter().map(|(_, _, id)| id.clone()).collect();
+        let mut intents = Vec::with_capacity(items.len());
+        for (_, name, id) in &items {
+            intents.push(recorder.audit(Record {
+                action: "rollback-publish",
+                kind: Some(kind),
+                name: Some(name),
+                id: Some(id),
+                status: "pending",
+                ..Record::default()
+            })?);
+        }
         let res = match kind {
             Kind::Program => client.publish_programs(&ids).await,
             _ => client.publish_topics(&ids).await,
         };
-        for (_, name, id) in items {
+        for ((_, name, id), intent) in items.into_iter().zip(intents) {
             match &res {
                 Ok(w) => {
                     if let Some(mut e) = recorder.target_state().get(kind, name).cloned() {
                         e.published = true;
-                        recorder.audit(
-                            "rollback-publish",
-                            Some(kind),
-                            Some(name),
-                            Some(id),
-                            None,
-                            None,
-                            "ok",
-                            Some(&w.meta),
-                            None,
-                        )?;
+                        recorder.audit(Record {
+                            action: "rollback-publish",
+                            kind: Some(kind),
+                            name: Some(name),
+                            id: Some(id),
+                            intent: Some(intent),
+                            status: "ok",
+                            meta: Some(&w.meta),
+                            ..Record::default()
+                        })?;
                         recorder.set_entry(kind, name, Some(e))?;
                     }
                 }
                 Err(e) => {
-                    recorder.audit(
-                        "rollback-publish",
-                        Some(kind),
-                        Some(name),
-                        Some(id),
-                        None,
-                        None,
-                        "failed",
-                        None,
-                        Some(e.to_string()),
-                    )?;
+                    recorder.audit(Record {
+                        action: "rollback-publish",
+                        kind: Some(kind),
+                        name: Some(name),
+                        id: Some(id),
+                        intent: Some(intent),
+                        status: "failed",
+                        message: Some(e.to_string()),
+                        ..Record::default()
+                    })?;
                     report.push(OpResult {
                         action: "rollback-publish".to_string(),
                         kind,

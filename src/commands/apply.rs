@@ -48,7 +48,7 @@ Run `speechops plan --out FILE` again.",
     let holder = format!(
         "pid {} of {} started {}",
         std::process::id(),
-        RunInfo::detect(&settings.target_name).actor,
+        RunInfo::detect(&settings.target_name, &settings.rules_dir).actor,
         crate::audit::now_rfc3339()
     );
     let _lock = match ApplyLock::acquire(&settings.lockfile, &holder) {
@@ -70,6 +70,14 @@ Run `speechops plan --out FILE` again.",
         let conn = super::connect(&settings, args.parallelism).await?;
         let (plan, remote) =
             super::plan::compute(&conn.client, &settings, &desired, &target_state, prune).await?;
+        let mut run = RunInfo::detect(&settings.target_name, &settings.rules_dir);
+        run.org_id = super::org_id(&conn.client).await;
+        let mut recorder = Recorder::new(lock, settings.lockfile.clone(), audit, run);
+        // Writes an earlier run began but never recorded the end of (it was killed)
+        // are resolved against the org before anything else happens.
+        for line in recorder.resolve_intents(&remote)? {
+            eprintln!("note: {line}");
+        }
         if let Some(saved) = &saved
             && saved.fingerprint != remote.fingerprint
         {
@@ -122,12 +130,7 @@ lockfile or the config changed since it was saved). Run `speechops plan --out FI
             println!("Apply cancelled; nothing was changed.");
             return Ok(Outcome::Failure);
         }
-        let mut recorder = Recorder::new(
-            lock,
-            settings.lockfile.clone(),
-            audit,
-            RunInfo::detect(&settings.target_name),
-        );
+
         let opts = ExecOptions {
             atomic: args.atomic,
             parallelism: usize::from(args.parallelism),

@@ -1,28 +1,74 @@
-//! `speechops audit verify`: check the audit log's hash chain.
+//! `speechops audit verify` (check the hash chain) and `speechops audit show`
+//! (readable history).
 
 use crate::Outcome;
-use crate::audit::{self, AuditError};
-use crate::cli::{AuditCommand, GlobalArgs};
+use crate::audit::{self, AuditError, Filter};
+use crate::cli::{AuditCommand, AuditShowArgs, Format, GlobalArgs};
 use crate::settings::Settings;
 
 /// Runs `speechops audit ...`.
 pub fn run(global: &GlobalArgs, cmd: &AuditCommand) -> anyhow::Result<Outcome> {
-    let AuditCommand::Verify = cmd;
     let settings = Settings::resolve(global)?;
     let path = &settings.audit_log;
     if !path.exists() {
         anyhow::bail!("audit log {} does not exist", path.display());
     }
+    match cmd {
+        AuditCommand::Verify => verify(global, &settings),
+        AuditCommand::Show(args) => show(global, &settings, args),
+    }
+}
+
+fn verify(global: &GlobalArgs, settings: &Settings) -> anyhow::Result<Outcome> {
+    let path = &settings.audit_log;
     // The lockfile anchors the last entry it was recorded with; a missing lockfile
     // just means there is no anchor to check.
     let lock = crate::state::Lockfile::load(&settings.lockfile)?;
-    match audit::verify_against(path, lock.audit.as_ref()) {
+    let verdict = audit::verify_against(path, lock.audit.as_ref());
+    let pending = match &verdict {
+        Ok(_) => audit::dangling_intents(&audit::read_entries(path)?).len(),
+        Err(_) => 0,
+    };
+    if global.format == Format::Json {
+        let doc = match &verdict {
+            Ok((lines, head)) => serde_json::json!({
+                "formatVersion": 1,
+                "path": path.display().to_string(),
+                "ok": true,
+                "entries": lines,
+                "head": head,
+                "pendingIntents": pending,
+            }),
+            Err(AuditError::Broken { line, reason, .. }) => serde_json::json!({
+                "formatVersion": 1,
+                "path": path.display().to_string(),
+                "ok": false,
+                "brokenLine": line,
+                "reason": reason,
+            }),
+            Err(_) => serde_json::Value::Null,
+        };
+        if !doc.is_null() {
+            let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            s.push('\n');
+            super::out(&s);
+        }
+    }
+    match verdict {
         Ok((lines, head)) => {
-            super::out(&format!(
-                "{}: {lines} entries, hash chain intact (head {}).\n",
-                path.display(),
-                head.get(..16).unwrap_or(&head)
-            ));
+            if global.format != Format::Json {
+                super::out(&format!(
+                    "{}: {lines} entries, hash chain intact (head {}).\n",
+                    path.display(),
+                    head.get(..16).unwrap_or(&head)
+                ));
+                if pending > 0 {
+                    super::out(&format!(
+                        "{pending} write(s) were interrupted before their result was recorded; \
+the next apply resolves them against the org.\n"
+                    ));
+                }
+            }
             Ok(Outcome::Success)
         }
         Err(e @ AuditError::Broken { .. }) => {
@@ -31,4 +77,40 @@ pub fn run(global: &GlobalArgs, cmd: &AuditCommand) -> anyhow::Result<Outcome> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn show(global: &GlobalArgs, settings: &Settings, args: &AuditShowArgs) -> anyhow::Result<Outcome> {
+    let name = args
+        .name
+        .as_deref()
+        .map(|g| {
+            globset::Glob::new(g)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| anyhow::anyhow!("--name {g:?} is not a valid glob: {e}"))
+        })
+        .transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| audit::parse_since(s, time::OffsetDateTime::now_utc()))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let filter = Filter {
+        kind: args.kind.clone(),
+        name,
+        since,
+        run: args.run.clone(),
+    };
+    let entries = audit::read_entries(&settings.audit_log)?;
+    let shown: Vec<&audit::Entry> = entries.iter().filter(|e| filter.keeps(e)).collect();
+    let out = match global.format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&shown).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        _ => audit::render_history(&shown),
+    };
+    super::out(&out);
+    Ok(Outcome::Success)
 }

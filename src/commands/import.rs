@@ -59,11 +59,12 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
     };
     let mut lock = Lockfile::load(&settings.lockfile)?;
     let mut audit_log = AuditLog::open(&settings.audit_log, lock.audit.as_ref())?;
-    let run = RunInfo::detect(&settings.target_name);
+    let mut run = RunInfo::detect(&settings.target_name, &settings.rules_dir);
 
     let rt = super::runtime()?;
     let objects = rt.block_on(async {
         let conn = super::connect(&settings, 4).await?;
+        run.org_id = super::org_id(&conn.client).await;
         let mut all = Vec::new();
         for kind in &kinds {
             all.extend(fetch(&conn.client, *kind).await?);
@@ -138,7 +139,9 @@ but `plan` reads {}",
                 actor: run.actor.clone(),
                 run_id: run.run_id.clone(),
                 git_commit: run.git_commit.clone(),
+                git_dirty: run.git_dirty,
                 target: run.target.clone(),
+                org_id: run.org_id.clone(),
                 action: "import".to_string(),
                 kind: Some(o.object.kind().as_str().to_string()),
                 name: Some(o.object.name().to_string()),

@@ -180,3 +180,16 @@ pub fn out(text: &str) {
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
 }
+
+/// The org's id for audit entries, or None with a warning when it cannot be read (the
+/// audit trail is still written; it just does not name the org).
+pub async fn org_id(client: &crate::genesys::Client) -> Option<String> {
+    match client.get_org().await {
+        Ok(org) if !org.id.is_empty() => Some(org.id),
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!("warning: cannot read the org's id ({e}); audit entries will not name it");
+            None
+        }
+    }
+}

@@ -728,6 +728,11 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
         }
     }
 
+    /// The org these credentials belong to.
+    pub async fn get_org(&self) -> Result<Organization> {
+        self.get_json(Req::get("/api/v2/organizations/me")).await
+    }
+
     // ---- topics -------------------------------------------------------------------
 
     /// Every topic, all pages (pageSize 500), without phrases.

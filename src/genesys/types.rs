@@ -190,6 +190,14 @@ pub struct SpeechRuleRequest {
     pub tags: Vec<String>,
 }
 
+/// The org of the credentials (`GET /api/v2/organizations/me`, SDK `Organization`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(default)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+}
+
 /// A topic or program publish job.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(default)]

@@ -90,6 +90,7 @@ pub fn router(app: Shared) -> Router {
             &format!("{programs}/publishjobs/{{id}}"),
             get(get_program_job),
         )
+        .route("/api/v2/organizations/me", get(get_org))
         .route(RULES_PATH, get(list_rules).post(create_rule))
         .route(
             &format!("{RULES_PATH}/{{id}}"),
@@ -693,6 +694,11 @@ async fn delete_program(
                 serde_json::json!({"id": id, "selfUri": self_uri}),
             )
         })
+}
+
+async fn get_org(State(app): State<Shared>) -> ApiResult {
+    let body = app.with_store(|s| Ok(s.org_json())).await?;
+    Ok(json(StatusCode::OK, body))
 }
 
 async fn list_rules(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {

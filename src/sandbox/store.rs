@@ -289,6 +289,25 @@ impl Store {
         Ok(store)
     }
 
+    /// The org (SDK `Organization`): its id is fixed for the life of the org (derived
+    /// from the id salt, which a persisted org keeps).
+    pub fn org_json(&self) -> Value {
+        let id = ids::uuid_like(self.meta.salt, 0);
+        json!({
+            "id": id,
+            "name": "speechops sandbox",
+            "defaultLanguage": "en-us",
+            "defaultCountryCode": "US",
+            "domain": "sandbox",
+            "version": 1,
+            "state": "active",
+            "voicemailEnabled": false,
+            "productPlatform": "GenesysCloud",
+            "features": {},
+            "selfUri": format!("/api/v2/organizations/{id}"),
+        })
+    }
+
     /// Number of objects of each kind (for logs).
     pub fn counts(&self) -> (usize, usize, usize) {
         (self.topics.len(), self.programs.len(), self.rules.len())

@@ -569,7 +569,9 @@ fn audit_verify_names_the_first_edited_line() {
     assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
     let log = repo.read("speechops-audit.jsonl");
     let mut lines: Vec<String> = log.lines().map(str::to_string).collect();
-    lines[2] = lines[2].replace("\"status\":\"ok\"", "\"status\":\"failed\"");
+    // Any edit of a line; line 3 is an intent (`pending`) since issue 15.
+    lines[2] = lines[2].replacen("\"actor\":\"", "\"actor\":\"mallory-", 1);
+    assert_ne!(lines[2], log.lines().nth(2).unwrap_or_default());
     repo.write("speechops-audit.jsonl", &(lines.join("\n") + "\n"));
     let run = repo.run(&["audit", "verify"]);
     assert_eq!(run.code, 1);

@@ -4,6 +4,7 @@
 mod support;
 
 mod apply;
+mod audit;
 mod client;
 mod faults;
 mod gitops;

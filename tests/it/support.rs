@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// Environment variables that must never leak from the developer's shell into a test.
-const SCRUBBED_ENV: [&str; 9] = [
+const SCRUBBED_ENV: [&str; 17] = [
     "GENESYSCLOUD_OAUTHCLIENT_ID",
     "GENESYSCLOUD_OAUTHCLIENT_SECRET",
     "GENESYSCLOUD_ACCESS_TOKEN",
@@ -15,7 +15,16 @@ const SCRUBBED_ENV: [&str; 9] = [
     "GENESYS_CLIENT_ID",
     "GENESYS_CLIENT_SECRET",
     "GENESYS_BASE_URL",
+    // CI identity, so tests see the same actor, run and commit on CI as locally.
     "GITHUB_ACTOR",
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_SHA",
+    "GITLAB_USER_LOGIN",
+    "BUILD_REQUESTEDFOREMAIL",
+    "BITBUCKET_STEP_TRIGGERER_UUID",
+    "BUILDKITE_BUILD_CREATOR",
+    "CI_PIPELINE_ID",
 ];
 
 /// Path of the built binary.

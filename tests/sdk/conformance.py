@@ -79,6 +79,7 @@ EXPECTED_ROUTES = [
     f"DELETE {STA}/programs/{{id}}",
     f"POST {STA}/programs/publishjobs",
     f"GET {STA}/programs/publishjobs/{{id}}",
+    "GET /api/v2/organizations/me",
 ]
 
 # Fields the contract says are always present (SPEC 8.3, 8.4, 9). List-typed ones carry
@@ -388,7 +389,7 @@ def sdk_client(base_url):
     def pre_hook(options):
         route = route_of(options.method, options.url)
         REC.last_route = route
-        if route.split(" ", 1)[1].startswith(STA):
+        if route.split(" ", 1)[1].startswith("/api/v2/"):
             REC.routes.add(route)
         return options
 
@@ -959,6 +960,18 @@ def sec_rejects(ctx):
                         f"(expected 400)")
 
 
+def sec_org(ctx):
+    """SPEC 8.7: the org's id keys the lockfile and stamps the audit log."""
+    org = call(pc.OrganizationApi(ctx.client).get_organizations_me)
+    route = "GET /api/v2/organizations/me"
+    if org is None:
+        return
+    REC.expect(route, bool(org.id), "Organization without an id")
+    again = call(pc.OrganizationApi(ctx.client).get_organizations_me)
+    if again is not None:
+        REC.expect(route, again.id == org.id, "the org id changed between two reads")
+
+
 def sec_rate_limit(binary):
     """A 429 surfaces at once (SDK retries off) and its body is an ErrorBody."""
     sandbox = Sandbox(binary, rate_limit=1)
@@ -1005,7 +1018,7 @@ def main():
     watchdog.start()
     try:
         ctx = Ctx(sdk_client(sandbox.url))
-        for section in (sec_topics, sec_programs, sec_rejects):
+        for section in (sec_topics, sec_programs, sec_org, sec_rejects):
             try:
                 section(ctx)
             except Exception as e:
