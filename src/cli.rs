@@ -136,12 +136,29 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Include deletions of managed objects whose spec is gone
+    /// Include deletions of managed objects whose spec is gone (also config `prune: true`)
     #[arg(long)]
     pub prune: bool,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
     /// Bound on concurrent requests
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: u16,
+}
+
+/// Guard overrides, accepted by `plan` (to show that the plan would pass) and `apply`.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct OverrideArgs {
+    /// Override the percentage guard (too large a share of a kind's objects changes)
+    #[arg(long)]
+    pub force: bool,
+    /// Override the empty-input guard (every managed object of a kind deleted)
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Overwrite objects that exist in the org, are not managed and differ (also config
+    /// `takeover: allow`)
+    #[arg(long)]
+    pub allow_takeover: bool,
 }
 
 #[derive(Debug, Args)]
@@ -151,18 +168,14 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation (required when stdin is not a TTY)
     #[arg(long)]
     pub auto_approve: bool,
-    /// Delete managed objects whose spec is gone
+    /// Delete managed objects whose spec is gone (also config `prune: true`)
     #[arg(long)]
     pub prune: bool,
     /// Roll back this run's writes if any write fails
     #[arg(long)]
     pub atomic: bool,
-    /// Override the percentage guards
-    #[arg(long)]
-    pub force: bool,
-    /// Override the empty-input guard
-    #[arg(long)]
-    pub allow_empty: bool,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
     /// Bound on concurrent requests
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: u16,

@@ -20,6 +20,8 @@ pub struct Desired {
     /// Shared with the plan's changes, so large trees are held once, not per copy.
     pub object: Arc<Object>,
     pub renamed_from: Option<String>,
+    /// `file:line:column` of the spec, for plan-time errors.
+    pub location: Option<String>,
 }
 
 /// A remote object as the diff needs it.
@@ -35,6 +37,10 @@ pub struct Remote {
     pub body: Option<Arc<Object>>,
     /// For programs: the `(id, name)` of each member topic, to follow topic renames.
     pub topic_refs: Vec<(String, String)>,
+    /// For topics whose body was fetched: the `(id, name)` of each program holding it.
+    pub held_by: Vec<(String, String)>,
+    /// Who last changed the object (`modifiedBy.id`), when the org says.
+    pub modified_by: Option<String>,
 }
 
 /// What a change does.
@@ -90,6 +96,35 @@ pub struct Change {
     /// The remote name before a rename.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
+    /// The object was changed outside speechops since the last apply (its spec was not):
+    /// this change reverts that edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+}
+
+impl Change {
+    /// An update of an object that exists in the org but is not managed: it takes over
+    /// what someone else made.
+    pub fn is_takeover(&self) -> bool {
+        self.adopted && self.action == Action::Update
+    }
+}
+
+/// Who changed an object outside speechops, and when (from the org).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    pub modified_by: Option<String>,
+    pub date_modified: Option<String>,
+}
+
+/// A managed object whose spec is gone; deleted only with prune.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Orphan {
+    pub kind: Kind,
+    pub name: String,
+    pub id: String,
 }
 
 /// Which guard a plan trips.
@@ -98,8 +133,44 @@ pub struct Change {
 pub enum GuardKind {
     /// Too large a share of a kind's managed objects would change (`--force`).
     Threshold,
-    /// The spec tree (or a whole kind) is empty while objects are managed (`--allow-empty`).
+    /// The plan deletes every managed object of a kind, or the tree is empty while
+    /// objects are managed (`--allow-empty`).
     EmptyInput,
+    /// An object not managed by speechops would be overwritten (`--allow-takeover`).
+    Takeover,
+    /// A write the org will refuse, foreseen at plan time; no override: fix the specs.
+    Conflict,
+}
+
+impl GuardKind {
+    /// The flag that overrides the guard (`None`: the specs must change).
+    pub fn override_flag(self) -> Option<&'static str> {
+        match self {
+            GuardKind::Threshold => Some("--force"),
+            GuardKind::EmptyInput => Some("--allow-empty"),
+            GuardKind::Takeover => Some("--allow-takeover"),
+            GuardKind::Conflict => None,
+        }
+    }
+}
+
+/// Which guards the operator overrode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub force: bool,
+    pub allow_empty: bool,
+    pub allow_takeover: bool,
+}
+
+impl Overrides {
+    pub fn allows(self, g: GuardKind) -> bool {
+        match g {
+            GuardKind::Threshold => self.force,
+            GuardKind::EmptyInput => self.allow_empty,
+            GuardKind::Takeover => self.allow_takeover,
+            GuardKind::Conflict => false,
+        }
+    }
 }
 
 /// A safety guard the plan trips; apply refuses unless overridden.
@@ -130,9 +201,38 @@ pub struct Plan {
     pub guards: Vec<Guard>,
     /// Things a reviewer should know that are not changes.
     pub notes: Vec<String>,
+    /// Managed objects whose spec is gone, not deleted because prune is off.
+    #[serde(default)]
+    pub orphans: Vec<Orphan>,
+    /// Errors found at plan time, each naming the spec's file:line (the plan cannot
+    /// be applied).
+    #[serde(default)]
+    pub errors: Vec<String>,
 }
 
 impl Plan {
+    /// The guards that block an apply with these overrides.
+    pub fn blocking(&self, o: Overrides) -> Vec<&Guard> {
+        self.guards.iter().filter(|g| !o.allows(g.guard)).collect()
+    }
+
+    /// sha256 over what the plan would do: each change's kind, name, action and the
+    /// sha256 of its `after` body, in order. What reviewers saw on a pull request is
+    /// what merge applies only if this digest is unchanged.
+    pub fn digest(&self) -> String {
+        let mut lines = String::new();
+        for c in &self.changes {
+            let after = c.after.as_deref().map(Object::sha256).unwrap_or_default();
+            lines.push_str(&format!(
+                "{}\t{}\t{}\t{after}\n",
+                c.kind,
+                c.name,
+                c.action.as_str()
+            ));
+        }
+        crate::model::sha256_hex(lines.as_bytes())
+    }
+
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {
@@ -266,6 +366,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 after: Some(d.object.clone()),
                 adopted: false,
                 renamed_from: None,
+                drift: None,
             });
             if d.object.wants_published() {
                 changes.push(publish_change(kind, &name, None, &d.object));
@@ -306,12 +407,26 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     after: Some(d.object.clone()),
                     adopted: !m.managed,
                     renamed_from: None,
+                    drift: None,
                 });
             }
             if d.object.wants_published() && !r.published {
                 changes.push(publish_change(kind, &name, Some(&r.id), &d.object));
             }
         } else {
+            // Changed in the org since our last write while its spec was not: someone
+            // edited it by hand, and this update reverts that.
+            let drift = lock_by_id
+                .get(&(kind, r.id.as_str()))
+                .filter(|(_, e)| {
+                    e.date_modified.is_some()
+                        && e.date_modified != r.date_modified
+                        && e.spec_sha256 == d.object.sha256()
+                })
+                .map(|_| Drift {
+                    modified_by: r.modified_by.clone(),
+                    date_modified: r.date_modified.clone(),
+                });
             changes.push(Change {
                 action: Action::Update,
                 kind,
@@ -321,6 +436,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 after: Some(d.object.clone()),
                 adopted: !m.managed,
                 renamed_from,
+                drift,
             });
             if d.object.wants_published() {
                 changes.push(publish_change(kind, &name, Some(&r.id), &d.object));
@@ -333,7 +449,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         .iter()
         .map(|d| (d.object.kind(), d.object.name()))
         .collect();
-    let mut orphans = 0usize;
+    let mut orphans = Vec::new();
     for (kind, name, entry) in lock_entries.iter().copied() {
         if desired_names.contains(&(kind, name)) || claimed.contains(&(kind, entry.id.as_str())) {
             continue;
@@ -351,16 +467,30 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 after: None,
                 adopted: false,
                 renamed_from: None,
+                drift: None,
             });
         } else {
-            orphans += 1;
+            orphans.push(Orphan {
+                kind,
+                name: name.to_string(),
+                id: r.id.clone(),
+            });
         }
     }
-    if orphans > 0 {
+    if !orphans.is_empty() {
         notes.push(format!(
-            "{orphans} managed object(s) have no spec any more; run with --prune to delete them"
+            "{} managed object(s) have no spec any more: {}; they are deleted only with \
+--prune (or config `prune: true`)",
+            orphans.len(),
+            orphans
+                .iter()
+                .map(|o| format!("{} {:?}", o.kind, o.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
+    notes.extend(rename_hints(&changes, &orphans, &by_id));
+    let errors = rename_errors(&matches, input.lock, &by_name);
 
     changes.sort_by(|a, b| (a.kind, &a.name, a.action).cmp(&(b.kind, &b.name, b.action)));
     let guards = guards(input, &desired, &changes);
@@ -369,6 +499,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         changes,
         guards,
         notes,
+        orphans,
+        errors,
     }
 }
 
@@ -382,6 +514,7 @@ fn publish_change(kind: Kind, name: &str, id: Option<&str>, after: &Arc<Object>)
         after: Some(after.clone()),
         adopted: false,
         renamed_from: None,
+        drift: None,
     }
 }
 
@@ -412,6 +545,71 @@ fn follow_topic_renames(
     }
 }
 
+/// A create whose content equals an orphan's (but for the name) is most likely a
+/// rename that lacks `renamedFrom`: say so, before the plan deletes one and creates
+/// the other.
+fn rename_hints(
+    changes: &[Change],
+    orphans: &[Orphan],
+    by_id: &BTreeMap<(Kind, &str), &Remote>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let deleted = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| (c.kind, c.name.as_str(), c.before.as_deref()));
+    let orphaned = orphans.iter().map(|o| {
+        let body = by_id
+            .get(&(o.kind, o.id.as_str()))
+            .and_then(|r| r.body.as_deref());
+        (o.kind, o.name.as_str(), body)
+    });
+    let gone: Vec<(Kind, &str, Option<&Object>)> = deleted.chain(orphaned).collect();
+    for c in changes.iter().filter(|c| c.action == Action::Create) {
+        let Some(after) = c.after.as_deref() else {
+            continue;
+        };
+        for (kind, old, body) in &gone {
+            if *kind == c.kind && body.is_some_and(|b| b.renamed(&c.name).same_content(after)) {
+                out.push(format!(
+                    "{} {:?} has the same content as {:?}, which lost its spec: if this is a \
+rename, add `renamedFrom: {old}` to its spec so the object is renamed in place",
+                    c.kind, c.name, old
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A `renamedFrom` that names nothing (no lockfile entry, no object in the org) while
+/// the spec would be created: a typo that would create a second object and orphan the
+/// first. An error naming the spec's location.
+fn rename_errors(
+    matches: &[(&Desired, Match<'_>)],
+    lock: &TargetState,
+    by_name: &BTreeMap<(Kind, &str), &Remote>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (d, m) in matches {
+        let Some(old) = &d.renamed_from else { continue };
+        let kind = d.object.kind();
+        if m.remote.is_some()
+            || lock.get(kind, old).is_some()
+            || by_name.contains_key(&(kind, old.as_str()))
+        {
+            continue;
+        }
+        out.push(format!(
+            "{}: `renamedFrom: {old}` names no {kind} in the lockfile or the org, so {:?} would \
+be created as a new object; fix the name, or remove `renamedFrom`",
+            d.location.as_deref().unwrap_or("(spec)"),
+            d.object.name()
+        ));
+    }
+    out
+}
+
 fn guards(input: &PlanInput<'_>, desired: &[&Desired], changes: &[Change]) -> Vec<Guard> {
     let mut out = Vec::new();
     if desired.is_empty() && !input.lock.is_empty() {
@@ -425,14 +623,20 @@ if this is intended, re-run with --allow-empty",
             ),
         });
     } else {
+        // Only a plan that deletes every managed object of a kind trips it: a kind
+        // left without specs but not pruned deletes nothing.
         for kind in Kind::ALL {
             let managed = input.lock.count(kind);
-            if managed > 0 && !desired.iter().any(|d| d.object.kind() == kind) {
+            let deleted = changes
+                .iter()
+                .filter(|c| c.kind == kind && c.action == Action::Delete)
+                .count();
+            if managed > 0 && deleted >= managed {
                 out.push(Guard {
                     guard: GuardKind::EmptyInput,
                     message: format!(
-                        "no {kind} specs are left but the lockfile manages {managed} {kind}(s); \
-if this is intended, re-run with --allow-empty"
+                        "the plan deletes every managed {kind} ({deleted}); if this is intended, \
+re-run with --allow-empty"
                     ),
                 });
             }
@@ -458,6 +662,71 @@ above the {}% guard; if this is intended, re-run with --force",
                     input.max_change_percent
                 ),
             });
+        }
+    }
+    let takeovers: Vec<String> = changes
+        .iter()
+        .filter(|c| c.is_takeover())
+        .map(|c| format!("{} {:?}", c.kind, c.name))
+        .collect();
+    if !takeovers.is_empty() {
+        out.push(Guard {
+            guard: GuardKind::Takeover,
+            message: format!(
+                "{} object(s) exist in the org, are not managed by speechops and differ from their \
+specs: {}; applying overwrites them. If that is intended, re-run with --allow-takeover (or \
+set `takeover: allow` in speechops.yaml)",
+                takeovers.len(),
+                takeovers.join(", ")
+            ),
+        });
+    }
+    out.extend(conflicts(input, changes));
+    out
+}
+
+/// Writes the org will refuse, found before any is sent: deleting a topic that a
+/// program still holds, where this plan neither deletes that program nor removes the
+/// topic from it.
+fn conflicts(input: &PlanInput<'_>, changes: &[Change]) -> Vec<Guard> {
+    let mut out = Vec::new();
+    let program_change = |id: &str| {
+        changes.iter().find(|c| {
+            c.kind == Kind::Program && c.id.as_deref() == Some(id) && c.action != Action::Publish
+        })
+    };
+    for c in changes
+        .iter()
+        .filter(|c| c.kind == Kind::Topic && c.action == Action::Delete)
+    {
+        let Some(r) = c.id.as_deref().and_then(|id| {
+            input
+                .remote
+                .iter()
+                .find(|r| r.kind == Kind::Topic && r.id == id)
+        }) else {
+            continue;
+        };
+        for (pid, pname) in &r.held_by {
+            let released = match program_change(pid) {
+                Some(p) if p.action == Action::Delete => true,
+                Some(p) => match p.after.as_deref() {
+                    Some(Object::Program(after)) => !after.topics.contains(&c.name),
+                    _ => false,
+                },
+                None => false,
+            };
+            if !released {
+                out.push(Guard {
+                    guard: GuardKind::Conflict,
+                    message: format!(
+                        "Topic {:?} cannot be deleted: program {pname:?} still holds it and this \
+plan does not change that program; remove the topic from the program (in its spec, or in \
+Genesys if the program is not managed here) first",
+                        c.name
+                    ),
+                });
+            }
         }
     }
     out

@@ -290,6 +290,17 @@ impl Object {
         o
     }
 
+    /// The same object under another name.
+    pub fn renamed(&self, name: &str) -> Object {
+        let mut o = self.clone();
+        match &mut o {
+            Object::Topic(t) => t.name = name.to_string(),
+            Object::Program(p) => p.name = name.to_string(),
+            Object::SpeechRule(r) => r.name = name.to_string(),
+        }
+        o
+    }
+
     /// Whether the two have the same content (`published` aside), without copying
     /// either unless their publication differs.
     pub fn same_content(&self, other: &Object) -> bool {

@@ -32,7 +32,6 @@ pub async fn fetch(
     client: &Client,
     desired: &[Desired],
     lock: &TargetState,
-    prune: bool,
 ) -> Result<RemoteState, genesys::Error> {
     // A kind with no spec and no managed object cannot appear in the plan, so it is
     // not listed. This also keeps orgs without the tutorial's speech-rules endpoint
@@ -106,7 +105,7 @@ pub async fn fetch(
     };
     let mut tasks = tokio::task::JoinSet::new();
     for kind in [Kind::Topic, Kind::Program] {
-        for id in bodies_to_get(kind, &listed(kind), desired, lock, prune) {
+        for id in bodies_to_get(kind, &listed(kind), desired, lock) {
             let client = client.clone();
             tasks.spawn(async move {
                 match kind {
@@ -118,6 +117,7 @@ pub async fn fetch(
     }
     let mut bodies: BTreeMap<String, Arc<Object>> = BTreeMap::new();
     let mut topic_refs: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut held_by: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     while let Some(res) = tasks.join_next().await {
         let fetched = res.map_err(|e| genesys::Error::Transport {
             method: "GET".into(),
@@ -126,6 +126,13 @@ pub async fn fetch(
         })??;
         match fetched {
             Fetched::Topic(t) => {
+                held_by.insert(
+                    t.id.clone(),
+                    t.programs
+                        .iter()
+                        .map(|p| (p.id.clone(), p.name.clone()))
+                        .collect(),
+                );
                 bodies.insert(
                     t.id.clone(),
                     Arc::new(Object::Topic(convert::topic_to_model(&t))),
@@ -151,6 +158,8 @@ pub async fn fetch(
         objects.push(Remote {
             kind: Kind::Topic,
             body: bodies.remove(&t.id),
+            held_by: held_by.remove(&t.id).unwrap_or_default(),
+            modified_by: t.modified_by.map(|m| m.id),
             id: t.id,
             name: t.name,
             date_modified: t.date_modified,
@@ -163,6 +172,8 @@ pub async fn fetch(
             kind: Kind::Program,
             body: bodies.remove(&p.id),
             topic_refs: topic_refs.remove(&p.id).unwrap_or_default(),
+            held_by: Vec::new(),
+            modified_by: p.modified_by.map(|m| m.id),
             id: p.id,
             name: p.name,
             date_modified: p.date_modified,
@@ -180,6 +191,8 @@ pub async fn fetch(
             date_modified: r.date_modified,
             published: false,
             topic_refs: Vec::new(),
+            held_by: Vec::new(),
+            modified_by: None,
         });
     }
     objects.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
@@ -241,14 +254,13 @@ enum Fetched {
 type Listed<'a> = (&'a str, &'a str, &'a Option<String>);
 
 /// Ids of the listed objects of `kind` whose bodies the diff needs: all but those the
-/// lockfile proves unchanged (same `dateModified`, same spec hash) and those that no
-/// spec and no prune can touch.
+/// lockfile proves unchanged (same `dateModified`, same spec hash) and those that
+/// neither a spec nor the lockfile names.
 fn bodies_to_get(
     kind: Kind,
     listed: &[Listed<'_>],
     desired: &[Desired],
     lock: &TargetState,
-    prune: bool,
 ) -> Vec<String> {
     let desired_of_kind: BTreeMap<&str, &Desired> = desired
         .iter()
@@ -291,7 +303,9 @@ fn bodies_to_get(
             (Some(_), None) => {
                 out.insert(id.to_string());
             }
-            (None, Some(_)) if prune => {
+            // An orphan: its body shows what a prune deletes, and lets the plan hint
+            // at a rename that lacks `renamedFrom`.
+            (None, Some(_)) => {
                 out.insert(id.to_string());
             }
             (None, _) => {}

@@ -26,8 +26,23 @@ pub struct Config {
     #[serde(default)]
     pub targets: BTreeMap<String, TargetConfig>,
     pub guards: Option<GuardsConfig>,
+    /// Delete managed objects whose spec is gone (after review in the pull request).
+    #[serde(default)]
+    pub prune: bool,
+    /// Whether a plan may overwrite objects speechops does not manage.
+    #[serde(default)]
+    pub takeover: Takeover,
     #[serde(default)]
     pub notify: Vec<NotifyConfig>,
+}
+
+/// Config `takeover`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Takeover {
+    #[default]
+    Refuse,
+    Allow,
 }
 
 /// One target of the config.
@@ -81,6 +96,10 @@ pub struct Settings {
     /// Unresolved connection problem, reported only by commands that need a target.
     pub connection: Result<Connection, String>,
     pub max_change_percent: f64,
+    /// Config `prune: true`: plans delete orphans without `--prune`.
+    pub prune: bool,
+    /// Config `takeover: allow`: as if `--allow-takeover` were given.
+    pub allow_takeover: bool,
     pub notify: Vec<NotifyConfig>,
 }
 
@@ -138,6 +157,8 @@ impl Settings {
             target_name,
             connection,
             max_change_percent,
+            prune: config.prune,
+            allow_takeover: config.takeover == Takeover::Allow,
             notify: config.notify,
         })
     }

@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use crate::Outcome;
 use crate::audit::{AuditLog, RunInfo};
 use crate::cli::{ApplyArgs, Format, GlobalArgs};
-use crate::diff::{GuardKind, Plan};
+use crate::diff::Plan;
 use crate::executor::{self, ExecOptions, Recorder, Report, Status};
 use crate::notify;
 use crate::planfile::SavedPlan;
@@ -62,7 +62,9 @@ Run `speechops plan --out FILE` again.",
     // Read state only once the lock is ours: a concurrent apply may just have written it.
     let lock = Lockfile::load(&settings.lockfile)?;
     let audit = AuditLog::open(&settings.audit_log, lock.audit.as_ref())?;
-    let prune = saved.as_ref().map_or(args.prune, |s| s.prune);
+    let prune = saved
+        .as_ref()
+        .map_or(args.prune || settings.prune, |s| s.prune);
     let target_state = lock.target(&settings.target_name);
 
     let rt = super::runtime()?;
@@ -109,9 +111,10 @@ lockfile or the config changed since it was saved). Run `speechops plan --out FI
                 return Ok(Outcome::Refused);
             }
         }
-        if let Some(outcome) = check_guards(&plan, args) {
+        let overrides = super::plan::overrides(&settings, &args.overrides);
+        if !plan.errors.is_empty() || !plan.blocking(overrides).is_empty() {
             super::plan::print_plan(global, &plan, &remote.fingerprint);
-            return Ok(outcome);
+            return Ok(super::plan::refusal(&plan, overrides).unwrap_or(Outcome::Refused));
         }
         if global.format != Format::Json {
             super::plan::print_plan(global, &plan, &remote.fingerprint);
@@ -166,25 +169,6 @@ fn short(s: &str) -> &str {
 }
 
 /// Guards tripped by the plan and not overridden; prints why and how to proceed.
-fn check_guards(plan: &Plan, args: &ApplyArgs) -> Option<Outcome> {
-    let blocking: Vec<_> = plan
-        .guards
-        .iter()
-        .filter(|g| match g.guard {
-            GuardKind::Threshold => !args.force,
-            GuardKind::EmptyInput => !args.allow_empty,
-        })
-        .collect();
-    if blocking.is_empty() {
-        return None;
-    }
-    for g in blocking {
-        eprintln!("refused by a safety guard: {}", g.message);
-    }
-    eprintln!("Nothing was changed.");
-    Some(Outcome::Refused)
-}
-
 fn confirm() -> anyhow::Result<bool> {
     print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;

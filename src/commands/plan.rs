@@ -1,8 +1,8 @@
 //! `speechops plan`: fetch remote state, diff, print the plan, optionally save it.
 
 use crate::Outcome;
-use crate::cli::{Format, GlobalArgs, PlanArgs};
-use crate::diff::{self, Desired, Plan};
+use crate::cli::{Format, GlobalArgs, OverrideArgs, PlanArgs};
+use crate::diff::{self, Desired, Overrides, Plan};
 use crate::planfile::SavedPlan;
 use crate::remote::{self, RemoteState};
 use crate::render;
@@ -20,13 +20,18 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
     let lock = Lockfile::load(&settings.lockfile)?;
     let target_state = lock.target(&settings.target_name);
     let rt = super::runtime()?;
+    let prune = args.prune || settings.prune;
     let (plan, remote) = rt.block_on(async {
         let conn = super::connect(&settings, args.parallelism).await?;
-        compute(&conn.client, &settings, &desired, &target_state, args.prune).await
+        compute(&conn.client, &settings, &desired, &target_state, prune).await
     })?;
     print_plan(global, &plan, &remote.fingerprint);
+    // What reviewers see must be what runs: a plan that apply would refuse fails here.
+    if let Some(outcome) = refusal(&plan, overrides(&settings, &args.overrides)) {
+        return Ok(outcome);
+    }
     if let Some(out) = &args.out {
-        SavedPlan::new(&plan, &remote.fingerprint, args.prune, &tree.files).save(out)?;
+        SavedPlan::new(&plan, &remote.fingerprint, prune, &tree.files).save(out)?;
         eprintln!(
             "Saved the plan to {}; apply it with `speechops apply {}`.",
             out.display(),
@@ -40,6 +45,46 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// The overrides in force: the flags, plus config `takeover: allow`.
+pub fn overrides(settings: &Settings, args: &OverrideArgs) -> Overrides {
+    Overrides {
+        force: args.force,
+        allow_empty: args.allow_empty,
+        allow_takeover: args.allow_takeover || settings.allow_takeover,
+    }
+}
+
+/// Why applying this plan would be refused, told on stderr: errors found at plan time
+/// (exit 1), then guards not overridden (exit 3, each naming its override). `None`
+/// when it would pass.
+pub fn refusal(plan: &Plan, o: Overrides) -> Option<Outcome> {
+    if !plan.errors.is_empty() {
+        for e in &plan.errors {
+            eprintln!("error: {e}");
+        }
+        eprintln!("The plan cannot be applied; nothing was changed.");
+        return Some(Outcome::Failure);
+    }
+    let blocking = plan.blocking(o);
+    if blocking.is_empty() {
+        return None;
+    }
+    for g in blocking {
+        match g.guard.override_flag() {
+            Some(flag) => eprintln!(
+                "refused by a safety guard ({flag} overrides it): {}",
+                g.message
+            ),
+            None => eprintln!(
+                "refused: foreseen conflict (no override; fix the specs): {}",
+                g.message
+            ),
+        }
+    }
+    eprintln!("apply refuses this plan; nothing was changed.");
+    Some(Outcome::Refused)
+}
+
 /// The desired side of a diff, taking the specs out of a loaded tree (the tree keeps
 /// its file list and diagnostics).
 pub fn take_desired(tree: &mut SpecTree) -> Vec<Desired> {
@@ -48,6 +93,12 @@ pub fn take_desired(tree: &mut SpecTree) -> Vec<Desired> {
         .map(|s| Desired {
             object: std::sync::Arc::new(s.object),
             renamed_from: s.renamed_from,
+            location: Some(format!(
+                "{}:{}:{}",
+                s.location.file.display(),
+                s.location.line,
+                s.location.column
+            )),
         })
         .collect()
 }
@@ -60,7 +111,7 @@ pub async fn compute(
     lock: &TargetState,
     prune: bool,
 ) -> anyhow::Result<(Plan, RemoteState)> {
-    let remote = remote::fetch(client, desired, lock, prune).await?;
+    let remote = remote::fetch(client, desired, lock).await?;
     let plan = diff::plan(&diff::PlanInput {
         target: &settings.target_name,
         desired,

@@ -34,6 +34,7 @@ fn desired(o: Object) -> Desired {
     Desired {
         object: Arc::new(o),
         renamed_from: None,
+        location: None,
     }
 }
 
@@ -46,6 +47,8 @@ fn remote(id: &str, o: &Object, published: bool) -> Remote {
         published,
         body: Some(Arc::new(o.clone())),
         topic_refs: Vec::new(),
+        held_by: Vec::new(),
+        modified_by: None,
     }
 }
 
@@ -145,6 +148,7 @@ fn rename_is_an_in_place_update() {
     let d = [Desired {
         object: Arc::new(new),
         renamed_from: Some("Old".into()),
+        location: None,
     }];
     let p = run(
         &d,
@@ -171,6 +175,7 @@ fn a_rename_that_landed_but_was_not_recorded_is_re_recorded() {
     let d = [Desired {
         object: Arc::new(new.clone()),
         renamed_from: Some("Old".into()),
+        location: None,
     }];
     let p = run(
         &d,
@@ -229,6 +234,7 @@ fn program_membership_follows_topic_rename() {
         Desired {
             object: Arc::new(new),
             renamed_from: Some("Old".into()),
+            location: None,
         },
         desired(prog_desired),
     ];

@@ -40,6 +40,7 @@ pub struct ListedTopic {
     pub dialect: Option<String>,
     pub participants: Option<String>,
     pub phrases_count: Option<u64>,
+    pub modified_by: Option<IdName>,
     pub date_modified: Option<String>,
 }
 
@@ -108,6 +109,7 @@ pub struct ListedProgram {
     pub topics_count: Option<u64>,
     #[serde(deserialize_with = "nullable")]
     pub tags: Vec<String>,
+    pub modified_by: Option<IdName>,
     pub date_modified: Option<String>,
 }
 

@@ -48,8 +48,11 @@ pub fn change_line(c: &Change) -> String {
     if let Some(old) = &c.renamed_from {
         let _ = write!(line, " (renamed from {old:?})");
     }
-    if c.adopted && c.action == Action::Update {
-        line.push_str(" (adopted: exists in the org but was not managed)");
+    if c.is_takeover() {
+        line.push_str(" (TAKEOVER: exists in the org but is not managed by speechops)");
+    }
+    if let Some(d) = &c.drift {
+        let _ = write!(line, " (DRIFT: {})", drift_text(d));
     }
     if !c.adopted && c.action == Action::Adopt {
         line.push_str(" (re-recorded: the lockfile was behind the org)");
@@ -58,6 +61,23 @@ pub fn change_line(c: &Change) -> String {
         let _ = write!(line, " [id {id}]");
     }
     line
+}
+
+/// "changed outside speechops by X at T; this update reverts it".
+pub fn drift_text(d: &crate::diff::Drift) -> String {
+    format!(
+        "changed outside speechops by {} at {}; this update reverts it",
+        d.modified_by.as_deref().unwrap_or("an unknown user"),
+        d.date_modified.as_deref().unwrap_or("an unknown time")
+    )
+}
+
+/// A guard as one line, naming its override.
+fn guard_text(g: &crate::diff::Guard) -> String {
+    match g.guard.override_flag() {
+        Some(flag) => format!("Guard (override: {flag}): {}", g.message),
+        None => format!("Conflict (no override: fix the specs): {}", g.message),
+    }
 }
 
 /// The summary line of SPEC 5.
@@ -120,8 +140,20 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
             }
         }
     }
+    if !plan.orphans.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nOrphans (managed, but their spec is gone; deleted only with --prune or config `prune: true`):"
+        );
+        for o in &plan.orphans {
+            let _ = writeln!(out, "  {} {:?} [id {}]", o.kind, o.name, o.id);
+        }
+    }
+    for e in &plan.errors {
+        let _ = writeln!(out, "\n{} {e}", paint(style, "31;1", "Error:"));
+    }
     for g in &plan.guards {
-        let _ = writeln!(out, "\n{} {}", paint(style, "31;1", "Guard:"), g.message);
+        let _ = writeln!(out, "\n{}", paint(style, "31;1", &guard_text(g)));
     }
     for n in &plan.notes {
         let _ = writeln!(out, "\nNote: {n}");
@@ -161,17 +193,56 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(head, "| {label} | {n} |");
     }
     head.push('\n');
+    for e in &plan.errors {
+        let _ = writeln!(head, "> [!CAUTION]\n> **Error:** {}\n", md_escape(e));
+    }
     for g in &plan.guards {
+        let _ = writeln!(head, "> [!CAUTION]\n> **{}**\n", md_escape(&guard_text(g)));
+    }
+    let takeovers: Vec<&Change> = plan.changes.iter().filter(|c| c.is_takeover()).collect();
+    if !takeovers.is_empty() {
         let _ = writeln!(
             head,
-            "> [!CAUTION]\n> **Guard:** {}\n",
-            md_escape(&g.message)
+            "> [!WARNING]\n> **Takeover:** {} object(s) exist in the org but are not managed by \
+speechops, and this plan overwrites them: {}\n",
+            takeovers.len(),
+            takeovers
+                .iter()
+                .map(|c| format!("{} `{}`", c.kind, md_escape(&c.name)))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
+    }
+    for c in plan.changes.iter().filter(|c| c.drift.is_some()) {
+        if let Some(d) = &c.drift {
+            let _ = writeln!(
+                head,
+                "> [!WARNING]\n> **Drift:** {} `{}` was {}\n",
+                c.kind,
+                md_escape(&c.name),
+                md_escape(&drift_text(d))
+            );
+        }
+    }
+    if !plan.orphans.is_empty() {
+        let _ = writeln!(
+            head,
+            "**Orphans** (managed, but their spec is gone; deleted only with `--prune` or config \
+`prune: true`):\n"
+        );
+        for o in &plan.orphans {
+            let _ = writeln!(head, "- {} `{}`", o.kind, md_escape(&o.name));
+        }
+        head.push('\n');
     }
     for n in &plan.notes {
         let _ = writeln!(head, "> [!NOTE]\n> {}\n", md_escape(n));
     }
-    let tail = format!("\n{}\n", summary_line(&s));
+    let tail = format!(
+        "\n{}\n\n<!-- speechops-digest: {} -->\n",
+        summary_line(&s),
+        plan.digest()
+    );
 
     let blocks: Vec<String> = plan.changes.iter().map(markdown_block).collect();
     let mut out = head;
@@ -242,8 +313,22 @@ pub struct JsonPlan<'a> {
     pub fingerprint: &'a str,
     pub changes: Vec<JsonChange<'a>>,
     pub summary: Summary,
-    pub guards: &'a [crate::diff::Guard],
+    pub guards: Vec<JsonGuard<'a>>,
     pub notes: &'a [String],
+    pub orphans: &'a [crate::diff::Orphan],
+    pub errors: &'a [String],
+    /// The reviewed-plan digest ([`Plan::digest`]).
+    pub digest: String,
+}
+
+/// A guard in the JSON output, with the flag that overrides it (null: none does).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JsonGuard<'a> {
+    pub guard: crate::diff::GuardKind,
+    pub message: &'a str,
+    #[serde(rename = "override")]
+    pub override_flag: Option<&'static str>,
 }
 
 /// One change in the JSON output.
@@ -260,6 +345,10 @@ pub struct JsonChange<'a> {
     pub adopted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub takeover: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<&'a crate::diff::Drift>,
 }
 
 /// The plan as pretty JSON.
@@ -280,11 +369,24 @@ pub fn json(plan: &Plan, fingerprint: &str) -> String {
                 after: c.after.as_deref(),
                 adopted: c.adopted,
                 renamed_from: c.renamed_from.as_deref(),
+                takeover: c.is_takeover(),
+                drift: c.drift.as_ref(),
             })
             .collect(),
         summary: plan.summary(),
-        guards: &plan.guards,
+        guards: plan
+            .guards
+            .iter()
+            .map(|g| JsonGuard {
+                guard: g.guard,
+                message: &g.message,
+                override_flag: g.guard.override_flag(),
+            })
+            .collect(),
         notes: &plan.notes,
+        orphans: &plan.orphans,
+        errors: &plan.errors,
+        digest: plan.digest(),
     };
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');

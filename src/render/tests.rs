@@ -44,6 +44,7 @@ fn change(
         after: after.map(Arc::new),
         adopted: false,
         renamed_from: None,
+        drift: None,
     }
 }
 
@@ -94,6 +95,8 @@ fn every_action() -> Plan {
             message: "4 of 10 managed Topics would be updated or deleted (40%), above the 30% guard; if this is intended, re-run with --force".into(),
         }],
         notes: vec!["1 managed object(s) have no spec any more; run with --prune to delete them".into()],
+        orphans: Vec::new(),
+        errors: Vec::new(),
     }
 }
 
@@ -119,6 +122,8 @@ fn no_changes_text() {
         changes: vec![],
         guards: vec![],
         notes: vec![],
+        orphans: Vec::new(),
+        errors: Vec::new(),
     };
     let out = text(&plan, TextStyle::default());
     assert!(out.starts_with("No changes."), "{out}");
@@ -147,11 +152,15 @@ fn markdown_stays_under_the_github_limit_with_a_note() {
         changes,
         guards: vec![],
         notes: vec![],
+        orphans: Vec::new(),
+        errors: Vec::new(),
     };
     let md = markdown(&plan);
     assert!(md.len() < MARKDOWN_LIMIT, "{} characters", md.len());
     assert!(md.contains("more change(s) not shown"));
-    assert!(md.ends_with("Plan: 100 to create, 0 to update, 0 to delete, 0 to publish.\n"));
+    // The summary, then the reviewed-plan digest, close every comment.
+    assert!(md.contains("Plan: 100 to create, 0 to update, 0 to delete, 0 to publish.\n"));
+    assert!(md.ends_with(&format!("<!-- speechops-digest: {} -->\n", plan.digest())));
 }
 
 #[test]

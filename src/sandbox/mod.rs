@@ -184,6 +184,7 @@ pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxErro
             std::time::Duration::from_secs(options.rate_window_secs),
         )),
         faults: faults::Faults::new(options.fault_rate, seed),
+        scripted: Mutex::new(Vec::new()),
         stats: Mutex::new(stats::Stats::default()),
         latency: Duration::from_millis(options.latency_ms),
         correlation_salt: ids::mix64(seed ^ ids::now_ms() as u64),

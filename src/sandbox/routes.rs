@@ -34,6 +34,9 @@ pub struct App {
     pub tokens: Mutex<Tokens>,
     pub limiter: Mutex<RateLimiter>,
     pub faults: Faults,
+    /// Failures scripted through `POST /__sandbox/fail`: (method, route template,
+    /// status, how many more requests to fail).
+    pub scripted: Mutex<Vec<(String, String, u16, u32)>>,
     pub stats: Mutex<Stats>,
     pub latency: Duration,
     pub correlation_salt: u64,
@@ -98,6 +101,7 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/__sandbox/stats", get(read_stats))
         .route("/__sandbox/stats/reset", post(reset_stats))
+        .route("/__sandbox/fail", post(script_failure))
         .fallback(unknown_route)
         // 1000 phrases fit easily; garbage beyond this is a 413, not memory pressure.
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
@@ -212,6 +216,16 @@ async fn gate(State(app): State<Shared>, mut req: Request, next: Next) -> Respon
                 } else {
                     let killer = req.extensions().get::<ConnKiller>().cloned();
                     req.extensions_mut().insert(caller);
+                    if let Some(status) = scripted_failure(&app, req.method().as_str(), &template) {
+                        let code = StatusCode::from_u16(status)
+                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                        let resp =
+                            ApiError::new(code, "scripted.failure", "Scripted failure (test)")
+                                .into_response();
+                        let resp = finish(resp, &correlation, limit);
+                        lock(&app.stats).outcome(resp.status().as_str());
+                        return resp;
+                    }
                     match app.faults.roll() {
                         None => next.run(req).await,
                         Some(Fault::TooManyRequests) => {
@@ -753,6 +767,38 @@ async fn delete_rule(
 ) -> ApiResult {
     let id = path_id(id)?;
     app.with_store(move |s| s.delete_rule(&id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The status to fail this request with, if a scripted failure matches it.
+fn scripted_failure(app: &App, method: &str, template: &str) -> Option<u16> {
+    let mut scripted = lock(&app.scripted);
+    let hit = scripted
+        .iter_mut()
+        .find(|(m, t, _, left)| m == method && t == template && *left > 0)?;
+    hit.3 -= 1;
+    Some(hit.2)
+}
+
+/// `POST /__sandbox/fail?method=DELETE&route=/api/v2/…/{id}&status=409[&count=1]`: the
+/// next `count` requests to that route fail with that status (test plumbing, for
+/// failures a plan cannot foresee).
+async fn script_failure(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
+    let pairs = query_pairs(raw, &["method", "route", "status", "count"])?;
+    let method = param(&pairs, "method")
+        .ok_or_else(|| ApiError::bad_field("method", "'method' is required"))?
+        .to_ascii_uppercase();
+    let route = param(&pairs, "route")
+        .ok_or_else(|| ApiError::bad_field("route", "'route' is required"))?
+        .to_string();
+    let status = number(&pairs, "status", 400, 599, 500)?;
+    let count = number(&pairs, "count", 1, 1_000_000, 1)?;
+    lock(&app.scripted).push((
+        method,
+        route,
+        u16::try_from(status).unwrap_or(500),
+        u32::try_from(count).unwrap_or(1),
+    ));
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -99,7 +99,12 @@ fn update_and_prune_delete_in_dependency_order() {
     std::fs::remove_file(repo.path().join("rules/topics/t0002.yaml")).unwrap();
     std::fs::remove_file(repo.path().join("rules/programs/p.yaml")).unwrap();
 
+    // Pruning the only managed program deletes every managed Program: the plan itself
+    // is refused (exit 3, naming the override), as apply would be.
     let plan = repo.run_against(&sandbox, &["plan", "--prune"]);
+    assert_eq!(plan.code, 3, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stderr.contains("--allow-empty"), "{}", plan.stderr);
+    let plan = repo.run_against(&sandbox, &["plan", "--prune", "--allow-empty"]);
     assert_ok(&plan);
     assert!(
         plan.stdout.contains("~ update Topic \"Topic 0000\""),
@@ -153,12 +158,17 @@ fn threshold_guard_refuses_then_force_applies() {
             &support::topic_yaml(&format!("Topic {i:04}"), 1, "v2"),
         );
     }
-    let plan = repo.run_against(&sandbox, &["plan"]);
+    let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
     assert!(
-        plan.stdout.contains("Guard: 4 of 10 managed Topics"),
+        plan.stdout
+            .contains("Guard (override: --force): 4 of 10 managed Topics"),
         "{}",
         plan.stdout
     );
+    // The pull request's check fails before merge, not after: 3 wins over 2.
+    assert_eq!(plan.code, 3, "{}", plan.stderr);
+    let forced = repo.run_against(&sandbox, &["plan", "--detailed-exitcode", "--force"]);
+    assert_eq!(forced.code, 2, "{}", forced.stderr);
     let refused = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
     assert_eq!(refused.code, 3, "{}", refused.stderr);
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
@@ -271,23 +281,12 @@ fn atomic_rolls_back_this_runs_writes_on_failure() {
     assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
     let before_lock = repo.read("speechops.lock");
 
-    // An unmanaged program holds Topic 0001, so deleting it will fail with 409.
-    let client = sandbox.client();
-    let held_id = block_on(client.list_topics())
-        .unwrap()
-        .into_iter()
-        .find(|t| t.name == "Topic 0001")
-        .unwrap()
-        .id;
-    block_on(
-        client.create_program(&speechops::genesys::types::ProgramRequest {
-            name: "Someone else's program".into(),
-            description: String::new(),
-            topic_ids: vec![held_id],
-            tags: vec![],
-        }),
-    )
-    .expect("create program");
+    // Deleting Topic 0001 will fail with a 409 the plan cannot foresee (a foreseeable
+    // one, a program holding it, is refused at plan time: see
+    // `a_topic_delete_a_program_blocks_is_refused_before_any_write`).
+    sandbox.post(
+        "/__sandbox/fail?method=DELETE&route=/api/v2/speechandtextanalytics/topics/{id}&status=409",
+    );
 
     // This run creates Topic 0002 and updates Topic 0000, then fails deleting Topic 0001.
     repo.write_topics(3, 1, "v1");
@@ -718,7 +717,7 @@ fn ai_generated_marks_survive_an_update() {
         "rules/t.yaml",
         "kind: Topic\nname: Suggested\ndialect: en-US\nphrases:\n  - text: cancel my plan\n  - text: end my contract\n  - text: close my account\n",
     );
-    assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    assert_ok(&repo.run_against(&sandbox, &["apply", "--auto-approve", "--allow-takeover"]));
     let got = block_on(client.get_topic(&created.value.id)).expect("get");
     let marks: Vec<(String, Option<bool>)> = got
         .phrases

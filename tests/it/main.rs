@@ -9,5 +9,6 @@ mod client;
 mod faults;
 mod gitops;
 mod plan;
+mod review;
 mod sandbox;
 mod validate;
