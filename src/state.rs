@@ -40,6 +40,12 @@ pub struct AuditHead {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TargetState {
     pub objects: BTreeMap<String, BTreeMap<String, LockEntry>>,
+    /// The id of the org this state belongs to (`GET /api/v2/organizations/me`). Keys
+    /// the state as much as the target's name does: renaming a target keeps it, and a
+    /// target pointed at another org is refused. Absent in lockfiles written before it
+    /// was recorded; the next apply records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
 }
 
 /// One managed object. Fields are declared in sorted order so the JSON keys sort.
@@ -99,6 +105,15 @@ impl TargetState {
     }
 }
 
+/// How the state of a target was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// Under the target's own name (or nowhere: a first apply).
+    AsIs,
+    /// Under another target name of the same org, now moved to this name.
+    Moved { from: String },
+}
+
 /// Errors reading or writing state.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -128,6 +143,16 @@ pub enum StateError {
     },
     #[error("another apply holds the lock {path} ({holder}); wait for it to finish")]
     LockHeld { path: PathBuf, holder: String },
+    #[error(
+        "target {target:?} now points at org {actual}, but its state in the lockfile belongs to \
+org {recorded}; refusing to mix the two. If the target really moved to another org, give it a \
+new name (its objects will be adopted by name)"
+    )]
+    OtherOrg {
+        target: String,
+        recorded: String,
+        actual: String,
+    },
 }
 
 impl Lockfile {
@@ -160,6 +185,50 @@ impl Lockfile {
             });
         }
         Ok(lock)
+    }
+
+    /// Finds the state of `target` for the org `org_id` (when it could be read): under
+    /// the target's name, recording the org id there if the section predates it; else
+    /// under another name whose section belongs to the same org (a renamed target, or a
+    /// move from `--region` to a named target), which is moved to this name. A section
+    /// of this name that belongs to another org is refused.
+    pub fn locate(&mut self, target: &str, org_id: Option<&str>) -> Result<Found, StateError> {
+        let Some(org) = org_id else {
+            return Ok(Found::AsIs);
+        };
+        if let Some(section) = self.targets.get_mut(target) {
+            match &section.org_id {
+                Some(recorded) if recorded != org => {
+                    return Err(StateError::OtherOrg {
+                        target: target.to_string(),
+                        recorded: recorded.clone(),
+                        actual: org.to_string(),
+                    });
+                }
+                Some(_) => return Ok(Found::AsIs),
+                None if !section.is_empty() => {
+                    section.org_id = Some(org.to_string());
+                    return Ok(Found::AsIs);
+                }
+                None => {}
+            }
+        }
+        let other = self
+            .targets
+            .iter()
+            .find(|(name, s)| name.as_str() != target && s.org_id.as_deref() == Some(org))
+            .map(|(name, _)| name.clone());
+        match other.and_then(|name| self.targets.remove(&name).map(|s| (name, s))) {
+            Some((from, section)) => {
+                self.targets.insert(target.to_string(), section);
+                Ok(Found::Moved { from })
+            }
+            None => {
+                let section = self.targets.entry(target.to_string()).or_default();
+                section.org_id = Some(org.to_string());
+                Ok(Found::AsIs)
+            }
+        }
     }
 
     /// The section of a target (empty when absent).

@@ -60,26 +60,33 @@ Run `speechops plan --out FILE` again.",
         Err(e) => return Err(e.into()),
     };
     // Read state only once the lock is ours: a concurrent apply may just have written it.
-    let lock = Lockfile::load(&settings.lockfile)?;
+    let mut lock = Lockfile::load(&settings.lockfile)?;
     let audit = AuditLog::open(&settings.audit_log, lock.audit.as_ref())?;
     let prune = saved
         .as_ref()
         .map_or(args.prune || settings.prune, |s| s.prune);
-    let target_state = lock.target(&settings.target_name);
 
     let rt = super::runtime()?;
     rt.block_on(async {
         let conn = super::connect(&settings, args.parallelism).await?;
+        let org_id = super::org_id(&conn.client).await;
+        if !super::plan::locate_state(&mut lock, &settings.target_name, org_id.as_deref()) {
+            return Ok(Outcome::Refused);
+        }
+        let target_state = lock.target(&settings.target_name);
         let (plan, remote) =
             super::plan::compute(&conn.client, &settings, &desired, &target_state, prune).await?;
         let mut run = RunInfo::detect(&settings.target_name, &settings.rules_dir);
-        run.org_id = super::org_id(&conn.client).await;
+        run.org_id = org_id;
         let mut recorder = Recorder::new(lock, settings.lockfile.clone(), audit, run);
         // Writes an earlier run began but never recorded the end of (it was killed)
         // are resolved against the org before anything else happens.
         for line in recorder.resolve_intents(&remote)? {
             eprintln!("note: {line}");
         }
+        // A section moved to this target's name, or an org id recorded for the first
+        // time, is kept even if nothing else changes (a no-op when nothing did).
+        recorder.flush()?;
         if let Some(saved) = &saved
             && saved.fingerprint != remote.fingerprint
         {

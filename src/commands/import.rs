@@ -65,12 +65,18 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
     let objects = rt.block_on(async {
         let conn = super::connect(&settings, 4).await?;
         run.org_id = super::org_id(&conn.client).await;
+        if !super::plan::locate_state(&mut lock, &settings.target_name, run.org_id.as_deref()) {
+            return anyhow::Ok(None);
+        }
         let mut all = Vec::new();
         for kind in &kinds {
             all.extend(fetch(&conn.client, *kind).await?);
         }
-        anyhow::Ok(all)
+        anyhow::Ok(Some(all))
     })?;
+    let Some(objects) = objects else {
+        return Ok(Outcome::Refused);
+    };
     let mut seen = std::collections::BTreeSet::new();
     let objects: Vec<Imported> = objects
         .into_iter()

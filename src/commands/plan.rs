@@ -17,14 +17,24 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Failure);
     };
     let desired = take_desired(&mut tree);
-    let lock = Lockfile::load(&settings.lockfile)?;
-    let target_state = lock.target(&settings.target_name);
+    let mut lock = Lockfile::load(&settings.lockfile)?;
     let rt = super::runtime()?;
     let prune = args.prune || settings.prune;
-    let (plan, remote) = rt.block_on(async {
+    let computed = rt.block_on(async {
         let conn = super::connect(&settings, args.parallelism).await?;
-        compute(&conn.client, &settings, &desired, &target_state, prune).await
+        let org_id = super::org_id(&conn.client).await;
+        // In memory only: a plan never writes the lockfile.
+        if !locate_state(&mut lock, &settings.target_name, org_id.as_deref()) {
+            return anyhow::Ok(None);
+        }
+        let target_state = lock.target(&settings.target_name);
+        compute(&conn.client, &settings, &desired, &target_state, prune)
+            .await
+            .map(Some)
     })?;
+    let Some((plan, remote)) = computed else {
+        return Ok(Outcome::Refused);
+    };
     print_plan(global, &plan, &remote.fingerprint);
     // What reviewers see must be what runs: a plan that apply would refuse fails here.
     if let Some(outcome) = refusal(&plan, overrides(&settings, &args.overrides)) {
@@ -43,6 +53,26 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// Finds the target's state in the lockfile by org id as well as by name (SPEC 4):
+/// says so when it moved from another target name, and refuses (false) when the target
+/// now points at another org than its state belongs to.
+pub fn locate_state(lock: &mut Lockfile, target: &str, org_id: Option<&str>) -> bool {
+    match lock.locate(target, org_id) {
+        Ok(crate::state::Found::AsIs) => true,
+        Ok(crate::state::Found::Moved { from }) => {
+            eprintln!(
+                "note: the lockfile's state for target {from:?} belongs to the same org; it is \
+now kept under {target:?}"
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
 }
 
 /// The overrides in force: the flags, plus config `takeover: allow`.

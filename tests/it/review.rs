@@ -275,3 +275,73 @@ fn drift_is_marked_with_who_and_when_in_every_format() {
     assert_eq!(drift["modifiedBy"], support::CLIENT_ID, "{json}");
     assert!(drift["dateModified"].is_string(), "{json}");
 }
+
+#[test]
+fn state_follows_the_org_across_target_names_and_another_org_is_refused() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    // Applied with a bare --api-url (the target's name is the URL)...
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let lock: Value = serde_json::from_str(&repo.read("speechops.lock")).expect("lock");
+    let org = block_on(sandbox.client().get_org()).expect("org").id;
+    assert_eq!(
+        lock["targets"][&sandbox.url]["orgId"],
+        org.as_str(),
+        "{lock}"
+    );
+
+    // ...then through a named target of the same org: the state is found, not re-adopted.
+    repo.write(
+        "speechops.yaml",
+        &format!(
+            "defaultTarget: prod\ntargets:\n  prod: {{ apiUrl: \"{}\" }}\n",
+            sandbox.url
+        ),
+    );
+    let creds = [
+        ("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID),
+        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET),
+    ];
+    let plan = repo.run_env(&["plan", "--detailed-exitcode"], &creds);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stderr.contains("now kept under \"prod\""),
+        "{}",
+        plan.stderr
+    );
+    ok(&repo.run_env(&["apply", "--auto-approve"], &creds));
+    let lock: Value = serde_json::from_str(&repo.read("speechops.lock")).expect("lock");
+    assert!(
+        lock["targets"]["prod"]["objects"]["Topic"].is_object(),
+        "{lock}"
+    );
+    assert!(
+        lock["targets"].get(sandbox.url.as_str()).is_none(),
+        "{lock}"
+    );
+
+    // The same name pointed at another org is refused, and nothing is written.
+    let other = Sandbox::with_creds(&[]);
+    repo.write(
+        "speechops.yaml",
+        &format!(
+            "defaultTarget: prod\ntargets:\n  prod: {{ apiUrl: \"{}\" }}\n",
+            other.url
+        ),
+    );
+    let before = repo.read("speechops.lock");
+    let refused = repo.run_env(&["apply", "--auto-approve"], &creds);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("belongs to org"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(repo.read("speechops.lock"), before);
+    assert!(
+        block_on(other.client().list_topics())
+            .expect("list")
+            .is_empty()
+    );
+}
