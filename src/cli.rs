@@ -192,6 +192,9 @@ pub struct ImportArgs {
     /// Folder to write spec files into
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Overwrite spec files that were edited since import (or not written by it)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

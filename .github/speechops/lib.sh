@@ -5,3 +5,27 @@ SPEECHOPS="${SPEECHOPS_BIN:-speechops}"
 read -r -a EXTRA_ARGS <<< "${SPEECHOPS_ARGS:-}"
 summary() { cat >> "${GITHUB_STEP_SUMMARY:-/dev/null}"; }
 output() { echo "$1=$2" >> "${GITHUB_OUTPUT:-/dev/null}"; }
+
+# Guard overrides come only from the pull request's labels, which reviewers see and
+# set (never from a repository-wide setting): speechops:force, speechops:allow-empty,
+# speechops:allow-takeover. Reads label names, one per line, on stdin.
+label_flags() {
+  local flags=() name
+  while IFS= read -r name; do
+    case "$name" in
+      speechops:force) flags+=(--force) ;;
+      speechops:allow-empty) flags+=(--allow-empty) ;;
+      speechops:allow-takeover) flags+=(--allow-takeover) ;;
+    esac
+  done
+  echo "${flags[*]:-}"
+}
+
+# The reviewed-plan digest in a plan's markdown or comment body (stdin).
+digest_of() {
+  python3 -c '
+import re, sys
+m = re.search(r"<!-- speechops-digest: ([0-9a-f]{64}) -->", sys.stdin.read())
+print(m.group(1) if m else "")
+'
+}

@@ -106,17 +106,57 @@ but `plan` reads {}",
         );
     }
 
+    if objects.is_empty() {
+        let what = args.kind.clone();
+        match &args.name {
+            Some(g) => anyhow::bail!(
+                "no {what} in the org matches --name {g:?}; nothing was imported or recorded"
+            ),
+            None => {
+                super::out(&format!("The org has no {what}; nothing was imported.\n"));
+                return Ok(Outcome::Success);
+            }
+        }
+    }
     std::fs::create_dir_all(&args.out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.out.display()))?;
+    // Specs that already exist anywhere in the tree are never written a second time.
+    let existing = existing_specs(&settings.rules_dir);
     let names = file_names(&objects);
-    let mut written = 0usize;
+    let (mut written, mut kept) = (0usize, 0usize);
     for (o, file) in objects.iter().zip(&names) {
-        let path = args.out.join(file);
-        let yaml = spec_yaml(&o.object, &schema_header(&args.out));
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(yaml.as_str()) {
-            crate::state::write_atomic(&path, yaml.as_bytes())
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            written += 1;
+        let mut path = args.out.join(file);
+        let key = (o.object.kind(), o.object.name().to_string());
+        match existing.get(&key) {
+            Some(at) if !same_file(at, &path) => {
+                super::out(&format!(
+                    "{} {:?}: its spec is at {}; left as it is\n",
+                    o.object.kind(),
+                    o.object.name(),
+                    at.display()
+                ));
+                kept += 1;
+                path = at.clone();
+            }
+            _ => {
+                let yaml = with_import_mark(&schema_header(&args.out), &spec_yaml(&o.object, ""));
+                match std::fs::read_to_string(&path) {
+                    Ok(old) if old == yaml => {}
+                    Ok(old) if !args.force && !unedited_import(&old) => {
+                        eprintln!(
+                            "warning: {} was edited since import (or not written by it); not \
+overwritten (use --force to replace it)",
+                            path.display()
+                        );
+                        kept += 1;
+                    }
+                    _ => {
+                        crate::state::write_atomic(&path, yaml.as_bytes())
+                            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                        written += 1;
+                    }
+                }
+            }
         }
         let sha = o.object.sha256();
         let state = lock
@@ -168,13 +208,56 @@ but `plan` reads {}",
         ));
     }
     super::out(&format!(
-        "Imported {} object(s) into {} ({} file(s) written); they are now managed in {}.\n",
+        "Imported {} object(s) into {} ({written} file(s) written, {kept} left as they were); \
+they are now managed in {}.\n",
         objects.len(),
         args.out.display(),
-        written,
         settings.lockfile.display()
     ));
     Ok(Outcome::Success)
+}
+
+/// A line of each spec file import writes, with the sha256 of what follows it: a
+/// file whose rest still has that hash was not edited since, and may be replaced.
+const IMPORT_MARK: &str =
+    "# Written by `speechops import`; once edited, import leaves it alone. sha256:";
+
+fn with_import_mark(header: &str, yaml: &str) -> String {
+    // After the schema modeline, which editors look for on the first line.
+    format!(
+        "{header}{IMPORT_MARK}{}\n{yaml}",
+        model::sha256_hex(yaml.as_bytes())
+    )
+}
+
+/// True when `text` is a file import wrote and nobody edited since.
+fn unedited_import(text: &str) -> bool {
+    let Some(at) = text.find(IMPORT_MARK) else {
+        return false;
+    };
+    let Some((mark, rest)) = text[at..].split_once('\n') else {
+        return false;
+    };
+    mark.strip_prefix(IMPORT_MARK)
+        .is_some_and(|sha| sha == model::sha256_hex(rest.as_bytes()))
+}
+
+/// Where each (kind, name) already has a spec in the tree (an unreadable or invalid
+/// tree just has fewer entries: import still must not duplicate what it can see).
+fn existing_specs(root: &Path) -> BTreeMap<(Kind, String), PathBuf> {
+    let mut out = BTreeMap::new();
+    if let Ok(tree) = crate::spec::load_tree(root) {
+        for s in tree.specs {
+            out.entry((s.object.kind(), s.object.name().to_string()))
+                .or_insert(s.location.file);
+        }
+    }
+    out
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    abs(a) == abs(b)
 }
 
 /// Whether `path` is `root` or below it (compared as absolute, normalised paths).

@@ -34,6 +34,28 @@ fn step(repo: &Repo, sandbox: &Sandbox, name: &str, extra_env: &[(&str, &str)]) 
     support::run(&mut cmd)
 }
 
+/// A simulated GitHub API for the merge job: the commit came from pull request #7 with
+/// these labels (JSON array), whose sticky comment holds the plan last written by
+/// plan.sh (.speechops-ci/plan.md).
+fn merged_pr(repo: &Repo, labels: &str) -> Scripted {
+    let plan =
+        std::fs::read_to_string(repo.path().join(".speechops-ci/plan.md")).unwrap_or_default();
+    let comment =
+        serde_json::json!([{"id": 42, "body": format!("<!-- speechops-plan -->\n{plan}")}])
+            .to_string();
+    let pulls = format!(r#"[{{"number": 7, "labels": {labels}}}]"#);
+    Scripted::start(move |req| match (req.method.as_str(), req.path.as_str()) {
+        (
+            "GET",
+            "/repos/acme/speech-rules/commits/0123456789abcdef0123456789abcdef01234567/pulls",
+        ) => (200, pulls.clone()),
+        ("GET", p) if p.starts_with("/repos/acme/speech-rules/issues/7/comments") => {
+            (200, comment.clone())
+        }
+        _ => (404, "{}".to_string()),
+    })
+}
+
 fn take(repo: &Repo, file: &str) -> String {
     let text = std::fs::read_to_string(repo.path().join(file)).unwrap_or_default();
     let _ = std::fs::remove_file(repo.path().join(file));
@@ -115,8 +137,13 @@ fn reconcile_workflow_steps_plan_comment_apply_and_drift() {
         "exactly one comment, updated in place"
     );
 
-    // Push to main: apply.
-    let apply = step(&repo, &sandbox, "apply.sh", &[]);
+    // Push to main: apply what the pull request's comment reviewed.
+    let github = merged_pr(&repo, "[]");
+    let env = [
+        ("GITHUB_API_URL", github.url.as_str()),
+        ("GH_TOKEN", "ghs_faketoken"),
+    ];
+    let apply = step(&repo, &sandbox, "apply.sh", &env);
     assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
     let summary = take(&repo, "summary.md");
     assert!(
@@ -279,7 +306,7 @@ fn import_round_trip_adopts_an_existing_org() {
         &["import", "--kind", "Topic", "--out", "rules/topics"],
     );
     assert_eq!(run.code, 0);
-    assert!(run.stdout.contains("(0 file(s) written)"), "{}", run.stdout);
+    assert!(run.stdout.contains("(0 file(s) written,"), "{}", run.stdout);
     assert_eq!(one, repo.read("rules/topics/topic-seeded-topic-07.yaml"));
     assert_eq!(lock, repo.read("speechops.lock"));
 }
@@ -346,4 +373,251 @@ fn reconcile_workflow_never_gives_credentials_to_forks() {
         summary.contains("never receive the org's credentials"),
         "{summary}"
     );
+}
+
+/// Issue 14: merge applies only the plan reviewed on the pull request. When the org or
+/// the repository changed in between, it applies nothing, fails and says what differs.
+#[test]
+fn merge_applies_nothing_when_the_plan_differs_from_the_reviewed_one() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    let plan = step(&repo, &sandbox, "plan.sh", &[]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let github = merged_pr(&repo, "[]");
+    // Something else lands before the merge job runs.
+    repo.write_topics(3, 1, "v1");
+    let env = [
+        ("GITHUB_API_URL", github.url.as_str()),
+        ("GH_TOKEN", "ghs_faketoken"),
+    ];
+    let _ = take(&repo, "summary.md");
+    let apply = step(&repo, &sandbox, "apply.sh", &env);
+    assert_eq!(apply.code, 1, "{}\n{}", apply.stdout, apply.stderr);
+    let summary = take(&repo, "summary.md");
+    assert!(
+        summary.contains("the plan changed since review; nothing was applied"),
+        "{summary}"
+    );
+    assert!(summary.contains("#7"), "{summary}");
+    assert!(
+        summary.contains("Plan: 3 to create"),
+        "what the plan is now: {summary}"
+    );
+    assert!(
+        block_on(sandbox.client().list_topics())
+            .expect("list")
+            .is_empty()
+    );
+
+    // No reviewed plan at all (a direct push): nothing applied either.
+    let github = Scripted::start(|_| (200, "[]".to_string()));
+    let env = [
+        ("GITHUB_API_URL", github.url.as_str()),
+        ("GH_TOKEN", "ghs_faketoken"),
+    ];
+    let apply = step(&repo, &sandbox, "apply.sh", &env);
+    assert_eq!(apply.code, 1);
+    assert!(
+        apply.stderr.contains("no pull request was merged"),
+        "{}",
+        apply.stderr
+    );
+}
+
+/// Issue 14: a guard fails the pull request's check (not the merge), and the only way
+/// past it in CI is a label reviewers see, honoured by plan and merge alike.
+#[test]
+fn guard_overrides_come_from_pull_request_labels_in_plan_and_merge() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(10, 1, "v1");
+    assert_eq!(
+        repo.run_against(&sandbox, &["apply", "--auto-approve"])
+            .code,
+        0
+    );
+    repo.write_topics(10, 1, "v2");
+
+    let plan = step(&repo, &sandbox, "plan.sh", &[]);
+    assert_eq!(
+        plan.code, 1,
+        "the check fails before merge: {}",
+        plan.stdout
+    );
+    assert!(take(&repo, "output.txt").contains("exitcode=3"));
+    let summary = take(&repo, "summary.md");
+    assert!(
+        summary.contains("apply would refuse this plan"),
+        "{summary}"
+    );
+    assert!(summary.contains("speechops:force"), "{summary}");
+    assert!(
+        summary.contains("Guard (override: --force)"),
+        "the plan is still shown: {summary}"
+    );
+
+    let event = repo.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"pull_request": {"number": 7, "labels": [{"name": "speechops:force"}]}}"#,
+    )
+    .expect("event");
+    let event = event.to_string_lossy().to_string();
+    let plan = step(
+        &repo,
+        &sandbox,
+        "plan.sh",
+        &[("GITHUB_EVENT_PATH", event.as_str())],
+    );
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        take(&repo, "summary.md").contains("Overrides from this pull request's labels: `--force`")
+    );
+
+    // The merge job honours the same label (and applies), and without it refuses.
+    let github = merged_pr(&repo, r#"[{"name": "speechops:force"}]"#);
+    let env = [
+        ("GITHUB_API_URL", github.url.as_str()),
+        ("GH_TOKEN", "ghs_faketoken"),
+    ];
+    let apply = step(&repo, &sandbox, "apply.sh", &env);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(take(&repo, "summary.md").contains("Apply complete: 20 done"));
+}
+
+/// Issue 14: import never overwrites a file it did not write or that was edited since
+/// (without --force), never writes a second copy of a spec that lives elsewhere in the
+/// tree, and says so plainly when --name matches nothing.
+#[test]
+fn import_keeps_edited_files_finds_specs_anywhere_and_reports_no_match() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write(
+        "rules/team-a/greeting.yaml",
+        &support::topic_yaml("Greeting", 1, "v1"),
+    );
+    repo.write(
+        "rules/team-a/farewell.yaml",
+        &support::topic_yaml("Farewell", 1, "v1"),
+    );
+    assert_eq!(
+        repo.run_against(&sandbox, &["apply", "--auto-approve"])
+            .code,
+        0
+    );
+
+    // Specs elsewhere in the tree: no second copy.
+    let run = repo.run_against(
+        &sandbox,
+        &["import", "--kind", "Topic", "--out", "rules/imported"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("its spec is at rules/team-a/greeting.yaml"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !repo
+            .path()
+            .join("rules/imported/topic-greeting.yaml")
+            .exists()
+    );
+    let validate = repo.run(&["validate"]);
+    assert_eq!(validate.code, 0, "no duplicate names: {}", validate.stderr);
+
+    // A file import wrote and someone then edited is kept; --force replaces it.
+    std::fs::remove_file(repo.path().join("rules/team-a/farewell.yaml")).expect("rm");
+    let run = repo.run_against(
+        &sandbox,
+        &[
+            "import",
+            "--kind",
+            "Topic",
+            "--name",
+            "Farewell",
+            "--out",
+            "rules/imported",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let path = "rules/imported/topic-farewell.yaml";
+    let imported = repo.read(path);
+    let edited = imported.replace("tags:", "# reviewed by compliance\ntags:");
+    repo.write(path, &edited);
+    let run = repo.run_against(
+        &sandbox,
+        &[
+            "import",
+            "--kind",
+            "Topic",
+            "--name",
+            "Farewell",
+            "--out",
+            "rules/imported",
+        ],
+    );
+    assert_eq!(run.code, 0);
+    assert!(run.stderr.contains("not overwritten"), "{}", run.stderr);
+    assert_eq!(repo.read(path), edited);
+    let run = repo.run_against(
+        &sandbox,
+        &[
+            "import",
+            "--kind",
+            "Topic",
+            "--name",
+            "Farewell",
+            "--out",
+            "rules/imported",
+            "--force",
+        ],
+    );
+    assert_eq!(run.code, 0);
+    assert_eq!(repo.read(path), imported);
+    // A hand-written file at the target path is never taken for an import.
+    repo.write(path, &support::topic_yaml("Farewell", 1, "v1"));
+    let run = repo.run_against(
+        &sandbox,
+        &[
+            "import",
+            "--kind",
+            "Topic",
+            "--name",
+            "Farewell",
+            "--out",
+            "rules/imported",
+        ],
+    );
+    assert!(
+        run.stdout.contains("its spec is at") || run.stderr.contains("not overwritten"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+
+    // A --name that matches nothing: an error, and nothing recorded.
+    let lock = repo.read("speechops.lock");
+    let run = repo.run_against(
+        &sandbox,
+        &[
+            "import",
+            "--kind",
+            "Topic",
+            "--name",
+            "Nope*",
+            "--out",
+            "rules/imported",
+        ],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("no Topic in the org matches --name \"Nope*\""),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.read("speechops.lock"), lock);
 }
