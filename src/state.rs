@@ -362,6 +362,35 @@ mod tests {
     }
 
     #[test]
+    fn state_is_found_by_org_and_legacy_sections_gain_the_org_id() {
+        let mut lock = Lockfile::default();
+        let mut legacy = TargetState::default();
+        legacy.insert(Kind::Topic, "a", entry("1"));
+        lock.targets.insert("eu-west-1".into(), legacy);
+        // A lockfile from before org ids: the section used gets the org recorded.
+        assert_eq!(
+            lock.locate("eu-west-1", Some("org-1")).unwrap(),
+            Found::AsIs
+        );
+        assert_eq!(lock.targets["eu-west-1"].org_id.as_deref(), Some("org-1"));
+        // A named target of the same org finds (and takes over) that state.
+        let found = lock.locate("prod", Some("org-1")).unwrap();
+        assert_eq!(
+            found,
+            Found::Moved {
+                from: "eu-west-1".into()
+            }
+        );
+        assert!(lock.target("prod").get(Kind::Topic, "a").is_some());
+        assert!(!lock.targets.contains_key("eu-west-1"));
+        // The same name pointed at another org is refused.
+        let err = lock.locate("prod", Some("org-2")).unwrap_err();
+        assert!(matches!(err, StateError::OtherOrg { .. }), "{err}");
+        // Without an org id (it could not be read) the name alone decides.
+        assert_eq!(lock.locate("prod", None).unwrap(), Found::AsIs);
+    }
+
+    #[test]
     fn corrupt_lockfile_is_an_error_and_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("speechops.lock");
