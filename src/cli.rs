@@ -98,6 +98,11 @@ pub enum Command {
         after_help = "Examples:\n  speechops apply --sandbox --auto-approve\n  speechops plan --out plan.json && speechops apply plan.json --auto-approve"
     )]
     Apply(ApplyArgs),
+    /// Run the detection tests against the specs, locally
+    #[command(
+        after_help = "Examples:\n  speechops test\n  speechops test --format markdown >> \"$GITHUB_STEP_SUMMARY\""
+    )]
+    Test(TestArgs),
     /// Write existing remote objects as spec files
     #[command(
         after_help = "Examples:\n  speechops import --kind Topic --out rules/topics\n  speechops import --kind Program --name 'Outbound*' --out rules/programs"
@@ -119,6 +124,13 @@ pub enum Command {
         after_help = "Examples:\n  speechops completions bash > /etc/bash_completion.d/speechops"
     )]
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Folder of detection tests [default: config `testsDir`, else speech-tests]
+    #[arg(long, value_name = "DIR")]
+    pub tests: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -208,6 +208,9 @@ pub struct Plan {
     /// be applied).
     #[serde(default)]
     pub errors: Vec<String>,
+    /// The detection tests' results, when the repository has tests (set by `plan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<crate::testing::Report>,
 }
 
 impl Plan {
@@ -501,6 +504,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         notes,
         orphans,
         errors,
+        tests: None,
     }
 }
 

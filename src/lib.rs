@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod cli;
 pub mod commands;
+pub mod detect;
 pub mod diff;
 pub mod executor;
 pub mod genesys;
@@ -20,6 +21,7 @@ pub mod sandbox;
 pub mod settings;
 pub mod spec;
 pub mod state;
+pub mod testing;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

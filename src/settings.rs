@@ -26,6 +26,8 @@ pub struct Config {
     #[serde(default)]
     pub targets: BTreeMap<String, TargetConfig>,
     pub guards: Option<GuardsConfig>,
+    /// Folder of detection tests.
+    pub tests_dir: Option<PathBuf>,
     /// Delete managed objects whose spec is gone (after review in the pull request).
     #[serde(default)]
     pub prune: bool,
@@ -96,6 +98,8 @@ pub struct Settings {
     /// Unresolved connection problem, reported only by commands that need a target.
     pub connection: Result<Connection, String>,
     pub max_change_percent: f64,
+    /// Folder of detection tests (config `testsDir`, default `speech-tests`).
+    pub tests_dir: PathBuf,
     /// Config `prune: true`: plans delete orphans without `--prune`.
     pub prune: bool,
     /// Config `takeover: allow`: as if `--allow-takeover` were given.
@@ -157,6 +161,11 @@ impl Settings {
             target_name,
             connection,
             max_change_percent,
+            tests_dir: config
+                .tests_dir
+                .as_deref()
+                .map(rel)
+                .unwrap_or_else(|| PathBuf::from("speech-tests")),
             prune: config.prune,
             allow_takeover: config.takeover == Takeover::Allow,
             notify: config.notify,

@@ -7,6 +7,7 @@ pub mod import;
 pub mod plan;
 pub mod sandbox;
 pub mod schema;
+pub mod test;
 pub mod validate;
 
 use crate::Outcome;
@@ -49,6 +50,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => plan::run(&global, &args),
         Command::Apply(args) => apply::run(&global, &args),
         Command::Import(args) => import::run(&global, &args),
+        Command::Test(args) => test::run(&global, &args),
         Command::Audit(cmd) => audit::run(&global, &cmd),
         Command::Sandbox(cmd) => sandbox::run(&global, &cmd),
         Command::Schema(args) => schema::run(&global, &args),

@@ -32,10 +32,22 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
             .await
             .map(Some)
     })?;
-    let Some((plan, remote)) = computed else {
+    let Some((mut plan, remote)) = computed else {
         return Ok(Outcome::Refused);
     };
+    // The repository's detection tests run with every plan and show in it.
+    if settings.tests_dir.is_dir() {
+        let objects: Vec<&crate::model::Object> = desired.iter().map(|d| &*d.object).collect();
+        match super::test::run_tests(&settings.tests_dir, &objects)? {
+            Some(report) => plan.tests = Some(report),
+            None => return Ok(Outcome::Failure),
+        }
+    }
     print_plan(global, &plan, &remote.fingerprint);
+    if plan.tests.as_ref().is_some_and(|t| !t.ok()) {
+        eprintln!("error: detection tests failed; see the plan output");
+        return Ok(Outcome::Failure);
+    }
     // What reviewers see must be what runs: a plan that apply would refuse fails here.
     if let Some(outcome) = refusal(&plan, overrides(&settings, &args.overrides)) {
         return Ok(outcome);

@@ -152,6 +152,9 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
     for e in &plan.errors {
         let _ = writeln!(out, "\n{} {e}", paint(style, "31;1", "Error:"));
     }
+    if let Some(t) = &plan.tests {
+        let _ = write!(out, "\n{}", crate::testing::text(t));
+    }
     for g in &plan.guards {
         let _ = writeln!(out, "\n{}", paint(style, "31;1", &guard_text(g)));
     }
@@ -195,6 +198,9 @@ pub fn markdown(plan: &Plan) -> String {
     head.push('\n');
     for e in &plan.errors {
         let _ = writeln!(head, "> [!CAUTION]\n> **Error:** {}\n", md_escape(e));
+    }
+    if let Some(t) = &plan.tests {
+        head.push_str(&crate::testing::markdown(t));
     }
     for g in &plan.guards {
         let _ = writeln!(head, "> [!CAUTION]\n> **{}**\n", md_escape(&guard_text(g)));
@@ -319,6 +325,8 @@ pub struct JsonPlan<'a> {
     pub errors: &'a [String],
     /// The reviewed-plan digest ([`Plan::digest`]).
     pub digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tests: Option<&'a crate::testing::Report>,
 }
 
 /// A guard in the JSON output, with the flag that overrides it (null: none does).
@@ -387,6 +395,7 @@ pub fn json(plan: &Plan, fingerprint: &str) -> String {
         orphans: &plan.orphans,
         errors: &plan.errors,
         digest: plan.digest(),
+        tests: plan.tests.as_ref(),
     };
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');

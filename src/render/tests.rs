@@ -97,6 +97,7 @@ fn every_action() -> Plan {
         notes: vec!["1 managed object(s) have no spec any more; run with --prune to delete them".into()],
         orphans: Vec::new(),
         errors: Vec::new(),
+        tests: None,
     }
 }
 
@@ -124,6 +125,7 @@ fn no_changes_text() {
         notes: vec![],
         orphans: Vec::new(),
         errors: Vec::new(),
+        tests: None,
     };
     let out = text(&plan, TextStyle::default());
     assert!(out.starts_with("No changes."), "{out}");
@@ -154,6 +156,7 @@ fn markdown_stays_under_the_github_limit_with_a_note() {
         notes: vec![],
         orphans: Vec::new(),
         errors: Vec::new(),
+        tests: None,
     };
     let md = markdown(&plan);
     assert!(md.len() < MARKDOWN_LIMIT, "{} characters", md.len());

@@ -6,6 +6,7 @@ mod support;
 mod apply;
 mod audit;
 mod client;
+mod detection;
 mod faults;
 mod gitops;
 mod plan;

@@ -1,0 +1,158 @@
+//! Issue 17: detection tests (`speechops test`, and inside every plan).
+
+use crate::support::{Repo, Sandbox};
+
+fn repo_with_topics() -> Repo {
+    let repo = Repo::new();
+    repo.write(
+        "rules/disclosure.yaml",
+        "kind: Topic\nname: Disclosure\ndialect: en-US\nparticipants: Internal\nphrases:\n  - text: this call may be recorded\n",
+    );
+    repo.write(
+        "rules/cancel.yaml",
+        "kind: Topic\nname: Cancel\ndialect: en-US\nparticipants: External\nphrases:\n  - text: cancel my subscription\n",
+    );
+    repo
+}
+
+const PASSING: &str = "kind: DetectionTest
+name: Agent discloses, customer cancels
+dialect: en-US
+transcript:
+  - agent: Hi! This call may be recorded.
+  - customer: I'd like to CANCEL my subscription, please.
+expect:
+  detected: [Disclosure, Cancel]
+";
+
+#[test]
+fn passing_tests_exit_0_in_every_format() {
+    let repo = repo_with_topics();
+    repo.write("speech-tests/a.yaml", PASSING);
+    let run = repo.run(&["test"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout, "Detection tests: 1 passed, 0 failed.\n");
+    let json = repo.run(&["test", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(v["tests"]["passed"], 1);
+    let md = repo.run(&["test", "--format", "markdown"]);
+    assert!(
+        md.stdout.contains("Detection tests: 1 passed, 0 failed"),
+        "{}",
+        md.stdout
+    );
+}
+
+#[test]
+fn failures_name_the_file_line_topic_and_utterance_and_respect_participants_and_dialect() {
+    let repo = repo_with_topics();
+    repo.write(
+        "speech-tests/b.yaml",
+        "kind: DetectionTest
+name: Customer quotes the disclosure
+dialect: en-US
+transcript:
+  - customer: you said this call may be recorded
+  - agent: please cancel my subscription, said the customer
+expect:
+  detected: [Disclosure]
+  notDetected: [Cancel]
+---
+kind: DetectionTest
+name: Wrong dialect
+dialect: en-GB
+transcript:
+  - agent: this call may be recorded
+expect:
+  detected: [Disclosure]
+---
+kind: DetectionTest
+name: Cancel heard
+dialect: en-US
+transcript:
+  - customer: Cancel my subscription!
+expect:
+  notDetected: [Cancel]
+",
+    );
+    let run = repo.run(&["test"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    // Participants: a customer saying the agent's phrase is not a disclosure, and an
+    // agent saying the customer's phrase is not a cancellation (so that one passes).
+    assert!(
+        out.contains("FAIL speech-tests/b.yaml:8: \"Customer quotes the disclosure\": expected Topic \"Disclosure\" to be detected: no phrase matched (agent utterances only are searched)"),
+        "{out}"
+    );
+    assert!(!out.contains("expected Topic \"Cancel\" not to be detected: phrase \"cancel my subscription\" matched utterance 2"), "{out}");
+    assert!(out.contains("b.yaml:17: \"Wrong dialect\""), "{out}");
+    assert!(
+        out.contains("the topic's dialect is en-US, the transcript's en-GB"),
+        "{out}"
+    );
+    assert!(
+        out.contains("b.yaml:25: \"Cancel heard\": expected Topic \"Cancel\" not to be detected: phrase \"cancel my subscription\" matched utterance 1 (customer: \"Cancel my subscription!\")"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("Detection tests: 0 passed, 3 failed.\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_test_naming_an_unknown_topic_is_an_error_at_file_line() {
+    let repo = repo_with_topics();
+    repo.write(
+        "speech-tests/c.yaml",
+        "kind: DetectionTest\nname: Typo\ndialect: en-US\ntranscript:\n  - agent: hello\nexpect:\n  detected: [Disclosur]\n",
+    );
+    let run = repo.run(&["test"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("speech-tests/c.yaml:7:14"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean \"Disclosure\""),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn plan_runs_the_tests_shows_them_and_fails_when_one_fails() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = repo_with_topics();
+    repo.write("speech-tests/a.yaml", PASSING);
+    let plan = repo.run_against(&sandbox, &["plan", "--format", "markdown"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("✅ Detection tests: 1 passed, 0 failed"),
+        "{}",
+        plan.stdout
+    );
+    // A phrase change that breaks detection fails the pull request's plan.
+    repo.write(
+        "rules/disclosure.yaml",
+        "kind: Topic\nname: Disclosure\ndialect: en-US\nparticipants: Internal\nphrases:\n  - text: this call is recorded\n",
+    );
+    let plan = repo.run_against(&sandbox, &["plan", "--format", "json"]);
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
+    assert_eq!(v["tests"]["failed"], 1, "{v}");
+    assert_eq!(
+        v["tests"]["results"][0]["failures"][0]["topic"],
+        "Disclosure"
+    );
+}
+
+#[test]
+fn the_example_rules_pass_their_detection_tests() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = crate::support::run(crate::support::speechops(root).args(["test"]));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("0 failed"), "{}", run.stdout);
+}
