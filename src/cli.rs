@@ -151,6 +151,11 @@ pub struct PlanArgs {
     /// Include deletions of managed objects whose spec is gone (also config `prune: true`)
     #[arg(long)]
     pub prune: bool,
+    /// Show how often changed topics were detected in the last DAYS days (default 7), and
+    /// how many recent transcripts each new phrase would match
+    #[arg(long, value_name = "DAYS", num_args = 0..=1, require_equals = true,
+          default_missing_value = "7", value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub hits: Option<u32>,
     #[command(flatten)]
     pub overrides: OverrideArgs,
     /// Bound on concurrent requests
@@ -275,6 +280,9 @@ pub struct SandboxServeArgs {
     /// Seed for fault injection
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Queues, flows and sample transcripts to serve (YAML or JSON; see docs/sandbox.md)
+    #[arg(long, value_name = "FILE")]
+    pub seed_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -100,6 +100,9 @@ pub struct Change {
     /// this change reverts that edit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Drift>,
+    /// Detection numbers (`plan --hits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hits: Option<crate::hits::Hits>,
 }
 
 impl Change {
@@ -370,6 +373,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 adopted: false,
                 renamed_from: None,
                 drift: None,
+                hits: None,
             });
             if d.object.wants_published() {
                 changes.push(publish_change(kind, &name, None, &d.object));
@@ -411,6 +415,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     adopted: !m.managed,
                     renamed_from: None,
                     drift: None,
+                    hits: None,
                 });
             }
             if d.object.wants_published() && !r.published {
@@ -440,6 +445,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 adopted: !m.managed,
                 renamed_from,
                 drift,
+                hits: None,
             });
             if d.object.wants_published() {
                 changes.push(publish_change(kind, &name, Some(&r.id), &d.object));
@@ -471,6 +477,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 adopted: false,
                 renamed_from: None,
                 drift: None,
+                hits: None,
             });
         } else {
             orphans.push(Orphan {
@@ -519,6 +526,7 @@ fn publish_change(kind: Kind, name: &str, id: Option<&str>, after: &Arc<Object>)
         adopted: false,
         renamed_from: None,
         drift: None,
+        hits: None,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod detect;
 pub mod diff;
 pub mod executor;
 pub mod genesys;
+pub mod hits;
 pub mod model;
 pub mod notify;
 pub mod planfile;

@@ -28,6 +28,8 @@ pub struct Config {
     pub guards: Option<GuardsConfig>,
     /// Folder of detection tests.
     pub tests_dir: Option<PathBuf>,
+    /// Seed (queues, flows, sample transcripts) of the embedded `--sandbox` org.
+    pub sandbox_seed: Option<PathBuf>,
     /// Delete managed objects whose spec is gone (after review in the pull request).
     #[serde(default)]
     pub prune: bool,
@@ -100,6 +102,9 @@ pub struct Settings {
     pub max_change_percent: f64,
     /// Folder of detection tests (config `testsDir`, default `speech-tests`).
     pub tests_dir: PathBuf,
+    /// Seed of the embedded sandbox (config `sandboxSeed`, default `sandbox-seed.yaml`
+    /// when it exists).
+    pub sandbox_seed: Option<PathBuf>,
     /// Config `prune: true`: plans delete orphans without `--prune`.
     pub prune: bool,
     /// Config `takeover: allow`: as if `--allow-takeover` were given.
@@ -166,6 +171,10 @@ impl Settings {
                 .as_deref()
                 .map(rel)
                 .unwrap_or_else(|| PathBuf::from("speech-tests")),
+            sandbox_seed: match config.sandbox_seed.as_deref() {
+                Some(p) => Some(rel(p)),
+                None => Some(rel(Path::new("sandbox-seed.yaml"))).filter(|p| p.is_file()),
+            },
             prune: config.prune,
             allow_takeover: config.takeover == Takeover::Allow,
             notify: config.notify,

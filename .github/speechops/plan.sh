@@ -16,7 +16,7 @@ for label in (event.get("pull_request") or {}).get("labels") or []:
 ' "$GITHUB_EVENT_PATH")
 fi
 read -r -a OVERRIDES <<< "$(printf '%s\n' "$labels" | label_flags)"
-"$SPEECHOPS" plan "${EXTRA_ARGS[@]}" "${OVERRIDES[@]}" --format markdown --detailed-exitcode \
+"$SPEECHOPS" plan "${EXTRA_ARGS[@]}" "${OVERRIDES[@]}" --hits --format markdown --detailed-exitcode \
   --out "$out_dir/plan.json" > "$out_dir/plan.md" 2> "$out_dir/plan.err"
 code=$?
 if [ "${#OVERRIDES[@]}" -gt 0 ]; then

@@ -107,6 +107,7 @@ pub async fn connect(
                 // The embedded org is for trying things offline: paced like a busy
                 // org, not like the 300/min default, so large trees stay quick.
                 rate_limit: EMBEDDED_SANDBOX_RATE_LIMIT,
+                seed_file: settings.sandbox_seed.clone(),
                 ..crate::sandbox::SandboxOptions::default()
             })
             .await?;

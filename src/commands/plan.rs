@@ -28,9 +28,12 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
             return anyhow::Ok(None);
         }
         let target_state = lock.target(&settings.target_name);
-        compute(&conn.client, &settings, &desired, &target_state, prune)
-            .await
-            .map(Some)
+        let (mut plan, remote) =
+            compute(&conn.client, &settings, &desired, &target_state, prune).await?;
+        if let Some(days) = args.hits {
+            crate::hits::annotate(&conn.client, &mut plan, days, crate::hits::now_ms()).await;
+        }
+        anyhow::Ok(Some((plan, remote)))
     })?;
     let Some((mut plan, remote)) = computed else {
         return Ok(Outcome::Refused);

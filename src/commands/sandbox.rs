@@ -26,6 +26,7 @@ fn options(args: &SandboxServeArgs) -> SandboxOptions {
         fault_rate: args.fault_rate,
         latency_ms: args.latency_ms,
         seed: args.seed,
+        seed_file: args.seed_file.clone(),
     }
 }
 

@@ -728,6 +728,101 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
         }
     }
 
+    /// Communications in which each of these topics was detected over `interval`
+    /// (`START/END`, ISO-8601): one transcripts aggregates query grouped by topic.
+    pub async fn topic_communications(
+        &self,
+        topic_ids: &[String],
+        interval: &str,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        let predicates: Vec<serde_json::Value> = topic_ids
+            .iter()
+            .map(|id| {
+                serde_json::json!({"type": "dimension", "dimension": "topicId", "operator": "matches", "value": id})
+            })
+            .collect();
+        let body = serde_json::json!({
+            "interval": interval,
+            "groupBy": ["topicId"],
+            "metrics": ["nTopicCommunications"],
+            "filter": {"type": "or", "predicates": predicates},
+        });
+        // A query: safe to re-send.
+        let req = Req::json(
+            Method::POST,
+            "/api/v2/analytics/transcripts/aggregates/query",
+            &body,
+        )?;
+        let resp = self.call(&req).await?;
+        let doc: serde_json::Value = decode(&req, &resp)?;
+        let mut out = std::collections::BTreeMap::new();
+        for r in doc["results"].as_array().into_iter().flatten() {
+            let Some(id) = r["group"]["topicId"].as_str() else {
+                continue;
+            };
+            let count: u64 = r["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|d| d["metrics"].as_array().into_iter().flatten())
+                .filter(|m| m["metric"] == "nTopicCommunications")
+                .filter_map(|m| m["stats"]["count"].as_u64())
+                .fold(0u64, u64::saturating_add);
+            let slot: &mut u64 = out.entry(id.to_string()).or_default();
+            *slot = slot.saturating_add(count);
+        }
+        Ok(out)
+    }
+
+    /// Runs one test-phrase job (a phrase tested against the org's recent transcripts,
+    /// `start_ms..end_ms`) to completion: `(processed, matched)` transcripts.
+    pub async fn test_phrase(
+        &self,
+        topic: &PhraseJobTopic,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<(u64, u64)> {
+        let path = format!("{STA}/topics/testphrase/jobs");
+        let body = serde_json::json!({
+            "topic": topic,
+            "transcriptsFilters": {"mediaType": "all", "startTimeMs": start_ms, "endTimeMs": end_ms},
+        });
+        let started = Instant::now();
+        // Read only: a second job after a lost answer costs nothing.
+        let req = Req::json(Method::POST, path.clone(), &body)?;
+        let resp = self.call(&req).await?;
+        let mut job: PhraseJob = decode(&req, &resp)?;
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match job.state.as_str() {
+                "Completed" => {
+                    return Ok((
+                        job.processed_transcripts_count.unwrap_or(0),
+                        job.matched_transcripts_count.unwrap_or(0),
+                    ));
+                }
+                "Failed" => {
+                    return Err(Error::JobFailed {
+                        job_id: job.id,
+                        state: "Failed".into(),
+                    });
+                }
+                _ => {}
+            }
+            if job.id.is_empty() || started.elapsed() >= self.options.publish_timeout {
+                return Err(Error::JobFailed {
+                    job_id: job.id,
+                    state: format!("still {:?}", job.state),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 3 / 2).min(Duration::from_secs(2));
+            job = self
+                .get_json(Req::get(format!("{path}/{}", encode_segment(&job.id))))
+                .await?;
+        }
+    }
+
     /// The org these credentials belong to.
     pub async fn get_org(&self) -> Result<Organization> {
         self.get_json(Req::get("/api/v2/organizations/me")).await

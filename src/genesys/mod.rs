@@ -154,6 +154,8 @@ or GENESYSCLOUD_ACCESS_TOKEN (or use --sandbox to try speechops offline)"
     },
     #[error("publish job {job_id} {state}")]
     PublishFailed { job_id: String, state: String },
+    #[error("test-phrase job {job_id} {state}")]
+    JobFailed { job_id: String, state: String },
     #[error("not implemented yet: {0}")]
     NotImplemented(&'static str),
 }

@@ -200,6 +200,36 @@ pub struct Organization {
     pub name: String,
 }
 
+/// A test-phrase job (`TestTopicPhraseJobs` on create, `TestTopicPhraseJob` on poll).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PhraseJob {
+    pub id: String,
+    /// `Running`, `Completed` or `Failed`.
+    pub state: String,
+    pub processed_transcripts_count: Option<u64>,
+    pub matched_transcripts_count: Option<u64>,
+}
+
+/// The topic of a test-phrase job (`TestTopicPhraseTopic`), defined inline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhraseJobTopic {
+    pub phrase: PhraseJobPhrase,
+    pub strictness: String,
+    pub matching_type: String,
+    pub dialect: String,
+    pub participants: String,
+}
+
+/// `TestTopicPhrasePhrase`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhraseJobPhrase {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strictness: Option<String>,
+}
+
 /// A topic or program publish job.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(default)]

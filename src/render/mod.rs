@@ -60,7 +60,33 @@ pub fn change_line(c: &Change) -> String {
     if let Some(id) = &c.id {
         let _ = write!(line, " [id {id}]");
     }
+    if let Some(n) = c
+        .hits
+        .as_ref()
+        .and_then(|h| h.communications.map(|n| (n, h.days)))
+    {
+        let _ = write!(
+            line,
+            " [detected in {} communication(s) in the last {} days]",
+            n.0, n.1
+        );
+    }
     line
+}
+
+/// One line per tested phrase: what it would match.
+fn phrase_hit_lines(c: &Change) -> Vec<String> {
+    c.hits
+        .iter()
+        .flat_map(|h| {
+            h.phrases.iter().map(move |p| {
+                format!(
+                    "phrase {:?} would match {} of {} transcripts of the last {} days",
+                    p.text, p.matched, p.processed, h.days
+                )
+            })
+        })
+        .collect()
 }
 
 /// "changed outside speechops by X at T; this update reverts it".
@@ -116,6 +142,9 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
                 "  {}",
                 paint(style, action_color(c.action), &change_line(c))
             );
+            for l in phrase_hit_lines(c) {
+                let _ = writeln!(out, "      {l}");
+            }
         }
         // Updates and deletes show what changes; creates are listed above (the markdown
         // form shows their full bodies in collapsed blocks).
@@ -286,6 +315,21 @@ fn markdown_block(c: &Change) -> String {
             .map(|o| format!(" (renamed from {})", html_escape(o)))
             .unwrap_or_default()
     );
+    if let Some(h) = &c.hits {
+        if let Some(n) = h.communications {
+            let _ = writeln!(
+                b,
+                "Detected in **{n}** communication(s) in the last {} days.\n",
+                h.days
+            );
+        }
+        for l in phrase_hit_lines(c) {
+            let _ = writeln!(b, "- {}", html_escape(&l));
+        }
+        if !h.phrases.is_empty() {
+            b.push('\n');
+        }
+    }
     let body = match c.action {
         Action::Update | Action::Create | Action::Delete => {
             yaml_diff(c.before.as_deref(), c.after.as_deref())
@@ -357,6 +401,8 @@ pub struct JsonChange<'a> {
     pub takeover: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<&'a crate::diff::Drift>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hits: Option<&'a crate::hits::Hits>,
 }
 
 /// The plan as pretty JSON.
@@ -379,6 +425,7 @@ pub fn json(plan: &Plan, fingerprint: &str) -> String {
                 renamed_from: c.renamed_from.as_deref(),
                 takeover: c.is_takeover(),
                 drift: c.drift.as_ref(),
+                hits: c.hits.as_ref(),
             })
             .collect(),
         summary: plan.summary(),

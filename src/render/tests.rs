@@ -45,6 +45,7 @@ fn change(
         adopted: false,
         renamed_from: None,
         drift: None,
+        hits: None,
     }
 }
 

@@ -8,12 +8,14 @@
 //! benchmarks that assert how many requests a command made.
 
 mod auth;
+mod detection;
 mod error;
 mod faults;
 mod ids;
 mod persist;
 mod ratelimit;
 mod routes;
+mod seed;
 mod server;
 mod stats;
 mod store;
@@ -43,6 +45,8 @@ pub struct SandboxOptions {
     pub fault_rate: f64,
     pub latency_ms: u64,
     pub seed: u64,
+    /// Queues, flows and sample transcripts (SPEC 9).
+    pub seed_file: Option<PathBuf>,
 }
 
 impl Default for SandboxOptions {
@@ -58,6 +62,7 @@ impl Default for SandboxOptions {
             fault_rate: 0.0,
             latency_ms: 0,
             seed: 0,
+            seed_file: None,
         }
     }
 }
@@ -161,6 +166,10 @@ pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxErro
             })??,
         None => store::Store::in_memory(seed),
     };
+    let seeded = match &options.seed_file {
+        Some(path) => seed::load(path, ids::now_ms())?,
+        None => seed::Seed::default(),
+    };
     let (topics, programs, rules) = store.counts();
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
@@ -185,6 +194,8 @@ pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxErro
         )),
         faults: faults::Faults::new(options.fault_rate, seed),
         scripted: Mutex::new(Vec::new()),
+        seed: seeded,
+        phrase_jobs: Mutex::new(detection::PhraseJobs::default()),
         stats: Mutex::new(stats::Stats::default()),
         latency: Duration::from_millis(options.latency_ms),
         correlation_salt: ids::mix64(seed ^ ids::now_ms() as u64),

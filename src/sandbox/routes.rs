@@ -37,6 +37,9 @@ pub struct App {
     /// Failures scripted through `POST /__sandbox/fail`: (method, route template,
     /// status, how many more requests to fail).
     pub scripted: Mutex<Vec<(String, String, u16, u32)>>,
+    /// Queues, flows and sample transcripts (`--seed-file`), read only.
+    pub seed: super::seed::Seed,
+    pub phrase_jobs: Mutex<super::detection::PhraseJobs>,
     pub stats: Mutex<Stats>,
     pub latency: Duration,
     pub correlation_salt: u64,
@@ -83,6 +86,20 @@ pub fn router(app: Shared) -> Router {
         )
         .route(&format!("{topics}/publishjobs"), post(create_topic_job))
         .route(&format!("{topics}/publishjobs/{{id}}"), get(get_topic_job))
+        .route(
+            &format!("{topics}/testphrase/jobs"),
+            post(create_phrase_job),
+        )
+        .route(
+            &format!("{topics}/testphrase/jobs/{{id}}"),
+            get(get_phrase_job),
+        )
+        .route(
+            "/api/v2/analytics/transcripts/aggregates/query",
+            post(transcript_aggregates),
+        )
+        .route("/api/v2/routing/queues", get(list_queues))
+        .route("/api/v2/flows", get(list_flows))
         .route(&programs, get(list_programs).post(create_program))
         .route(
             &format!("{programs}/{{id}}"),
@@ -600,6 +617,80 @@ async fn create_topic_job(
     body: Bytes,
 ) -> ApiResult {
     create_job(app, JobKind::Topics, caller, headers, body).await
+}
+
+async fn create_phrase_job(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    require_json(&headers)?;
+    let who = actor(caller);
+    let body = lock(&app.phrase_jobs).create(&body, &app.seed, &who, app.correlation_salt)?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn get_phrase_job(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    let body = lock(&app.phrase_jobs).poll(&id)?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn transcript_aggregates(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    require_json(&headers)?;
+    let topics = app.with_store(|s| Ok(s.detectable_topics())).await?;
+    let body = super::detection::aggregates(&body, &app.seed, &topics)?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn list_queues(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
+    let pairs = query_pairs(raw, &["name", "pageSize", "pageNumber"])?;
+    let items: Vec<(String, String, Option<String>)> = app
+        .seed
+        .queues
+        .iter()
+        .map(|(id, name)| (id.clone(), name.clone(), None))
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        super::seed::listing(
+            &items,
+            "/api/v2/routing/queues",
+            param(&pairs, "name"),
+            number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?,
+            number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?,
+        ),
+    ))
+}
+
+async fn list_flows(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
+    let pairs = query_pairs(raw, &["name", "type", "pageSize", "pageNumber"])?;
+    let wanted = param(&pairs, "type");
+    let items: Vec<(String, String, Option<String>)> = app
+        .seed
+        .flows
+        .iter()
+        .filter(|(_, _, t)| wanted.is_none_or(|w| w.eq_ignore_ascii_case(t)))
+        .map(|(id, name, t)| (id.clone(), name.clone(), Some(t.clone())))
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        super::seed::listing(
+            &items,
+            "/api/v2/flows",
+            param(&pairs, "name"),
+            number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?,
+            number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?,
+        ),
+    ))
 }
 
 async fn create_program_job(

@@ -308,6 +308,26 @@ impl Store {
         })
     }
 
+    /// Published topics as the detection routes match them: (id, dialect,
+    /// participants, phrase texts).
+    pub fn detectable_topics(&self) -> Vec<(String, String, String, Vec<String>)> {
+        let mut out: Vec<_> = self
+            .topics
+            .values()
+            .filter(|t| t.published)
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    t.dialect.clone(),
+                    t.participants.clone(),
+                    t.phrases.iter().map(|p| p.text.clone()).collect(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Number of objects of each kind (for logs).
     pub fn counts(&self) -> (usize, usize, usize) {
         (self.topics.len(), self.programs.len(), self.rules.len())

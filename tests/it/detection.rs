@@ -156,3 +156,73 @@ fn the_example_rules_pass_their_detection_tests() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("0 failed"), "{}", run.stdout);
 }
+
+fn seeded_sandbox() -> Sandbox {
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sandbox-seed.yaml");
+    Sandbox::with_creds(&["--seed-file", seed.to_str().expect("path")])
+}
+
+/// Issue 17: `plan --hits` shows how often the changed topics were detected and how
+/// many recent transcripts each new phrase would match, from the sandbox's seeded
+/// transcripts (the same matching rule as `speechops test`).
+#[test]
+fn plan_with_hits_shows_detections_beside_each_change() {
+    let sandbox = seeded_sandbox();
+    let repo = Repo::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["recording-disclosure.yaml", "cancellation-intent.yaml"] {
+        let text = std::fs::read_to_string(root.join("rules/topics/en-US").join(f)).expect("rule");
+        repo.write(&format!("rules/{f}"), &text);
+    }
+    assert_eq!(
+        repo.run_against(&sandbox, &["apply", "--auto-approve"])
+            .code,
+        0
+    );
+    let rule = repo.read("rules/cancellation-intent.yaml");
+    repo.write(
+        "rules/cancellation-intent.yaml",
+        &rule.replace(
+            "  - text: how do I cancel\n",
+            "  - text: how do I cancel this\n  - text: cancel my plan\n",
+        ),
+    );
+    let md = repo.run_against(&sandbox, &["plan", "--hits", "--format", "markdown"]);
+    assert_eq!(md.code, 0, "{}", md.stderr);
+    insta::assert_snapshot!("plan_hits_markdown", md.stdout.replace(&sandbox.url, "SANDBOX"));
+    let json = repo.run_against(&sandbox, &["plan", "--hits=7", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let hits = &v["changes"][0]["hits"];
+    assert_eq!(hits["days"], 7, "{v}");
+    assert!(hits["communications"].as_u64().expect("count") > 0, "{v}");
+    assert_eq!(hits["phrases"].as_array().map(Vec::len), Some(2), "{v}");
+}
+
+/// A failure of the read-only detection queries is a warning in the plan, never a
+/// failed plan.
+#[test]
+fn a_failing_detection_query_is_a_warning_not_a_failed_plan() {
+    let sandbox = seeded_sandbox();
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    assert_eq!(
+        repo.run_against(&sandbox, &["apply", "--auto-approve"])
+            .code,
+        0
+    );
+    repo.write_topics(2, 1, "v2");
+    sandbox.post("/__sandbox/fail?method=POST&route=/api/v2/analytics/transcripts/aggregates/query&status=403");
+    let plan = repo.run_against(&sandbox, &["plan", "--hits", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("warning: detection counts are unavailable"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("would match"),
+        "phrase jobs still ran: {}",
+        plan.stdout
+    );
+}

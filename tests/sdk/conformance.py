@@ -35,6 +35,7 @@ import importlib.metadata
 import inspect
 import json
 import math
+import datetime
 import os
 import re
 import shutil
@@ -80,7 +81,16 @@ EXPECTED_ROUTES = [
     f"POST {STA}/programs/publishjobs",
     f"GET {STA}/programs/publishjobs/{{id}}",
     "GET /api/v2/organizations/me",
+    f"POST {STA}/topics/testphrase/jobs",
+    f"GET {STA}/topics/testphrase/jobs/{{id}}",
+    "POST /api/v2/analytics/transcripts/aggregates/query",
+    "GET /api/v2/routing/queues",
+    "GET /api/v2/flows",
 ]
+
+# The project's own seed: queues, flows and sample transcripts (SPEC 9).
+SEED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                         "sandbox-seed.yaml")
 
 # Fields the contract says are always present (SPEC 8.3, 8.4, 9). List-typed ones carry
 # the rule "arrays present even when empty". Optional fields (description, nextUri,
@@ -124,7 +134,8 @@ def route_of(method, url):
     segs = path.split("/")
     if path.startswith(STA + "/"):
         base = len(STA.split("/"))
-        segs = [s if i <= base or s in ("topics", "programs", "publishjobs") else "{id}"
+        segs = [s if i <= base or s in ("topics", "programs", "publishjobs", "testphrase", "jobs")
+                else "{id}"
                 for i, s in enumerate(segs)]
     return f"{method} {'/'.join(segs)}"
 
@@ -323,7 +334,7 @@ class Sandbox:
         self.proc = subprocess.Popen(
             [binary, "sandbox", "serve", "--listen", "127.0.0.1:0",
              "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET,
-             "--rate-limit", str(rate_limit)],
+             "--rate-limit", str(rate_limit), "--seed-file", SEED_FILE],
             cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=self.stderr)
         try:
@@ -972,6 +983,66 @@ def sec_org(ctx):
         REC.expect(route, again.id == org.id, "the org id changed between two reads")
 
 
+def sec_detection(ctx):
+    """SPEC 8.8: transcript aggregates grouped by topic, and test-phrase jobs."""
+    # A published topic the seeded transcripts mention.
+    req = mk(pc.TopicRequest, name="Conformance disclosure", dialect="en-US",
+             strictness="72", participants="Internal", matching_type="Lexical",
+             phrases=[mk(pc.Phrase, text="this call may be recorded")])
+    topic = create_topic(ctx, req)
+    if topic is None:
+        return
+    job = call(ctx.api.post_speechandtextanalytics_topics_publishjobs,
+               mk(pc.TopicJobRequest, topic_ids=[topic.id]))
+    if job is not None:
+        poll_job(ctx, ctx.api.get_speechandtextanalytics_topics_publishjob, R_TOPIC_JOB, job.id)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start = now - datetime.timedelta(days=7)
+    fmt = "%Y-%m-%dT%H:%M:%S.000Z"
+    query = mk(pc.TranscriptAggregationQuery,
+               interval=f"{start.strftime(fmt)}/{now.strftime(fmt)}",
+               group_by=["topicId"], metrics=["nTopicCommunications"],
+               filter=mk(pc.TranscriptAggregateQueryFilter, type="or", predicates=[
+                   mk(pc.TranscriptAggregateQueryPredicate, type="dimension",
+                      dimension="topicId", operator="matches", value=topic.id)]))
+    route = "POST /api/v2/analytics/transcripts/aggregates/query"
+    resp = call(pc.AnalyticsApi(ctx.client).post_analytics_transcripts_aggregates_query, query)
+    if resp is not None:
+        counts = [m.stats.count for r in (resp.results or []) for d in (r.data or [])
+                  for m in (d.metrics or []) if m.metric == "nTopicCommunications"]
+        REC.expect(route, counts and counts[0] > 0,
+                   f"the seeded transcripts should mention the topic: {counts}")
+    phrase_req = mk(pc.TestTopicPhraseJobRequest,
+                    topic=mk(pc.TestTopicPhraseTopic,
+                             phrase=mk(pc.TestTopicPhrasePhrase, text="close my account"),
+                             strictness="72", matching_type="Lexical", dialect="en-US",
+                             participants="External"),
+                    transcripts_filters=mk(pc.TranscriptsFilters, media_type="all"))
+    job = call(ctx.api.post_speechandtextanalytics_topics_testphrase_jobs, phrase_req)
+    route = f"GET {STA}/topics/testphrase/jobs/{{id}}"
+    if job is not None:
+        done = None
+        for _ in range(40):
+            done = call(ctx.api.get_speechandtextanalytics_topics_testphrase_job, job.id)
+            if done is None or done.state in ("Completed", "Failed", OUTDATED):
+                break
+            time.sleep(0.05)
+        if done is not None:
+            REC.expect(route, done.state == "Completed", f"job ended {done.state!r}")
+            REC.expect(route, (done.processed_transcripts_count or 0) > 0
+                       and (done.matched_transcripts_count or 0) > 0,
+                       f"counts {done.processed_transcripts_count}/{done.matched_transcripts_count}")
+    queues = call(pc.RoutingApi(ctx.client).get_routing_queues, name="Retention")
+    if queues is not None:
+        REC.expect("GET /api/v2/routing/queues",
+                   sorted(q.name for q in queues.entities or []) == ["Retention EN", "Retention ES"],
+                   f"name filter: {[q.name for q in queues.entities or []]}")
+    flows = call(pc.ArchitectApi(ctx.client).get_flows, type=["inboundcall"])
+    if flows is not None:
+        REC.expect("GET /api/v2/flows", len(flows.entities or []) == 2,
+                   f"flows: {[f.name for f in flows.entities or []]}")
+
+
 def sec_rate_limit(binary):
     """A 429 surfaces at once (SDK retries off) and its body is an ErrorBody."""
     sandbox = Sandbox(binary, rate_limit=1)
@@ -1018,7 +1089,7 @@ def main():
     watchdog.start()
     try:
         ctx = Ctx(sdk_client(sandbox.url))
-        for section in (sec_topics, sec_programs, sec_org, sec_rejects):
+        for section in (sec_topics, sec_programs, sec_org, sec_detection, sec_rejects):
             try:
                 section(ctx)
             except Exception as e:
