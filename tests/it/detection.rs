@@ -189,7 +189,10 @@ fn plan_with_hits_shows_detections_beside_each_change() {
     );
     let md = repo.run_against(&sandbox, &["plan", "--hits", "--format", "markdown"]);
     assert_eq!(md.code, 0, "{}", md.stderr);
-    insta::assert_snapshot!("plan_hits_markdown", md.stdout.replace(&sandbox.url, "SANDBOX"));
+    insta::assert_snapshot!(
+        "plan_hits_markdown",
+        md.stdout.replace(&sandbox.url, "SANDBOX")
+    );
     let json = repo.run_against(&sandbox, &["plan", "--hits=7", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
     let hits = &v["changes"][0]["hits"];
