@@ -98,6 +98,16 @@ pub enum Command {
         after_help = "Examples:\n  speechops apply --sandbox --auto-approve\n  speechops plan --out plan.json && speechops apply plan.json --auto-approve"
     )]
     Apply(ApplyArgs),
+    /// Scaffold a rule repository (refuses to overwrite anything)
+    #[command(
+        after_help = "Examples:\n  speechops init speech-rules && cd speech-rules && speechops plan --sandbox"
+    )]
+    Init(InitArgs),
+    /// Rewrite spec files in canonical layout, comments kept
+    #[command(
+        after_help = "Examples:\n  speechops fmt\n  speechops fmt --check          # exit 1 naming unformatted files"
+    )]
+    Fmt(FmtArgs),
     /// Run the detection tests against the specs, locally
     #[command(
         after_help = "Examples:\n  speechops test\n  speechops test --format markdown >> \"$GITHUB_STEP_SUMMARY\""
@@ -124,6 +134,23 @@ pub enum Command {
         after_help = "Examples:\n  speechops completions bash > /etc/bash_completion.d/speechops"
     )]
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder to create the repository in (default: the current folder)
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Change nothing; exit 1 naming the files that are not formatted
+    #[arg(long)]
+    pub check: bool,
+    /// Files to format [default: every spec file and detection test]
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

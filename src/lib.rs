@@ -11,6 +11,7 @@ pub mod commands;
 pub mod detect;
 pub mod diff;
 pub mod executor;
+pub mod format;
 pub mod genesys;
 pub mod hits;
 pub mod model;

@@ -3,7 +3,9 @@
 pub mod apply;
 pub mod audit;
 pub mod completions;
+pub mod fmt;
 pub mod import;
+pub mod init;
 pub mod plan;
 pub mod sandbox;
 pub mod schema;
@@ -51,6 +53,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Apply(args) => apply::run(&global, &args),
         Command::Import(args) => import::run(&global, &args),
         Command::Test(args) => test::run(&global, &args),
+        Command::Init(args) => init::run(&args),
+        Command::Fmt(args) => fmt::run(&global, &args),
         Command::Audit(cmd) => audit::run(&global, &cmd),
         Command::Sandbox(cmd) => sandbox::run(&global, &cmd),
         Command::Schema(args) => schema::run(&global, &args),

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adoption;
 mod apply;
 mod audit;
 mod client;

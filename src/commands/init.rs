@@ -1,0 +1,190 @@
+//! `speechops init [DIR]` (SPEC 11): a new rule repository that works at once:
+//! `validate`, `test`, `fmt --check` and `plan --sandbox` all succeed right after it.
+//! Nothing that exists is overwritten: if any file is already there, nothing is written.
+
+use std::path::{Path, PathBuf};
+
+use crate::Outcome;
+use crate::cli::InitArgs;
+use crate::model::Kind;
+use crate::spec::kinds::json_schema;
+
+const TOPIC: &str = "# yaml-language-server: $schema=../../schemas/speechops.schema.json
+# An example topic: edit it, or copy it for your own. `speechops validate` checks it.
+kind: Topic
+name: Recording disclosure
+description: Agent states that the call may be recorded
+dialect: en-US
+strictness: \"72\"
+participants: Internal
+tags: [compliance]
+phrases:
+  - text: this call may be recorded
+  - text: calls are recorded for quality and training purposes
+";
+
+const PROGRAM: &str = "# yaml-language-server: $schema=../../schemas/speechops.schema.json
+# A program groups topics; map it to queues in Genesys (or with `queues:` here).
+kind: Program
+name: Compliance
+description: Topics scored on every call
+topics: [Recording disclosure]
+";
+
+const TEST: &str = "# Detection tests: sample transcripts and the topics they must (not) trigger.
+# `speechops test` runs them, and so does every `speechops plan`.
+kind: DetectionTest
+name: The agent discloses the recording
+dialect: en-US
+transcript:
+  - agent: Hello, this call may be recorded.
+  - customer: That is fine.
+expect:
+  detected: [Recording disclosure]
+";
+
+const CONFIG: &str = "# speechops project config (see the speechops README).
+rulesDir: rules
+testsDir: speech-tests
+# Deleting a spec deletes its object on merge (shown as `- delete` in the pull request).
+prune: false
+# Objects that exist in the org but are not managed here are never overwritten silently.
+takeover: refuse
+guards: { maxChangePercent: 30 }
+# One target per org; `plan --sandbox` needs none.
+# defaultTarget: prod
+# targets:
+#   prod: { region: eu-west-1 }
+";
+
+const GITIGNORE: &str =
+    "# speechops local state: the embedded sandbox org, the apply lock, CI scratch files.
+.speechops/
+speechops.lock.lock
+.speechops-ci/
+";
+
+const WORKFLOW: &str = include_str!("../../.github/workflows/speechops-reconcile.yml");
+
+/// `(path under .github/speechops, contents)` of the workflow's scripts.
+const SCRIPTS: [(&str, &str); 8] = [
+    ("apply.sh", include_str!("../../.github/speechops/apply.sh")),
+    (
+        "comment.sh",
+        include_str!("../../.github/speechops/comment.sh"),
+    ),
+    (
+        "commit-state.sh",
+        include_str!("../../.github/speechops/commit-state.sh"),
+    ),
+    ("drift.sh", include_str!("../../.github/speechops/drift.sh")),
+    (
+        "fork-check.sh",
+        include_str!("../../.github/speechops/fork-check.sh"),
+    ),
+    (
+        "install.sh",
+        include_str!("../../.github/speechops/install.sh"),
+    ),
+    ("lib.sh", include_str!("../../.github/speechops/lib.sh")),
+    ("plan.sh", include_str!("../../.github/speechops/plan.sh")),
+];
+
+/// Every file of a new repository, relative to its root.
+fn files() -> anyhow::Result<Vec<(PathBuf, String, bool)>> {
+    let mut out: Vec<(PathBuf, String, bool)> = vec![
+        (
+            "rules/topics/recording-disclosure.yaml".into(),
+            TOPIC.into(),
+            false,
+        ),
+        (
+            "rules/programs/compliance.yaml".into(),
+            PROGRAM.into(),
+            false,
+        ),
+        (
+            "speech-tests/recording-disclosure.yaml".into(),
+            TEST.into(),
+            false,
+        ),
+        ("speechops.yaml".into(), CONFIG.into(), false),
+        (".gitignore".into(), GITIGNORE.into(), false),
+        (
+            ".github/workflows/speechops-reconcile.yml".into(),
+            WORKFLOW.into(),
+            false,
+        ),
+    ];
+    for (name, text) in SCRIPTS {
+        out.push((
+            PathBuf::from(".github/speechops").join(name),
+            text.to_string(),
+            true,
+        ));
+    }
+    for (kind, file) in [
+        (None, "speechops.schema.json"),
+        (Some(Kind::Topic), "topic.schema.json"),
+        (Some(Kind::Program), "program.schema.json"),
+        (Some(Kind::SpeechRule), "speechrule.schema.json"),
+    ] {
+        let schema = serde_json::to_string_pretty(&json_schema(kind))? + "\n";
+        out.push((PathBuf::from("schemas").join(file), schema, false));
+    }
+    Ok(out)
+}
+
+/// Runs `speechops init`.
+pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
+    let root = &args.dir;
+    let files = files()?;
+    let existing: Vec<String> = files
+        .iter()
+        .map(|(rel, _, _)| root.join(rel))
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !existing.is_empty() {
+        anyhow::bail!(
+            "{} already has {}; nothing was written (init never overwrites)",
+            root.display(),
+            existing.join(", ")
+        );
+    }
+    for (rel, text, executable) in &files {
+        let path = root.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        if *executable {
+            make_executable(&path)?;
+        }
+    }
+    let shown = if root == Path::new(".") {
+        String::new()
+    } else {
+        format!("cd {} && ", root.display())
+    };
+    super::out(&format!(
+        "Created a rule repository in {} ({} files). Next:\n  {shown}speechops validate && speechops test && speechops plan --sandbox\n",
+        root.display(),
+        files.len()
+    ));
+    Ok(Outcome::Success)
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| anyhow::anyhow!("cannot make {} executable: {e}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn make_executable(_: &Path) -> anyhow::Result<()> {
+    Ok(())
+}

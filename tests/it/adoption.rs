@@ -1,0 +1,95 @@
+//! Issue 18: from zero to a running rule repository: `init`, `fmt`.
+
+use crate::support::{self, Repo};
+
+#[test]
+fn init_then_validate_test_fmt_and_plan_on_the_sandbox_all_succeed() {
+    let repo = Repo::new();
+    let init = repo.run(&["init", "new-rules"]);
+    assert_eq!(init.code, 0, "{}\n{}", init.stdout, init.stderr);
+    let dir = repo.path().join("new-rules");
+    for args in [
+        vec!["validate", "--strict"],
+        vec!["test"],
+        vec!["fmt", "--check"],
+        vec!["plan", "--sandbox", "--detailed-exitcode"],
+    ] {
+        let run = support::run(support::speechops(&dir).args(&args));
+        let expected = if args[0] == "plan" { 2 } else { 0 };
+        assert_eq!(
+            run.code, expected,
+            "{args:?}:\n{}\n{}",
+            run.stdout, run.stderr
+        );
+    }
+    for f in [
+        "schemas/speechops.schema.json",
+        ".github/workflows/speechops-reconcile.yml",
+        ".github/speechops/plan.sh",
+        ".gitignore",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let gitignore = std::fs::read_to_string(dir.join(".gitignore")).expect("gitignore");
+    assert!(gitignore.contains(".speechops/") && gitignore.contains("speechops.lock.lock"));
+    assert!(
+        !gitignore.contains("speechops.lock\n"),
+        "the lockfile is committed"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(".github/speechops/plan.sh"))
+            .expect("script")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "scripts are executable");
+    }
+}
+
+#[test]
+fn init_never_overwrites_anything() {
+    let repo = Repo::new();
+    repo.write("speechops.yaml", "rulesDir: mine\n");
+    let init = repo.run(&["init"]);
+    assert_eq!(init.code, 1);
+    assert!(init.stderr.contains("speechops.yaml"), "{}", init.stderr);
+    assert!(
+        init.stderr.contains("nothing was written"),
+        "{}",
+        init.stderr
+    );
+    assert_eq!(repo.read("speechops.yaml"), "rulesDir: mine\n");
+    assert!(!repo.path().join("rules").exists());
+}
+
+#[test]
+fn fmt_rewrites_layout_keeps_comments_and_check_names_unformatted_files() {
+    let repo = Repo::new();
+    let messy = "# why this topic exists\nkind:   Topic\nname: Greeting   # shown in Genesys\ndialect: en-US\nphrases:\n    -   text: good morning\n";
+    repo.write("rules/t.yaml", messy);
+    let check = repo.run(&["fmt", "--check"]);
+    assert_eq!(check.code, 1);
+    assert!(
+        check.stderr.contains("not formatted: rules/t.yaml"),
+        "{}",
+        check.stderr
+    );
+    assert_eq!(repo.read("rules/t.yaml"), messy, "--check changes nothing");
+    let fmt = repo.run(&["fmt"]);
+    assert_eq!(fmt.code, 0, "{}", fmt.stderr);
+    assert_eq!(
+        repo.read("rules/t.yaml"),
+        "# why this topic exists\nkind: Topic\nname: Greeting # shown in Genesys\ndialect: en-US\nphrases:\n  - text: good morning\n"
+    );
+    assert_eq!(repo.run(&["fmt", "--check"]).code, 0);
+    assert_eq!(repo.run(&["validate"]).code, 0);
+    repo.write("rules/bad.yaml", "kind: [Topic\n");
+    let bad = repo.run(&["fmt", "rules/bad.yaml"]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("rules/bad.yaml: not valid YAML"),
+        "{}",
+        bad.stderr
+    );
+}
