@@ -227,7 +227,7 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Kind of object to import: Topic, Program or SpeechRule
+    /// Kind of object to import: Topic, Program, SpeechRule, or all
     #[arg(long)]
     pub kind: String,
     /// Only objects whose name matches this glob

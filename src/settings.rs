@@ -120,7 +120,7 @@ pub enum SettingsError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid config {path}: {message}")]
+    #[error("invalid config {}:{message}", path.display())]
     Invalid { path: PathBuf, message: String },
     #[error("unknown target {name:?} (known: {known})")]
     UnknownTarget { name: String, known: String },
@@ -197,12 +197,42 @@ fn load_config(explicit: Option<&Path>) -> Result<(Config, PathBuf), SettingsErr
         path: path.clone(),
         source,
     })?;
-    let config: Config = serde_saphyr::from_str(&text).map_err(|e| SettingsError::Invalid {
+    let config = parse_config(&text).map_err(|message| SettingsError::Invalid {
         path: path.clone(),
-        message: e.to_string(),
+        message,
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok((config, base))
+}
+
+/// The config, read with the spec loader's YAML reader: errors say `line:column`, name
+/// the key, and suggest the closest allowed key (`rulesDri` → `rulesDir`).
+fn parse_config(text: &str) -> Result<Config, String> {
+    use crate::spec::yaml;
+    let mut docs = yaml::parse_documents(text).into_iter();
+    let node = match docs.next() {
+        None => return Ok(Config::default()),
+        Some(Err(e)) => {
+            let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+            return Err(format!("{}:{}: {}{hint}", e.line, e.column, e.message));
+        }
+        Some(Ok(node)) => node,
+    };
+    if docs.next().is_some() {
+        return Err("the config holds one YAML document, not several".into());
+    }
+    if matches!(node.value, yaml::Value::Null) {
+        return Ok(Config::default());
+    }
+    yaml::from_node::<Config>(&node).map_err(|e| {
+        let (line, column) = if e.line == 0 {
+            (node.line, node.column)
+        } else {
+            (e.line, e.column)
+        };
+        let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+        format!("{line}:{column}: {}{hint}", e.message)
+    })
 }
 
 fn env_nonempty(name: &str) -> Option<String> {

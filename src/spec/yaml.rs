@@ -443,10 +443,13 @@ pub fn parse_documents(text: &str) -> Vec<Result<Node, ParseError>> {
                 let m = e.marker();
                 let info = e.info();
                 let message = info.strip_suffix('.').unwrap_or(&info).to_string();
+                let hint = message.contains("tab").then(|| {
+                    "YAML indents with spaces only: replace the tab with spaces".to_string()
+                });
                 out.push(Err(ParseError {
                     code: "yaml.syntax",
                     message,
-                    hint: None,
+                    hint,
                     line: (m.line() as u64).max(1),
                     column: m.col() as u64 + 1,
                 }));
@@ -606,10 +609,41 @@ impl de::Error for DeError {
         DeError::new("spec.invalid", msg.to_string(), None)
     }
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        // Users never see the spec types' Rust names: say what to write instead.
+        let expected = exp.to_string();
+        let (what, hint) = match expected.as_str() {
+            "struct TopicPhraseSpec" => (
+                "a phrase (a mapping with `text`)".to_string(),
+                Some(
+                    "write `- text: …` (with `strictness:` or `sentiment:` below it if needed)"
+                        .to_string(),
+                ),
+            ),
+            "struct RulePhraseSpec" => (
+                "a phrase (a mapping with `phrase`)".to_string(),
+                Some("write `- phrase: …` (with `matchType:` below it if needed)".to_string()),
+            ),
+            "struct ScoringSpec" => (
+                "a scoring directive (a mapping with `type` and `value`)".to_string(),
+                Some("write `- type: additive` and `value: 0.5` below it".to_string()),
+            ),
+            "a sequence" => (
+                "a list".to_string(),
+                Some(
+                    "write a list: `[First, Second]`, or one `- item` per line below the key"
+                        .to_string(),
+                ),
+            ),
+            "f64" | "f32" => ("a number".to_string(), None),
+            "u8" | "u16" | "u32" | "u64" | "usize" | "i32" | "i64" => {
+                ("a whole number".to_string(), None)
+            }
+            other => (other.to_string(), None),
+        };
         DeError::new(
             "spec.invalid-type",
-            format!("invalid type: {unexp}, expected {exp}"),
-            None,
+            format!("invalid type: {unexp}, expected {what}"),
+            hint,
         )
     }
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
@@ -626,7 +660,7 @@ impl de::Error for DeError {
                 "unknown value `{variant}`, expected one of {}",
                 list(expected)
             ),
-            closest(variant, expected.iter().copied()).map(|c| format!("did you mean `{c}`?")),
+            suggest_value(variant, expected),
         )
     }
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
@@ -667,6 +701,34 @@ pub fn list(items: &[&str]) -> String {
 
 /// The candidate closest to `word` (case-insensitive edit distance), if close enough
 /// to be a plausible typo.
+/// A hint for an unknown enum value. Dialects (`xx-YY`) are not suggested by spelling
+/// (`en-CA` is not a typo of `en-ZA`): the dialects of the same language, or of the same
+/// country, are listed instead.
+fn suggest_value(variant: &str, expected: &[&str]) -> Option<String> {
+    let is_dialect = |s: &str| s.len() == 5 && s.as_bytes().get(2) == Some(&b'-');
+    if is_dialect(variant) && expected.iter().all(|e| is_dialect(e)) {
+        let (lang, country) = variant.split_at(2);
+        let country = country.trim_start_matches('-');
+        let same: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|e| {
+                e.get(..2).is_some_and(|l| l.eq_ignore_ascii_case(lang))
+                    || e.get(3..).is_some_and(|c| c.eq_ignore_ascii_case(country))
+            })
+            .collect();
+        return Some(if same.is_empty() {
+            format!("`{variant}` is not a Genesys topic dialect")
+        } else {
+            format!(
+                "`{variant}` is not a Genesys topic dialect; the closest are {}",
+                list(&same)
+            )
+        });
+    }
+    closest(variant, expected.iter().copied()).map(|c| format!("did you mean `{c}`?"))
+}
+
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let w = word.to_lowercase();
     let limit = (w.chars().count() / 3).max(2);

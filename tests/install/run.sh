@@ -184,6 +184,24 @@ else
   not_ok "SPEECHOPS_VERSION overrides the VERSION file" "$work/pinned/out"
 fi
 
+# 8. Inside a checkout of speechops (its own CI), with no SPEECHOPS_VERSION: builds the
+#    checkout; SPEECHOPS_FROM_SOURCE=0 installs the release instead.
+mkdir -p "$work/checkout/cwd" "$work/release-only/cwd"
+printf '[package]\nname = "speechops"\n' > "$work/checkout/cwd/Cargo.toml"
+printf '[package]\nname = "speechops"\n' > "$work/release-only/cwd/Cargo.toml"
+if run_installer checkout "$work/release-good" \
+  && grep -q -- "^install --locked --path \. " "$work/checkout/cargo.args"; then
+  ok "speechops checkout: builds the checkout"
+else
+  not_ok "speechops checkout: builds the checkout" "$work/checkout/out"
+fi
+if run_installer release-only "$work/release-good" SPEECHOPS_FROM_SOURCE=0 \
+  && [ ! -e "$work/release-only/cargo.args" ] && grep -q 'SHA-256 verified' "$work/release-only/out"; then
+  ok "speechops checkout, SPEECHOPS_FROM_SOURCE=0: installs the release"
+else
+  not_ok "speechops checkout, SPEECHOPS_FROM_SOURCE=0: installs the release" "$work/release-only/out"
+fi
+
 total=$((passed + failed))
 if [ "$failed" -eq 0 ]; then
   echo "install.sh tests: $passed/$total passed ($target)"

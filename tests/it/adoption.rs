@@ -93,3 +93,50 @@ fn fmt_rewrites_layout_keeps_comments_and_check_names_unformatted_files() {
         bad.stderr
     );
 }
+
+/// Issue 18: error messages a new user meets first, each in the user's words.
+#[test]
+fn first_mistakes_get_errors_in_the_users_words() {
+    let repo = Repo::new();
+    repo.write(
+        "rules/a.yaml",
+        "kind: Topic\nname: A\ndialect: en-CA\nphrases:\n  - I love it\n",
+    );
+    repo.write(
+        "rules/p.yaml",
+        "kind: Program\nname: P\ntopics: Same name\n",
+    );
+    repo.write(
+        "rules/tab.yaml",
+        "kind: Topic\nname: B\ndialect: en-US\nphrases:\n\t- text: x\n",
+    );
+    let run = repo.run(&["validate", "--no-color", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let diags: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let text = diags.to_string();
+    assert!(
+        !text.contains("TopicPhraseSpec"),
+        "no internal type names: {text}"
+    );
+    assert!(text.contains("write `- text: …`"), "{text}");
+    assert!(!text.contains("did you mean `en-ZA`"), "{text}");
+    assert!(text.contains("the closest are `en-US`"), "{text}");
+    assert!(text.contains("`fr-CA`"), "{text}");
+    assert!(text.contains("write a list: `[First, Second]`"), "{text}");
+    assert!(text.contains("replace the tab with spaces"), "{text}");
+
+    repo.write("speechops.yaml", "rulesDri: rules\n");
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.matches("error").count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("speechops.yaml:1:1"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `rulesDir`"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("<input>"), "{}", run.stderr);
+
+    let help = repo.run(&["import", "--help"]);
+    assert!(help.stdout.contains("or all"), "{}", help.stdout);
+}
