@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::diff::{Action, Change, Plan, Summary};
-use crate::model::Object;
+use crate::model::{Kind, Object};
 
 /// GitHub's comment limit is 65,536 characters; stay safely below it.
 pub const MARKDOWN_LIMIT: usize = 65_000;
@@ -106,6 +106,52 @@ fn guard_text(g: &crate::diff::Guard) -> String {
     }
 }
 
+/// Where apply runs a change: adopts are recorded first; then topic writes, topic
+/// publishing, program writes, program deletes, program publishing, topic deletes and
+/// speech rules (the executor's phases). Changes are shown in this order.
+fn phase(c: &Change) -> u8 {
+    match (c.kind, c.action) {
+        (_, Action::Adopt) => 0,
+        (Kind::Topic, Action::Create | Action::Update) => 1,
+        (Kind::Topic, Action::Publish) => 2,
+        (Kind::Program, Action::Create | Action::Update) => 3,
+        (Kind::Program, Action::Delete) => 4,
+        (Kind::Program, Action::Publish) => 5,
+        (Kind::Topic, Action::Delete) => 6,
+        _ => 7,
+    }
+}
+
+/// The changes to show, in apply order, each with whether a publish follows it. A
+/// publish that follows a create or update of the same object is shown on that
+/// change's line, not as an entry of its own.
+pub fn shown(plan: &Plan) -> Vec<(&Change, bool)> {
+    let written: std::collections::BTreeSet<(Kind, &str)> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update))
+        .map(|c| (c.kind, c.name.as_str()))
+        .collect();
+    let published: std::collections::BTreeSet<(Kind, &str)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Publish)
+        .map(|c| (c.kind, c.name.as_str()))
+        .collect();
+    let mut out: Vec<(&Change, bool)> = plan
+        .changes
+        .iter()
+        .filter(|c| !(c.action == Action::Publish && written.contains(&(c.kind, c.name.as_str()))))
+        .map(|c| {
+            let then_publish = matches!(c.action, Action::Create | Action::Update)
+                && published.contains(&(c.kind, c.name.as_str()));
+            (c, then_publish)
+        })
+        .collect();
+    out.sort_by(|(a, _), (b, _)| (phase(a), &a.name).cmp(&(phase(b), &b.name)));
+    out
+}
+
 /// The summary line of SPEC 5.
 pub fn summary_line(s: &Summary) -> String {
     format!(
@@ -135,26 +181,29 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
             plan.target
         );
     } else {
-        let _ = writeln!(out, "speechops plan for target {:?}:\n", plan.target);
-        for c in &plan.changes {
-            let _ = writeln!(
-                out,
-                "  {}",
-                paint(style, action_color(c.action), &change_line(c))
-            );
+        let _ = writeln!(
+            out,
+            "speechops plan for target {:?} (in the order apply runs it):\n",
+            plan.target
+        );
+        let shown = shown(plan);
+        for (c, then_publish) in &shown {
+            let mut line = change_line(c);
+            if *then_publish {
+                line.push_str(" + publish");
+            }
+            let _ = writeln!(out, "  {}", paint(style, action_color(c.action), &line));
             for l in phrase_hit_lines(c) {
                 let _ = writeln!(out, "      {l}");
             }
         }
-        // Updates and deletes show what changes; creates are listed above (the markdown
-        // form shows their full bodies in collapsed blocks).
-        for c in plan
-            .changes
+        // What each write writes: the diff of updates and deletes, the body of creates.
+        for (c, _) in shown
             .iter()
-            .filter(|c| matches!(c.action, Action::Update | Action::Delete))
+            .filter(|(c, _)| matches!(c.action, Action::Create | Action::Update | Action::Delete))
         {
             let _ = writeln!(out, "\n{} {} {:?}:", c.action.symbol(), c.kind, c.name);
-            if c.before.is_none() {
+            if c.before.is_none() && c.action != Action::Create {
                 let _ = writeln!(out, "    (the remote body was not fetched)");
                 continue;
             }
@@ -279,7 +328,10 @@ speechops, and this plan overwrites them: {}\n",
         plan.digest()
     );
 
-    let blocks: Vec<String> = plan.changes.iter().map(markdown_block).collect();
+    let blocks: Vec<String> = shown(plan)
+        .into_iter()
+        .map(|(c, then_publish)| markdown_block(c, then_publish))
+        .collect();
     let mut out = head;
     let mut shown = 0;
     for b in &blocks {
@@ -294,7 +346,8 @@ speechops, and this plan overwrites them: {}\n",
         let _ = writeln!(
             out,
             "\n_…{} more change(s) not shown: the comment would exceed GitHub's size limit. \
-Run `speechops plan` locally or see the job log for the full plan._",
+The whole plan is in the workflow run's `speechops-plan` artifact (`plan.json`, which \
+`speechops apply plan.json` applies), and `speechops plan` prints it all._",
             blocks.len() - shown
         );
     }
@@ -302,18 +355,19 @@ Run `speechops plan` locally or see the job log for the full plan._",
     out
 }
 
-fn markdown_block(c: &Change) -> String {
+fn markdown_block(c: &Change, then_publish: bool) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,
-        "<details><summary><code>{}</code> {} <b>{}</b>{}</summary>\n",
+        "<details><summary><code>{}</code> {} <b>{}</b>{}{}</summary>\n",
         c.action.symbol(),
         c.action.as_str(),
         html_escape(&format!("{} {}", c.kind, c.name)),
         c.renamed_from
             .as_ref()
             .map(|o| format!(" (renamed from {})", html_escape(o)))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        if then_publish { " + publish" } else { "" }
     );
     if let Some(h) = &c.hits {
         if let Some(n) = h.communications {
