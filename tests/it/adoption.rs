@@ -211,3 +211,65 @@ fn example_pr_comment_is_current() {
         "docs/example-pr-comment.md is stale; regenerate it with SPEECHOPS_UPDATE_DOCS=1 cargo test --test it adoption::example_pr_comment_is_current"
     );
 }
+
+/// Issue 18: every command of the howto's tested blocks runs, in order, from a fresh
+/// folder, with the built binary as `speechops` (docs that hold).
+#[test]
+fn the_howto_commands_work_from_a_fresh_folder() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let howto = std::fs::read_to_string(root.join("docs/howto-rule-repo.md")).expect("howto");
+    let mut commands = Vec::new();
+    let mut lines = howto.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("<!-- tested") {
+            assert_eq!(lines.next(), Some("```sh"), "a tested block is a sh block");
+            for l in lines.by_ref() {
+                if l == "```" {
+                    break;
+                }
+                commands.push(l.to_string());
+            }
+        }
+    }
+    assert!(commands.len() >= 5, "{commands:?}");
+    let bin_dir = tempfile::tempdir().expect("bin");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(crate::support::bin(), bin_dir.path().join("speechops"))
+        .expect("link");
+    let work = tempfile::tempdir().expect("work");
+    let path = format!(
+        "{}:{}",
+        bin_dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = format!("set -e\n{}\n", commands.join("\n"));
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(work.path())
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .env_remove("GENESYSCLOUD_REGION")
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{script}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let staged = std::process::Command::new("git")
+        .args(["status", "--porcelain"])
+        .current_dir(work.path().join("speech-rules"))
+        .output()
+        .expect("git");
+    let staged = String::from_utf8_lossy(&staged.stdout);
+    assert!(
+        !staged.contains(".speechops/"),
+        "local state is ignored: {staged}"
+    );
+    assert!(
+        staged.contains("speechops.lock"),
+        "the lockfile is committed: {staged}"
+    );
+}
