@@ -2,8 +2,7 @@
 //! before each write, every write recorded even across kills, and `audit show`.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -179,14 +178,6 @@ fn reverting_an_out_of_band_change_records_what_the_org_held() {
     );
 }
 
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// SIGKILL of an apply of 100 creates at parallelism 4, at 10 seeded points: each
 /// later run resolves the writes the killed one left pending, so at the end every
 /// object in the org is in the log in an entry that confirms its write (`ok`, or
@@ -196,40 +187,11 @@ fn every_write_is_audited_across_kills_at_parallelism_4() {
     let sandbox = Sandbox::with_creds(&["--latency-ms", "3"]);
     let repo = Repo::new();
     repo.write_topics(100, 1, "v1");
-    let audit = repo.path().join("speechops-audit.jsonl");
     let mut seed = 20_261_125u64;
     for round in 0..10 {
-        let before = std::fs::read_to_string(&audit)
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
-        let kill_after = before + 1 + (splitmix(&mut seed) % 30) as usize;
-        let mut child = support::speechops(repo.path())
-            .args([
-                "apply",
-                "--auto-approve",
-                "--parallelism",
-                "4",
-                "--api-url",
-                &sandbox.url,
-            ])
-            .env("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID)
-            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn apply");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            let lines = std::fs::read_to_string(&audit)
-                .map(|s| s.lines().count())
-                .unwrap_or(0);
-            if lines >= kill_after || child.try_wait().expect("wait").is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        let kill_after =
+            support::audit_lines(&repo) + 1 + (support::splitmix(&mut seed) % 30) as usize;
+        support::apply_killed_at(&repo, &sandbox, &["--parallelism", "4"], kill_after);
         let verify = repo.run(&["audit", "verify"]);
         assert_eq!(verify.code, 0, "round {round}: {}", verify.stderr);
     }

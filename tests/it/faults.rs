@@ -11,15 +11,6 @@ use proptest::prelude::*;
 
 use crate::support::{self, Reply, Repo, Sandbox, Scripted, block_on};
 
-/// A tiny deterministic PRNG (splitmix64) for seeded kill points.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn remote_names(sandbox: &Sandbox) -> Vec<String> {
     let mut names: Vec<String> = block_on(sandbox.client().list_topics())
         .expect("list")
@@ -49,42 +40,14 @@ fn assert_converged(repo: &Repo, sandbox: &Sandbox, expected: usize) {
 fn sigkill_at_20_seeded_points_then_converge() {
     let sandbox = Sandbox::with_creds(&["--latency-ms", "1"]);
     let repo = Repo::new();
-    let audit = repo.path().join("speechops-audit.jsonl");
     let mut seed = 20_261_124u64;
     let started = Instant::now();
     for round in 0..20 {
         // Alternate the phrases so every round has 100 writes to interrupt.
         repo.write_topics(100, 1, &format!("round {round}"));
-        let before = std::fs::read_to_string(&audit)
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
-        let kill_after = before + 1 + (splitmix(&mut seed) % 100) as usize;
-        let mut child = support::speechops(repo.path())
-            .args([
-                "apply",
-                "--auto-approve",
-                "--force",
-                "--api-url",
-                &sandbox.url,
-            ])
-            .env("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID)
-            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn apply");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            let lines = std::fs::read_to_string(&audit)
-                .map(|s| s.lines().count())
-                .unwrap_or(0);
-            if lines >= kill_after || child.try_wait().expect("wait").is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        let kill_after =
+            support::audit_lines(&repo) + 1 + (support::splitmix(&mut seed) % 100) as usize;
+        support::apply_killed_at(&repo, &sandbox, &["--force"], kill_after);
         let verify = repo.run(&["audit", "verify"]);
         assert_eq!(verify.code, 0, "round {round}: {}", verify.stderr);
         let converge = repo.run_against(&sandbox, &["apply", "--auto-approve", "--force"]);

@@ -358,3 +358,42 @@ impl Scripted {
             .count()
     }
 }
+
+/// One splitmix64 step: seeded, reproducible test points.
+pub fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Lines in the repository's audit log (0 when there is none).
+pub fn audit_lines(repo: &Repo) -> usize {
+    std::fs::read_to_string(repo.path().join("speechops-audit.jsonl"))
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+/// Starts `speechops apply --auto-approve ARGS` against the sandbox and SIGKILLs it as
+/// soon as the audit log holds `kill_after` lines (or when it ends first).
+pub fn apply_killed_at(repo: &Repo, sandbox: &Sandbox, args: &[&str], kill_after: usize) {
+    let mut child = speechops(repo.path())
+        .args(["apply", "--auto-approve", "--api-url", &sandbox.url])
+        .args(args)
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn apply");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if audit_lines(repo) >= kill_after || child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
