@@ -36,7 +36,15 @@ pub struct GlobalArgs {
     pub target: Option<String>,
     /// AWS-style Genesys region code, e.g. us-east-1 [env: GENESYSCLOUD_REGION, used
     /// only when no config target applies]
-    #[arg(long, global = true, value_name = "CODE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "CODE",
+        long_help = "AWS-style Genesys region code [env: GENESYSCLOUD_REGION, used only when no config target applies]. \
+One of: us-east-1, us-east-2, us-west-2, ca-central-1, eu-west-1, eu-west-2, eu-central-1, \
+eu-central-2, mx-central-1, ap-southeast-2, ap-northeast-1, ap-northeast-2, ap-northeast-3, \
+ap-south-1, ap-southeast-1, sa-east-1, me-central-1, eusc-de-east-1"
+    )]
     pub region: Option<String>,
     /// Explicit API base URL; wins over --region (used for emulators) [env:
     /// GENESYSCLOUD_API_URL, used only when no config target applies]

@@ -118,6 +118,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_help_lists_every_region() {
+        use clap::CommandFactory;
+        let mut cmd = crate::cli::Cli::command();
+        cmd.build();
+        let help = cmd
+            .find_subcommand_mut("plan")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default();
+        for (code, _) in REGIONS {
+            assert!(help.contains(code), "{code} missing from `plan --help`");
+        }
+    }
+
+    #[test]
     fn api_urls_with_credentials_are_refused_without_echoing_them() {
         for raw in [
             "https://user:hunter2@api.example.com",
