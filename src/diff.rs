@@ -222,18 +222,24 @@ impl Plan {
         self.guards.iter().filter(|g| !o.allows(g.guard)).collect()
     }
 
-    /// sha256 over what the plan would do: each change's kind, name, action and the
-    /// sha256 of its `after` body, in order. What reviewers saw on a pull request is
-    /// what merge applies only if this digest is unchanged.
+    /// sha256 over what the plan would do, to whom: each change's kind, name, action,
+    /// remote id, former name, and the sha256 of the body the org holds (`before`) and
+    /// of the body written (`after`), in order. What reviewers saw on a pull request is
+    /// what merge applies only if this digest is unchanged: an edit made in Genesys to
+    /// an object the plan touches changes `before`, and so the digest.
     pub fn digest(&self) -> String {
+        let sha = |o: &Option<Arc<Object>>| o.as_deref().map(Object::sha256).unwrap_or_default();
         let mut lines = String::new();
         for c in &self.changes {
-            let after = c.after.as_deref().map(Object::sha256).unwrap_or_default();
             lines.push_str(&format!(
-                "{}\t{}\t{}\t{after}\n",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                 c.kind,
                 c.name,
-                c.action.as_str()
+                c.action.as_str(),
+                c.id.as_deref().unwrap_or_default(),
+                c.renamed_from.as_deref().unwrap_or_default(),
+                sha(&c.before),
+                sha(&c.after)
             ));
         }
         crate::model::sha256_hex(lines.as_bytes())

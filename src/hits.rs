@@ -128,7 +128,7 @@ pub async fn annotate(client: &Client, plan: &mut Plan, days: u32, now_ms: i64) 
         });
     }
     let mut results = Vec::new();
-    let mut failed: Option<String> = None;
+    let mut failures: Vec<(usize, String)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((n, i, text, Ok((processed, matched)))) => results.push((
@@ -140,13 +140,14 @@ pub async fn annotate(client: &Client, plan: &mut Plan, days: u32, now_ms: i64) 
                     processed,
                 },
             )),
-            Ok((_, _, _, Err(e))) => failed = failed.or(Some(e.to_string())),
-            Err(e) => failed = failed.or(Some(e.to_string())),
+            Ok((n, _, _, Err(e))) => failures.push((n, e.to_string())),
+            Err(e) => failures.push((usize::MAX, e.to_string())),
         }
     }
     // Completion order is not the plan's order: restore it, so output is deterministic.
     results.sort_by_key(|(n, _, _)| *n);
-    if let Some(e) = failed {
+    failures.sort();
+    if let Some((_, e)) = failures.into_iter().next() {
         plan.notes.push(format!(
             "warning: some phrase test jobs failed ({e}); their numbers are not shown"
         ));

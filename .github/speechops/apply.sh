@@ -23,25 +23,28 @@ pulls=$(curl -fsS "${auth[@]}" "$api/repos/$GITHUB_REPOSITORY/commits/$GITHUB_SH
   || fail "cannot ask GitHub which pull request produced $GITHUB_SHA"
 pr=$(printf '%s' "$pulls" | python3 -c '
 import json, sys
-prs = json.load(sys.stdin)
-print(prs[0]["number"] if prs else "")
+merged = [p for p in json.load(sys.stdin) if p.get("merged_at")]
+print(merged[0]["number"] if merged else "")
 ')
 [ -n "$pr" ] || fail "no pull request was merged as $GITHUB_SHA: speechops applies only plans reviewed in a pull request"
 labels=$(printf '%s' "$pulls" | python3 -c '
 import json, sys
-for label in json.load(sys.stdin)[0].get("labels") or []:
+merged = [p for p in json.load(sys.stdin) if p.get("merged_at")]
+for label in merged[0].get("labels") or []:
     print(label.get("name", ""))
 ')
 read -r -a OVERRIDES <<< "$(printf '%s\n' "$labels" | label_flags)"
 
 comments=$(curl -fsS "${auth[@]}" "$api/repos/$GITHUB_REPOSITORY/issues/$pr/comments?per_page=100") \
   || fail "cannot read the comments of pull request #$pr"
+# Only the workflow's own sticky comment counts (written by github-actions[bot]), the
+# last one if there are several.
 reviewed=$(printf '%s' "$comments" | python3 -c '
 import json, sys
-for c in json.load(sys.stdin):
-    body = c.get("body") or ""
-    if "<!-- speechops-plan -->" in body:
-        sys.stdout.write(body)
+bot = [c for c in json.load(sys.stdin)
+       if (c.get("user") or {}).get("login") == "github-actions[bot]"
+       and "<!-- speechops-plan -->" in (c.get("body") or "")]
+sys.stdout.write(bot[-1]["body"] if bot else "")
 ' | digest_of)
 [ -n "$reviewed" ] || fail "pull request #$pr has no speechops plan comment with a digest: the plan was never reviewed"
 

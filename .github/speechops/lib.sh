@@ -21,11 +21,13 @@ label_flags() {
   echo "${flags[*]:-}"
 }
 
-# The reviewed-plan digest in a plan's markdown or comment body (stdin).
+# The reviewed-plan digest in a plan's markdown or comment body (stdin): the LAST
+# marker, which speechops writes as the final line (a spec's text shown in the plan
+# cannot stand in for it).
 digest_of() {
   python3 -c '
 import re, sys
-m = re.search(r"<!-- speechops-digest: ([0-9a-f]{64}) -->", sys.stdin.read())
-print(m.group(1) if m else "")
+found = re.findall(r"<!-- speechops-digest: ([0-9a-f]{64}) -->", sys.stdin.read())
+print(found[-1] if found else "")
 '
 }

@@ -480,3 +480,35 @@ proptest! {
         prop_assert!(p1.changes.iter().all(|c| c.action == Action::Adopt), "{:?}", p1.changes);
     }
 }
+
+#[test]
+fn the_digest_covers_what_the_org_holds_not_only_what_is_written() {
+    let spec = topic("T", &["a", "b"]);
+    let held = topic("T", &["a"]);
+    let edited = topic("T", &["a", "edited in the UI"]);
+    let lock = lock_of(&[(&held, "1")]);
+    let plan_with = |remote_body: &Object| {
+        let r = remote("1", remote_body, true);
+        plan(&PlanInput {
+            target: "t",
+            desired: &[desired(spec.clone())],
+            remote: &[r],
+            lock: &lock,
+            prune: false,
+            max_change_percent: 30.0,
+        })
+    };
+    let reviewed = plan_with(&held);
+    let at_merge = plan_with(&edited);
+    assert_eq!(reviewed.summary(), at_merge.summary(), "the same actions");
+    assert_ne!(
+        reviewed.digest(),
+        at_merge.digest(),
+        "an edit in Genesys changes the digest"
+    );
+    assert_eq!(
+        reviewed.digest(),
+        plan_with(&held).digest(),
+        "deterministic"
+    );
+}

@@ -40,10 +40,15 @@ fn step(repo: &Repo, sandbox: &Sandbox, name: &str, extra_env: &[(&str, &str)]) 
 fn merged_pr(repo: &Repo, labels: &str) -> Scripted {
     let plan =
         std::fs::read_to_string(repo.path().join(".speechops-ci/plan.md")).unwrap_or_default();
-    let comment =
-        serde_json::json!([{"id": 42, "body": format!("<!-- speechops-plan -->\n{plan}")}])
-            .to_string();
-    let pulls = format!(r#"[{{"number": 7, "labels": {labels}}}]"#);
+    let comment = serde_json::json!([
+        // Someone pasting a plan with another digest does not count: only the bot's.
+        {"id": 41, "user": {"login": "mallory"}, "body": "<!-- speechops-plan -->\n<!-- speechops-digest: 0000000000000000000000000000000000000000000000000000000000000000 -->"},
+        {"id": 42, "user": {"login": "github-actions[bot]"}, "body": format!("<!-- speechops-plan -->\n{plan}")}
+    ])
+    .to_string();
+    let pulls = format!(
+        r#"[{{"number": 6, "merged_at": null, "labels": []}}, {{"number": 7, "merged_at": "2026-11-25T10:00:00Z", "labels": {labels}}}]"#
+    );
     Scripted::start(move |req| match (req.method.as_str(), req.path.as_str()) {
         (
             "GET",
@@ -341,6 +346,20 @@ fn reconcile_workflow_never_gives_credentials_to_forks() {
             );
         }
     }
+    // Jobs that run a branch's own scripts (plan, drift) get the read-only client; the
+    // write client is only in the apply job, behind a protected environment.
+    for name in ["plan", "drift"] {
+        let env = jobs[name]["env"].to_string();
+        assert!(
+            env.contains("secrets.GENESYSCLOUD_READONLY_OAUTHCLIENT_ID"),
+            "{name}: {env}"
+        );
+        assert!(
+            !env.contains("secrets.GENESYSCLOUD_OAUTHCLIENT_ID"),
+            "{name}: {env}"
+        );
+    }
+    assert_eq!(jobs["apply"]["environment"], "speechops-apply");
     let fork = &jobs["fork-check"];
     assert!(
         fork["if"]
