@@ -332,3 +332,108 @@ pub struct CompletionsArgs {
     /// Shell to generate completions for
     pub shell: clap_complete::Shell,
 }
+
+/// The global flags each command does not use: hidden from its `--help` (they are
+/// still accepted, and ignored, so scripts that pass them everywhere keep working).
+const UNUSED_GLOBALS: [(&str, &[&str]); 6] = [
+    (
+        "validate",
+        &[
+            "target",
+            "region",
+            "api_url",
+            "sandbox",
+            "lockfile",
+            "audit_log",
+        ],
+    ),
+    (
+        "test",
+        &[
+            "target",
+            "region",
+            "api_url",
+            "sandbox",
+            "lockfile",
+            "audit_log",
+        ],
+    ),
+    (
+        "fmt",
+        &[
+            "target",
+            "region",
+            "api_url",
+            "sandbox",
+            "lockfile",
+            "audit_log",
+            "format",
+        ],
+    ),
+    (
+        "schema",
+        &[
+            "dir",
+            "config",
+            "target",
+            "region",
+            "api_url",
+            "sandbox",
+            "lockfile",
+            "audit_log",
+            "format",
+        ],
+    ),
+    (
+        "completions",
+        &[
+            "dir",
+            "config",
+            "target",
+            "region",
+            "api_url",
+            "sandbox",
+            "lockfile",
+            "audit_log",
+            "format",
+            "no_color",
+        ],
+    ),
+    (
+        "init",
+        &[
+            "dir",
+            "config",
+            "target",
+            "region",
+            "api_url",
+            "sandbox",
+            "lockfile",
+            "audit_log",
+            "format",
+            "no_color",
+        ],
+    ),
+];
+
+/// The command line, with each command's help showing only the global flags it uses.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // Global flags are copied into every subcommand when the command is built.
+    let mut built = cmd.clone();
+    built.build();
+    for (name, unused) in UNUSED_GLOBALS {
+        // Declared on this subcommand (not only propagated), hidden: clap then shows
+        // the subcommand's own copy in its help.
+        let hidden: Vec<clap::Arg> = built
+            .find_subcommand(name)
+            .into_iter()
+            .flat_map(|sc| sc.get_arguments())
+            .filter(|a| a.is_global_set() && unused.contains(&a.get_id().as_str()))
+            .map(|a| a.clone().global(false).hide(true))
+            .collect();
+        cmd = cmd.mut_subcommand(name, |sc| sc.args(hidden));
+    }
+    cmd
+}
