@@ -493,18 +493,6 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             });
         }
     }
-    if !orphans.is_empty() {
-        notes.push(format!(
-            "{} managed object(s) have no spec any more: {}; they are deleted only with \
---prune (or config `prune: true`)",
-            orphans.len(),
-            orphans
-                .iter()
-                .map(|o| format!("{} {:?}", o.kind, o.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
     notes.extend(rename_hints(&changes, &orphans, &by_id));
     let errors = rename_errors(&matches, input.lock, &by_name);
 
@@ -618,9 +606,19 @@ fn rename_errors(
         {
             continue;
         }
+        let known = lock
+            .entries()
+            .into_iter()
+            .filter(|(k, _, _)| *k == kind)
+            .map(|(_, n, _)| n)
+            .chain(by_name.keys().filter(|(k, _)| *k == kind).map(|(_, n)| *n))
+            .collect::<Vec<&str>>();
+        let hint = crate::spec::yaml::closest(old, known)
+            .map(|c| format!(" (did you mean {c:?}?)"))
+            .unwrap_or_default();
         out.push(format!(
-            "{}: `renamedFrom: {old}` names no {kind} in the lockfile or the org, so {:?} would \
-be created as a new object; fix the name, or remove `renamedFrom`",
+            "{}: `renamedFrom: {old}` names no {kind} in the lockfile or the org{hint}, so {:?} \
+would be created as a new object; fix the name, or remove `renamedFrom`",
             d.location.as_deref().unwrap_or("(spec)"),
             d.object.name()
         ));

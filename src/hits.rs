@@ -152,6 +152,12 @@ pub async fn annotate(client: &Client, plan: &mut Plan, days: u32, now_ms: i64) 
             "warning: some phrase test jobs failed ({e}); their numbers are not shown"
         ));
     }
+    if !results.is_empty() && results.iter().all(|(_, _, h)| h.processed == 0) {
+        plan.notes.push(format!(
+            "the org has no transcripts of the last {days} days to test phrases against \
+(with --sandbox: put sample transcripts in sandbox-seed.yaml, see docs/testing-rules.md)"
+        ));
+    }
     if skipped > 0 {
         plan.notes.push(format!(
             "{skipped} new or changed phrase(s) were not tested: at most {MAX_PHRASES} test-phrase jobs run per plan"

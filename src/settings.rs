@@ -142,16 +142,20 @@ impl Settings {
             .clone()
             .or_else(|| config.rules_dir.as_deref().map(rel))
             .unwrap_or_else(|| PathBuf::from("rules"));
+        // `--sandbox` keeps its state beside the sandbox org, never in the repository's
+        // lockfile and audit log: trying things offline must not put a throwaway org
+        // into the committed state or the compliance trail.
+        let state_dir = args.sandbox.clone().unwrap_or_default();
         let lockfile = args
             .lockfile
             .clone()
             .or_else(|| config.lockfile.as_deref().map(rel))
-            .unwrap_or_else(|| PathBuf::from("speechops.lock"));
+            .unwrap_or_else(|| state_dir.join("speechops.lock"));
         let audit_log = args
             .audit_log
             .clone()
             .or_else(|| config.audit_log.as_deref().map(rel))
-            .unwrap_or_else(|| PathBuf::from("speechops-audit.jsonl"));
+            .unwrap_or_else(|| state_dir.join("speechops-audit.jsonl"));
 
         let (target_name, connection) = resolve_target(args, &config, &rel)?;
         let max_change_percent = config

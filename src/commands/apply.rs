@@ -21,6 +21,19 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Failure);
     };
     let desired = super::plan::take_desired(&mut tree);
+    // The detection tests that fail a plan fail an apply too, before anything is sent.
+    if settings.tests_dir.is_dir() {
+        let objects: Vec<&crate::model::Object> = desired.iter().map(|d| &*d.object).collect();
+        match super::test::run_tests(&settings.tests_dir, &objects)? {
+            Some(report) if report.ok() => {}
+            Some(report) => {
+                eprint!("{}", crate::testing::text(&report));
+                eprintln!("error: detection tests failed; nothing was changed");
+                return Ok(Outcome::Failure);
+            }
+            None => return Ok(Outcome::Failure),
+        }
+    }
     if let Some(saved) = &saved {
         if saved.target != settings.target_name {
             eprintln!(

@@ -24,7 +24,7 @@ phrases:
 ";
 
 const PROGRAM: &str = "# yaml-language-server: $schema=../../schemas/speechops.schema.json
-# A program groups topics; map it to queues in Genesys (or with `queues:` here).
+# A program groups topics; map it to queues or flows in Genesys.
 kind: Program
 name: Compliance
 description: Topics scored on every call
@@ -46,7 +46,8 @@ expect:
 const CONFIG: &str = "# speechops project config (see the speechops README).
 rulesDir: rules
 testsDir: speech-tests
-# Deleting a spec deletes its object on merge (shown as `- delete` in the pull request).
+# false: deleting a spec leaves its object in the org (listed as an orphan by name).
+# true: deleting a spec deletes its object on merge (shown as `- delete` in review).
 prune: false
 # Objects that exist in the org but are not managed here are never overwritten silently.
 takeover: refuse
@@ -67,7 +68,7 @@ speechops.lock.lock
 const WORKFLOW: &str = include_str!("../../.github/workflows/speechops-reconcile.yml");
 
 /// `(path under .github/speechops, contents)` of the workflow's scripts.
-const SCRIPTS: [(&str, &str); 8] = [
+const SCRIPTS: [(&str, &str); 9] = [
     ("apply.sh", include_str!("../../.github/speechops/apply.sh")),
     (
         "comment.sh",
@@ -88,6 +89,8 @@ const SCRIPTS: [(&str, &str); 8] = [
     ),
     ("lib.sh", include_str!("../../.github/speechops/lib.sh")),
     ("plan.sh", include_str!("../../.github/speechops/plan.sh")),
+    // The release the installer fetches: the version of the speechops that wrote it.
+    ("VERSION", concat!(env!("CARGO_PKG_VERSION"), "\n")),
 ];
 
 /// Every file of a new repository, relative to its root.
@@ -120,7 +123,7 @@ fn files() -> anyhow::Result<Vec<(PathBuf, String, bool)>> {
         out.push((
             PathBuf::from(".github/speechops").join(name),
             text.to_string(),
-            true,
+            name.ends_with(".sh"),
         ));
     }
     for (kind, file) in [

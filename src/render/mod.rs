@@ -174,10 +174,16 @@ pub fn yaml_diff(before: Option<&Object>, after: Option<&Object>) -> String {
 /// The plan as text.
 pub fn text(plan: &Plan, style: TextStyle) -> String {
     let mut out = String::new();
-    if !plan.has_changes() {
+    if !plan.has_changes() && plan.orphans.is_empty() {
         let _ = writeln!(
             out,
             "No changes. Target {:?} matches the repository.",
+            plan.target
+        );
+    } else if !plan.has_changes() {
+        let _ = writeln!(
+            out,
+            "No changes to apply to target {:?} (see the orphans below).",
             plan.target
         );
     } else {

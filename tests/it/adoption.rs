@@ -26,6 +26,7 @@ fn init_then_validate_test_fmt_and_plan_on_the_sandbox_all_succeed() {
         "schemas/speechops.schema.json",
         ".github/workflows/speechops-reconcile.yml",
         ".github/speechops/plan.sh",
+        ".github/speechops/VERSION",
         ".gitignore",
     ] {
         assert!(dir.join(f).is_file(), "{f}");
@@ -279,9 +280,13 @@ fn the_howto_commands_work_from_a_fresh_folder() {
         !staged.contains(".speechops/"),
         "local state is ignored: {staged}"
     );
+    // The sandbox keeps its own state: the repository's lockfile and audit log stay
+    // for the real org.
+    assert!(!staged.contains("speechops.lock"), "{staged}");
+    assert!(!staged.contains("speechops-audit.jsonl"), "{staged}");
     assert!(
-        staged.contains("speechops.lock"),
-        "the lockfile is committed: {staged}"
+        staged.contains("rules/topics/recording-disclosure.yaml"),
+        "{staged}"
     );
 }
 

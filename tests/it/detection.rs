@@ -235,3 +235,43 @@ fn a_failing_detection_query_is_a_warning_not_a_failed_plan() {
         plan.stdout
     );
 }
+
+/// A failing detection test refuses an apply before anything is sent, as it fails the
+/// plan; and `--sandbox` keeps its state beside the sandbox org.
+#[test]
+fn apply_refuses_when_a_detection_test_fails() {
+    let repo = repo_with_topics();
+    repo.write(
+        "speech-tests/a.yaml",
+        &PASSING.replace(
+            "detected: [Disclosure, Cancel]",
+            "notDetected: [Disclosure]",
+        ),
+    );
+    let apply = repo.run(&["apply", "--sandbox", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        apply
+            .stderr
+            .contains("detection tests failed; nothing was changed"),
+        "{}",
+        apply.stderr
+    );
+    repo.write("speech-tests/a.yaml", PASSING);
+    let apply = repo.run(&["apply", "--sandbox", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(
+        repo.path()
+            .join(".speechops/sandbox/speechops.lock")
+            .is_file()
+    );
+    assert!(
+        repo.path()
+            .join(".speechops/sandbox/speechops-audit.jsonl")
+            .is_file()
+    );
+    assert!(
+        !repo.path().join("speechops.lock").exists(),
+        "the real lockfile is untouched"
+    );
+}
