@@ -462,6 +462,29 @@ pub fn read_entries(path: &Path) -> Result<Vec<Entry>, AuditError> {
         .collect()
 }
 
+/// The entries before the first broken line, and what broke (`None`: the whole log
+/// verifies). An auditor can still read the history up to a tampered line.
+pub fn read_intact_entries(path: &Path) -> Result<(Vec<Entry>, Option<AuditError>), AuditError> {
+    let broken_at = match chain(path) {
+        Ok(_) => return read_entries(path).map(|e| (e, None)),
+        Err(e @ AuditError::Broken { .. }) => e,
+        Err(e) => return Err(e),
+    };
+    let AuditError::Broken { line, .. } = &broken_at else {
+        return Err(broken_at);
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| AuditError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let entries = text
+        .lines()
+        .take(line.saturating_sub(1))
+        .filter_map(|l| split_hash(l).and_then(|(b, _)| serde_json::from_str(&b).ok()))
+        .collect();
+    Ok((entries, Some(broken_at)))
+}
+
 /// Which entries `audit show` lists.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

@@ -101,7 +101,7 @@ fn show(global: &GlobalArgs, settings: &Settings, args: &AuditShowArgs) -> anyho
         since,
         run: args.run.clone(),
     };
-    let entries = audit::read_entries(&settings.audit_log)?;
+    let (entries, broken) = audit::read_intact_entries(&settings.audit_log)?;
     let shown: Vec<&audit::Entry> = entries.iter().filter(|e| filter.keeps(e)).collect();
     let out = match global.format {
         Format::Json => {
@@ -112,5 +112,14 @@ fn show(global: &GlobalArgs, settings: &Settings, args: &AuditShowArgs) -> anyho
         _ => audit::render_history(&shown),
     };
     super::out(&out);
+    if let Some(e) = broken {
+        eprintln!(
+            "error: {e}; only the entries before that line are shown (run `speechops audit verify`)"
+        );
+        return Ok(Outcome::Failure);
+    }
+    if shown.is_empty() && global.format != Format::Json {
+        eprintln!("note: no audit entry matches these filters");
+    }
     Ok(Outcome::Success)
 }

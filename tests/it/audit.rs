@@ -355,3 +355,23 @@ fn audit_show_is_readable_history_with_filters_and_json() {
     assert_eq!(bad.code, 1);
     assert!(bad.stderr.contains("--since"), "{}", bad.stderr);
 }
+
+/// An auditor can still read the history up to a tampered line; the tampering is named.
+#[test]
+fn audit_show_on_a_broken_log_shows_the_intact_history_and_fails() {
+    let repo = Repo::new();
+    fixture_log(&repo);
+    let log = repo.read("speechops-audit.jsonl");
+    let mut lines: Vec<String> = log.lines().map(str::to_string).collect();
+    lines[2] = lines[2].replacen("\"actor\":\"bob\"", "\"actor\":\"eve\"", 1);
+    repo.write("speechops-audit.jsonl", &(lines.join("\n") + "\n"));
+    let show = repo.run(&["audit", "show"]);
+    assert_eq!(show.code, 1);
+    assert!(
+        show.stdout.contains("#1 ") && show.stdout.contains("#2 "),
+        "{}",
+        show.stdout
+    );
+    assert!(!show.stdout.contains("#3 "), "{}", show.stdout);
+    assert!(show.stderr.contains("line 3"), "{}", show.stderr);
+}
