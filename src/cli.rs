@@ -335,85 +335,26 @@ pub struct CompletionsArgs {
 
 /// The global flags each command does not use: hidden from its `--help` (they are
 /// still accepted, and ignored, so scripts that pass them everywhere keep working).
+/// Global flags that pick a target and its state: unused by the offline commands.
+const TARGET_FLAGS: [&str; 6] = [
+    "target",
+    "region",
+    "api_url",
+    "sandbox",
+    "lockfile",
+    "audit_log",
+];
+
+/// The global flags each command does not use besides [`TARGET_FLAGS`]: hidden from its
+/// `--help` (they are still accepted, and ignored, so scripts that pass them everywhere
+/// keep working).
 const UNUSED_GLOBALS: [(&str, &[&str]); 6] = [
-    (
-        "validate",
-        &[
-            "target",
-            "region",
-            "api_url",
-            "sandbox",
-            "lockfile",
-            "audit_log",
-        ],
-    ),
-    (
-        "test",
-        &[
-            "target",
-            "region",
-            "api_url",
-            "sandbox",
-            "lockfile",
-            "audit_log",
-        ],
-    ),
-    (
-        "fmt",
-        &[
-            "target",
-            "region",
-            "api_url",
-            "sandbox",
-            "lockfile",
-            "audit_log",
-            "format",
-        ],
-    ),
-    (
-        "schema",
-        &[
-            "dir",
-            "config",
-            "target",
-            "region",
-            "api_url",
-            "sandbox",
-            "lockfile",
-            "audit_log",
-            "format",
-        ],
-    ),
-    (
-        "completions",
-        &[
-            "dir",
-            "config",
-            "target",
-            "region",
-            "api_url",
-            "sandbox",
-            "lockfile",
-            "audit_log",
-            "format",
-            "no_color",
-        ],
-    ),
-    (
-        "init",
-        &[
-            "dir",
-            "config",
-            "target",
-            "region",
-            "api_url",
-            "sandbox",
-            "lockfile",
-            "audit_log",
-            "format",
-            "no_color",
-        ],
-    ),
+    ("validate", &[]),
+    ("test", &[]),
+    ("fmt", &["format"]),
+    ("schema", &["dir", "config", "format"]),
+    ("completions", &["dir", "config", "format", "no_color"]),
+    ("init", &["dir", "config", "format", "no_color"]),
 ];
 
 /// The command line, with each command's help showing only the global flags it uses.
@@ -430,7 +371,10 @@ pub fn command() -> clap::Command {
             .find_subcommand(name)
             .into_iter()
             .flat_map(|sc| sc.get_arguments())
-            .filter(|a| a.is_global_set() && unused.contains(&a.get_id().as_str()))
+            .filter(|a| {
+                let id = a.get_id().as_str();
+                a.is_global_set() && (TARGET_FLAGS.contains(&id) || unused.contains(&id))
+            })
             .map(|a| a.clone().global(false).hide(true))
             .collect();
         cmd = cmd.mut_subcommand(name, |sc| sc.args(hidden));

@@ -652,40 +652,53 @@ async fn transcript_aggregates(
 }
 
 async fn list_queues(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
-    let pairs = query_pairs(raw, &["name", "pageSize", "pageNumber"])?;
     let items: Vec<(String, String, Option<String>)> = app
         .seed
         .queues
         .iter()
         .map(|(id, name)| (id.clone(), name.clone(), None))
         .collect();
-    Ok(json(
-        StatusCode::OK,
-        super::seed::listing(
-            &items,
-            "/api/v2/routing/queues",
-            param(&pairs, "name"),
-            number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?,
-            number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?,
-        ),
-    ))
+    seed_listing(
+        raw,
+        &["name", "pageSize", "pageNumber"],
+        &items,
+        "/api/v2/routing/queues",
+    )
 }
 
 async fn list_flows(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
-    let pairs = query_pairs(raw, &["name", "type", "pageSize", "pageNumber"])?;
-    let wanted = param(&pairs, "type");
+    let wanted = query_pairs(raw.clone(), &["name", "type", "pageSize", "pageNumber"])?
+        .into_iter()
+        .find(|(k, _)| k == "type")
+        .map(|(_, v)| v);
     let items: Vec<(String, String, Option<String>)> = app
         .seed
         .flows
         .iter()
-        .filter(|(_, _, t)| wanted.is_none_or(|w| w.eq_ignore_ascii_case(t)))
+        .filter(|(_, _, t)| wanted.as_deref().is_none_or(|w| w.eq_ignore_ascii_case(t)))
         .map(|(id, name, t)| (id.clone(), name.clone(), Some(t.clone())))
         .collect();
+    seed_listing(
+        raw,
+        &["name", "type", "pageSize", "pageNumber"],
+        &items,
+        "/api/v2/flows",
+    )
+}
+
+/// A numbered page of seeded queues or flows, filtered by `name`.
+fn seed_listing(
+    raw: Option<String>,
+    allowed: &[&str],
+    items: &[(String, String, Option<String>)],
+    path: &str,
+) -> ApiResult {
+    let pairs = query_pairs(raw, allowed)?;
     Ok(json(
         StatusCode::OK,
         super::seed::listing(
-            &items,
-            "/api/v2/flows",
+            items,
+            path,
             param(&pairs, "name"),
             number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?,
             number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?,
