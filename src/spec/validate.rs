@@ -422,6 +422,28 @@ contain one another",
 /// is done only for patterns with counted repetitions, the one way a syntactically
 /// valid pattern can still exceed the compiled-size limit.
 fn check_regex(pattern: &str) -> Result<(), String> {
+    // The syntax tree catches every error a pattern without escapes or flags can have;
+    // translating it (which resolves classes such as `\p{Greek}` and flags such as
+    // `(?-u)`) is only needed, and only done, when the pattern has either.
+    if !pattern.contains('\\') && !pattern.contains("(?") {
+        return regex_syntax::ast::parse::ParserBuilder::new()
+            .nest_limit(64)
+            .build()
+            .parse(pattern)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                if pattern.contains('{') {
+                    regex::RegexBuilder::new(pattern)
+                        .size_limit(1 << 20)
+                        .build()
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                } else {
+                    Ok(())
+                }
+            });
+    }
     regex_syntax::ParserBuilder::new()
         .nest_limit(64)
         .build()
@@ -599,4 +621,33 @@ pub fn tree(
         }
     }
     dropped
+}
+
+#[cfg(test)]
+mod regex_tests {
+    use super::check_regex;
+
+    #[test]
+    fn invalid_patterns_are_rejected_with_or_without_escapes() {
+        for bad in [
+            "[z-a]",
+            "a{5,2}",
+            "(unclosed",
+            "a)",
+            "\\p{NoSuchClass}",
+            "(?z)x",
+            "x{99999999}",
+        ] {
+            assert!(check_regex(bad).is_err(), "{bad} must be rejected");
+        }
+        for good in [
+            "account (number|id) 123",
+            "card [0-9]{4}",
+            "\\bcancel\\b",
+            "(?i)refund",
+            "a|b|c",
+        ] {
+            assert!(check_regex(good).is_ok(), "{good} must be accepted");
+        }
+    }
 }
