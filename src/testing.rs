@@ -127,17 +127,14 @@ fn load_doc(
             return;
         }
     }
-    let spec: TestSpec = match yaml::from_node(node) {
-        Ok(s) => s,
-        Err(e) => {
-            let at = if e.line == 0 {
-                doc_pos
-            } else {
-                (e.line, e.column)
-            };
-            diags.push(error(file, at, e.code, e.message));
-            return;
-        }
+    // Every structural problem of the document, not just the first (as for specs).
+    let mut ctx = crate::spec::validate::Ctx {
+        file,
+        node,
+        diags: &mut *diags,
+    };
+    let Some((spec, _)) = load::deserialize::<TestSpec>(&mut ctx, doc_pos) else {
+        return;
     };
     if !model::DIALECTS.contains(&spec.dialect.as_str()) {
         diags.push(error(

@@ -457,7 +457,7 @@ const MAX_STRUCTURAL_ERRORS: usize = 20;
 /// copy of the document and deserialization is retried (a typo in one key does not
 /// hide a wrong type three lines below). Returns the spec and, when entries were
 /// removed, the patched document its semantic checks must use (indexes may shift).
-fn deserialize<T: serde::de::DeserializeOwned>(
+pub fn deserialize<T: serde::de::DeserializeOwned>(
     ctx: &mut Ctx<'_>,
     doc_pos: (u64, u64),
 ) -> Option<(T, Option<Node>)> {
