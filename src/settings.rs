@@ -217,7 +217,7 @@ fn parse_config(text: &str) -> Result<Config, String> {
     let node = match docs.next() {
         None => return Ok(Config::default()),
         Some(Err(e)) => {
-            let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+            let hint = e.hint.map(|h| format!(" — {h}")).unwrap_or_default();
             return Err(format!("{}:{}: {}{hint}", e.line, e.column, e.message));
         }
         Some(Ok(node)) => node,
@@ -228,15 +228,30 @@ fn parse_config(text: &str) -> Result<Config, String> {
     if matches!(node.value, yaml::Value::Null) {
         return Ok(Config::default());
     }
-    yaml::from_node::<Config>(&node).map_err(|e| {
-        let (line, column) = if e.line == 0 {
-            (node.line, node.column)
-        } else {
-            (e.line, e.column)
-        };
-        let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
-        format!("{line}:{column}: {}{hint}", e.message)
-    })
+    // Every problem at once (a typo in one key does not hide a wrong value below it).
+    let mut diags = Vec::new();
+    let mut ctx = crate::spec::validate::Ctx {
+        file: Path::new(""),
+        node: &node,
+        diags: &mut diags,
+    };
+    let parsed = crate::spec::load::deserialize::<Config>(&mut ctx, (node.line, node.column));
+    match parsed {
+        Some((config, _)) if diags.is_empty() => Ok(config),
+        _ => Err(diags
+            .iter()
+            .map(|d| {
+                let (line, column) = d.location.as_ref().map_or((1, 1), |l| (l.line, l.column));
+                let hint = d
+                    .hint
+                    .as_deref()
+                    .map(|h| format!(" — {h}"))
+                    .unwrap_or_default();
+                format!("{line}:{column}: {}{hint}", d.message)
+            })
+            .collect::<Vec<_>>()
+            .join("\n  and at ")),
+    }
 }
 
 fn env_nonempty(name: &str) -> Option<String> {

@@ -328,3 +328,26 @@ fn help_shows_only_the_flags_a_command_uses() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every problem of speechops.yaml at once, not one per run.
+#[test]
+fn config_errors_are_all_reported_at_once() {
+    let repo = Repo::new();
+    repo.write("rules/t.yaml", &support::topic_yaml("T", 1, "v"));
+    repo.write(
+        "speechops.yaml",
+        "takeover: allwo\nguards: { maxChangePct: 3 }\nprnue: true\n",
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1);
+    for needle in [
+        "speechops.yaml:1:11",
+        "did you mean `allow`",
+        "2:11",
+        "did you mean `maxChangePercent`",
+        "3:1",
+        "did you mean `prune`",
+    ] {
+        assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+    }
+}
