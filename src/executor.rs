@@ -885,82 +885,10 @@ async fn rollback(
             status: "pending",
             ..Record::default()
         })?;
-        let res: Result<Restored, genesys::Error> = match &u {
-            Undo::Created { id } => {
-                let w = match c.kind {
-                    Kind::Topic => client.delete_topic(id).await,
-                    Kind::Program => client.delete_program(id, false).await,
-                    Kind::SpeechRule => client.delete_speech_rule(id).await,
-                };
-                w.map(|w| (None, id.clone(), w.meta))
-            }
-            Undo::Updated { id, prev } => match &c.before {
-                Some(before) => put_object(client, Some(id), before, Some(before), &ids)
-                    .await
-                    .map(|ok| {
-                        let entry = prev.clone().map(|(name, mut e)| {
-                            e.date_modified = ok.date_modified.clone();
-                            e.published = ok.published;
-                            (name, e)
-                        });
-                        (entry, ok.id, ok.meta)
-                    }),
-                None => Err(missing_before(&c)),
-            },
-            Undo::Deleted { prev } => match &c.before {
-                Some(before) => put_object(client, None, before, Some(before), &ids)
-                    .await
-                    .map(|ok| {
-                        let entry = prev.clone().map(|(name, mut e)| {
-                            e.id = ok.id.clone();
-                            e.date_modified = ok.date_modified.clone();
-                            e.published = ok.published;
-                            (name, e)
-                        });
-                        (entry, ok.id, ok.meta)
-                    }),
-                None => Err(missing_before(&c)),
-            },
-        };
-        match res {
-            Ok((entry, id, meta)) => {
-                let was_published = match &u {
-                    Undo::Updated { prev, .. } | Undo::Deleted { prev } => {
-                        prev.as_ref().is_some_and(|(_, e)| e.published)
-                    }
-                    Undo::Created { .. } => false,
-                };
-                let name = entry.as_ref().map_or(c.name.clone(), |(n, _)| n.clone());
-                let sha = entry.as_ref().map(|(_, e)| e.spec_sha256.clone());
-                recorder.audit(Record {
-                    action: &action,
-                    kind: Some(c.kind),
-                    name: Some(&name),
-                    id: Some(&id),
-                    intent: Some(intent),
-                    before: c.after.as_deref().map(Object::sha256),
-                    after: sha,
-                    status: "ok",
-                    meta: Some(&meta),
-                    changes: audit::field_changes(c.after.as_deref(), c.before.as_deref()),
-                    ..Record::default()
-                })?;
-                if name != c.name {
-                    recorder.set_entry(c.kind, &c.name, None)?;
-                }
-                recorder.set_entry(c.kind, &name, entry.map(|(_, e)| e))?;
-                if was_published && c.kind != Kind::SpeechRule {
-                    republish.push((c.kind, name.clone(), id.clone()));
-                }
-                for r in report.results.iter_mut() {
-                    if r.kind == c.kind
-                        && r.name == c.name
-                        && r.action == c.action.as_str()
-                        && r.status == Status::Done
-                    {
-                        r.status = Status::RolledBack;
-                    }
-                }
+        match undo_one(client, &c, &u, &ids).await {
+            Ok(restored) => {
+                let again = record_undone(recorder, report, (&c, &u), &action, intent, restored)?;
+                republish.extend(again);
             }
             Err(e) => {
                 recorder.record_failure(&action, &c, &e, Some(intent))?;
@@ -974,6 +902,111 @@ async fn rollback(
             }
         }
     }
+    republish_restored(client, republish, recorder, report).await
+}
+
+/// Undoes one change remotely: deletes what was created, puts back what was
+/// updated or deleted. Returns the lockfile entry to restore, the id and the call.
+async fn undo_one(
+    client: &Client,
+    c: &Change,
+    u: &Undo,
+    ids: &BTreeMap<String, String>,
+) -> Result<Restored, genesys::Error> {
+    match u {
+        Undo::Created { id } => {
+            let w = match c.kind {
+                Kind::Topic => client.delete_topic(id).await,
+                Kind::Program => client.delete_program(id, false).await,
+                Kind::SpeechRule => client.delete_speech_rule(id).await,
+            };
+            w.map(|w| (None, id.clone(), w.meta))
+        }
+        Undo::Updated { id, prev } => match &c.before {
+            Some(before) => put_object(client, Some(id), before, Some(before), ids)
+                .await
+                .map(|ok| {
+                    let entry = prev.clone().map(|(name, mut e)| {
+                        e.date_modified = ok.date_modified.clone();
+                        e.published = ok.published;
+                        (name, e)
+                    });
+                    (entry, ok.id, ok.meta)
+                }),
+            None => Err(missing_before(c)),
+        },
+        Undo::Deleted { prev } => match &c.before {
+            Some(before) => put_object(client, None, before, Some(before), ids)
+                .await
+                .map(|ok| {
+                    let entry = prev.clone().map(|(name, mut e)| {
+                        e.id = ok.id.clone();
+                        e.date_modified = ok.date_modified.clone();
+                        e.published = ok.published;
+                        (name, e)
+                    });
+                    (entry, ok.id, ok.meta)
+                }),
+            None => Err(missing_before(c)),
+        },
+    }
+}
+
+/// Records an undone change in the audit log, lockfile and report. Returns what
+/// must be published again, if the restored object was published before.
+fn record_undone(
+    recorder: &mut Recorder,
+    report: &mut Report,
+    (c, u): (&Change, &Undo),
+    action: &str,
+    intent: u64,
+    (entry, id, meta): Restored,
+) -> Result<Option<(Kind, String, String)>, ExecError> {
+    let was_published = match u {
+        Undo::Updated { prev, .. } | Undo::Deleted { prev } => {
+            prev.as_ref().is_some_and(|(_, e)| e.published)
+        }
+        Undo::Created { .. } => false,
+    };
+    let name = entry.as_ref().map_or(c.name.clone(), |(n, _)| n.clone());
+    let sha = entry.as_ref().map(|(_, e)| e.spec_sha256.clone());
+    recorder.audit(Record {
+        action,
+        kind: Some(c.kind),
+        name: Some(&name),
+        id: Some(&id),
+        intent: Some(intent),
+        before: c.after.as_deref().map(Object::sha256),
+        after: sha,
+        status: "ok",
+        meta: Some(&meta),
+        changes: audit::field_changes(c.after.as_deref(), c.before.as_deref()),
+        ..Record::default()
+    })?;
+    if name != c.name {
+        recorder.set_entry(c.kind, &c.name, None)?;
+    }
+    recorder.set_entry(c.kind, &name, entry.map(|(_, e)| e))?;
+    for r in report.results.iter_mut() {
+        if r.kind == c.kind
+            && r.name == c.name
+            && r.action == c.action.as_str()
+            && r.status == Status::Done
+        {
+            r.status = Status::RolledBack;
+        }
+    }
+    Ok((was_published && c.kind != Kind::SpeechRule).then_some((c.kind, name, id)))
+}
+
+/// Publishes again, in one call per kind, what was published before the rollback
+/// put it back.
+async fn republish_restored(
+    client: &Client,
+    republish: Vec<(Kind, String, String)>,
+    recorder: &mut Recorder,
+    report: &mut Report,
+) -> Result<(), ExecError> {
     for kind in [Kind::Topic, Kind::Program] {
         let items: Vec<&(Kind, String, String)> =
             republish.iter().filter(|(k, _, _)| *k == kind).collect();

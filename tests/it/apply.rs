@@ -322,6 +322,8 @@ fn atomic_rolls_back_this_runs_writes_on_failure() {
     let audit = repo.read("speechops-audit.jsonl");
     assert!(audit.contains("\"action\":\"rollback-create\""), "{audit}");
     assert!(audit.contains("\"action\":\"rollback-update\""), "{audit}");
+    // Topic 0000 was published before the run, so the rollback publishes it again.
+    assert!(audit.contains("\"action\":\"rollback-publish\""), "{audit}");
     assert!(audit.contains("\"status\":\"failed\""), "{audit}");
     assert_ok(&repo.run(&["audit", "verify"]));
 
