@@ -283,12 +283,17 @@ struct Match<'a> {
     managed: bool,
 }
 
-/// Computes the plan. Deterministic: same input, same plan.
-pub fn plan(input: &PlanInput<'_>) -> Plan {
+/// The org's objects by id and by name. When a name occurs twice, the lowest id wins
+/// and a note says so.
+struct RemoteIndex<'a> {
+    by_id: BTreeMap<(Kind, &'a str), &'a Remote>,
+    by_name: BTreeMap<(Kind, &'a str), &'a Remote>,
+}
+
+fn index_remote<'a>(remote: &'a [Remote], notes: &mut Vec<String>) -> RemoteIndex<'a> {
     let mut by_id: BTreeMap<(Kind, &str), &Remote> = BTreeMap::new();
     let mut by_name: BTreeMap<(Kind, &str), &Remote> = BTreeMap::new();
-    let mut notes = Vec::new();
-    let mut sorted_remote: Vec<&Remote> = input.remote.iter().collect();
+    let mut sorted_remote: Vec<&Remote> = remote.iter().collect();
     sorted_remote.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
     for r in sorted_remote {
         by_id.insert((r.kind, r.id.as_str()), r);
@@ -301,6 +306,165 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             by_name.insert((r.kind, r.name.as_str()), r);
         }
     }
+    RemoteIndex { by_id, by_name }
+}
+
+/// Matches one spec to at most one remote object: by the lockfile's id for its name,
+/// then for its `renamedFrom`, then by name. `claimed` holds the ids already matched.
+fn match_spec<'a>(
+    d: &Desired,
+    lock: &TargetState,
+    index: &RemoteIndex<'a>,
+    claimed: &mut BTreeSet<(Kind, &'a str)>,
+    notes: &mut Vec<String>,
+) -> Match<'a> {
+    let by_id = &index.by_id;
+    let by_name = &index.by_name;
+    let kind = d.object.kind();
+    let lock_id = |name: &str| lock.get(kind, name).map(|e| e.id.as_str());
+    let mut m = Match {
+        remote: None,
+        managed: false,
+    };
+    if let Some(r) = lock_id(d.object.name()).and_then(|id| by_id.get(&(kind, id))) {
+        m = Match {
+            remote: Some(r),
+            managed: true,
+        };
+    } else if let Some(old) = &d.renamed_from {
+        if let Some(r) = lock_id(old).and_then(|id| by_id.get(&(kind, id))) {
+            m = Match {
+                remote: Some(r),
+                managed: true,
+            };
+        } else if let Some(r) = by_name.get(&(kind, old.as_str())) {
+            m.remote = Some(r);
+        }
+    }
+    if m.remote.is_none() {
+        m.remote = by_name.get(&(kind, d.object.name())).copied();
+    }
+    if let Some(r) = m.remote
+        && !claimed.insert((kind, r.id.as_str()))
+    {
+        notes.push(format!(
+            "{kind} {:?} matched remote id {} that another spec already uses; it will be created",
+            d.object.name(),
+            r.id
+        ));
+        m = Match {
+            remote: None,
+            managed: false,
+        };
+    }
+    m
+}
+
+/// The changes for one matched spec: a create, an adoption, or an update, each with
+/// its publish when the spec wants one.
+fn changes_for(
+    (d, m): (&Desired, Match<'_>),
+    topic_name_by_id: &BTreeMap<&str, &str>,
+    lock_by_id: &BTreeMap<(Kind, &str), (&str, &LockEntry)>,
+    changes: &mut Vec<Change>,
+) {
+    let kind = d.object.kind();
+    let name = d.object.name().to_string();
+    let Some(r) = m.remote else {
+        changes.push(Change {
+            action: Action::Create,
+            kind,
+            name: name.clone(),
+            id: None,
+            before: None,
+            after: Some(d.object.clone()),
+            adopted: false,
+            renamed_from: None,
+            drift: None,
+            hits: None,
+        });
+        if d.object.wants_published() {
+            changes.push(publish_change(kind, &name, None, &d.object));
+        }
+        return;
+    };
+    let before = r
+        .body
+        .as_ref()
+        .map(|b| follow_topic_renames(b, r, topic_name_by_id));
+    let equal = match &before {
+        Some(b) => b.same_content(&d.object),
+        // Not fetched: the lockfile proves the remote still holds what we wrote.
+        None => lock_by_id
+            .get(&(kind, r.id.as_str()))
+            .is_some_and(|(_, e)| e.spec_sha256 == d.object.sha256()),
+    };
+    let renamed_from = (r.name != name).then(|| r.name.clone());
+    if equal && renamed_from.is_none() {
+        // Record the object when it is not managed, or when the lockfile is behind
+        // the org: an earlier run was killed after its write landed (a rename, or
+        // an update that changed `dateModified`) but before it was recorded.
+        let record = match lock_by_id.get(&(kind, r.id.as_str())) {
+            None => true,
+            Some((entry_name, e)) => {
+                *entry_name != name
+                    || (e.spec_sha256 != d.object.sha256() && e.date_modified != r.date_modified)
+            }
+        };
+        if record {
+            changes.push(Change {
+                action: Action::Adopt,
+                kind,
+                name: name.clone(),
+                id: Some(r.id.clone()),
+                before: before.clone(),
+                after: Some(d.object.clone()),
+                adopted: !m.managed,
+                renamed_from: None,
+                drift: None,
+                hits: None,
+            });
+        }
+        if d.object.wants_published() && !r.published {
+            changes.push(publish_change(kind, &name, Some(&r.id), &d.object));
+        }
+    } else {
+        // Changed in the org since our last write while its spec was not: someone
+        // edited it by hand, and this update reverts that.
+        let drift = lock_by_id
+            .get(&(kind, r.id.as_str()))
+            .filter(|(_, e)| {
+                e.date_modified.is_some()
+                    && e.date_modified != r.date_modified
+                    && e.spec_sha256 == d.object.sha256()
+            })
+            .map(|_| Drift {
+                modified_by: r.modified_by.clone(),
+                date_modified: r.date_modified.clone(),
+            });
+        changes.push(Change {
+            action: Action::Update,
+            kind,
+            name: name.clone(),
+            id: Some(r.id.clone()),
+            before,
+            after: Some(d.object.clone()),
+            adopted: !m.managed,
+            renamed_from,
+            drift,
+            hits: None,
+        });
+        if d.object.wants_published() {
+            changes.push(publish_change(kind, &name, Some(&r.id), &d.object));
+        }
+    }
+}
+
+/// Computes the plan. Deterministic: same input, same plan.
+pub fn plan(input: &PlanInput<'_>) -> Plan {
+    let mut notes = Vec::new();
+    let index = index_remote(input.remote, &mut notes);
+    let by_id = &index.by_id;
 
     let mut desired: Vec<&Desired> = input.desired.iter().collect();
     desired.sort_by(|a, b| {
@@ -309,47 +473,13 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
 
     // First pass: match every spec to at most one remote object.
     let mut claimed: BTreeSet<(Kind, &str)> = BTreeSet::new();
-    let mut matches: Vec<(&Desired, Match<'_>)> = Vec::new();
-    for d in &desired {
-        let kind = d.object.kind();
-        let lock_id = |name: &str| input.lock.get(kind, name).map(|e| e.id.as_str());
-        let mut m = Match {
-            remote: None,
-            managed: false,
-        };
-        if let Some(r) = lock_id(d.object.name()).and_then(|id| by_id.get(&(kind, id))) {
-            m = Match {
-                remote: Some(r),
-                managed: true,
-            };
-        } else if let Some(old) = &d.renamed_from {
-            if let Some(r) = lock_id(old).and_then(|id| by_id.get(&(kind, id))) {
-                m = Match {
-                    remote: Some(r),
-                    managed: true,
-                };
-            } else if let Some(r) = by_name.get(&(kind, old.as_str())) {
-                m.remote = Some(r);
-            }
-        }
-        if m.remote.is_none() {
-            m.remote = by_name.get(&(kind, d.object.name())).copied();
-        }
-        if let Some(r) = m.remote
-            && !claimed.insert((kind, r.id.as_str()))
-        {
-            notes.push(format!(
-                    "{kind} {:?} matched remote id {} that another spec already uses; it will be created",
-                    d.object.name(),
-                    r.id
-                ));
-            m = Match {
-                remote: None,
-                managed: false,
-            };
-        }
-        matches.push((d, m));
-    }
+    let matches: Vec<(&Desired, Match<'_>)> = desired
+        .iter()
+        .map(|d| {
+            let m = match_spec(d, input.lock, &index, &mut claimed, &mut notes);
+            (*d, m)
+        })
+        .collect();
 
     // Topic ids -> the names they will carry, so program membership follows renames.
     let mut topic_name_by_id: BTreeMap<&str, &str> = BTreeMap::new();
@@ -366,97 +496,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         .collect();
     let mut changes = Vec::new();
     for (d, m) in &matches {
-        let kind = d.object.kind();
-        let name = d.object.name().to_string();
-        let Some(r) = m.remote else {
-            changes.push(Change {
-                action: Action::Create,
-                kind,
-                name: name.clone(),
-                id: None,
-                before: None,
-                after: Some(d.object.clone()),
-                adopted: false,
-                renamed_from: None,
-                drift: None,
-                hits: None,
-            });
-            if d.object.wants_published() {
-                changes.push(publish_change(kind, &name, None, &d.object));
-            }
-            continue;
-        };
-        let before = r
-            .body
-            .as_ref()
-            .map(|b| follow_topic_renames(b, r, &topic_name_by_id));
-        let equal = match &before {
-            Some(b) => b.same_content(&d.object),
-            // Not fetched: the lockfile proves the remote still holds what we wrote.
-            None => lock_by_id
-                .get(&(kind, r.id.as_str()))
-                .is_some_and(|(_, e)| e.spec_sha256 == d.object.sha256()),
-        };
-        let renamed_from = (r.name != name).then(|| r.name.clone());
-        if equal && renamed_from.is_none() {
-            // Record the object when it is not managed, or when the lockfile is behind
-            // the org: an earlier run was killed after its write landed (a rename, or
-            // an update that changed `dateModified`) but before it was recorded.
-            let record = match lock_by_id.get(&(kind, r.id.as_str())) {
-                None => true,
-                Some((entry_name, e)) => {
-                    *entry_name != name
-                        || (e.spec_sha256 != d.object.sha256()
-                            && e.date_modified != r.date_modified)
-                }
-            };
-            if record {
-                changes.push(Change {
-                    action: Action::Adopt,
-                    kind,
-                    name: name.clone(),
-                    id: Some(r.id.clone()),
-                    before: before.clone(),
-                    after: Some(d.object.clone()),
-                    adopted: !m.managed,
-                    renamed_from: None,
-                    drift: None,
-                    hits: None,
-                });
-            }
-            if d.object.wants_published() && !r.published {
-                changes.push(publish_change(kind, &name, Some(&r.id), &d.object));
-            }
-        } else {
-            // Changed in the org since our last write while its spec was not: someone
-            // edited it by hand, and this update reverts that.
-            let drift = lock_by_id
-                .get(&(kind, r.id.as_str()))
-                .filter(|(_, e)| {
-                    e.date_modified.is_some()
-                        && e.date_modified != r.date_modified
-                        && e.spec_sha256 == d.object.sha256()
-                })
-                .map(|_| Drift {
-                    modified_by: r.modified_by.clone(),
-                    date_modified: r.date_modified.clone(),
-                });
-            changes.push(Change {
-                action: Action::Update,
-                kind,
-                name: name.clone(),
-                id: Some(r.id.clone()),
-                before,
-                after: Some(d.object.clone()),
-                adopted: !m.managed,
-                renamed_from,
-                drift,
-                hits: None,
-            });
-            if d.object.wants_published() {
-                changes.push(publish_change(kind, &name, Some(&r.id), &d.object));
-            }
-        }
+        changes_for((d, *m), &topic_name_by_id, &lock_by_id, &mut changes);
     }
 
     // Managed objects whose spec is gone.
@@ -493,9 +533,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             });
         }
     }
-    notes.extend(rename_hints(&changes, &orphans, &by_id));
-    let errors = rename_errors(&matches, input.lock, &by_name);
-
+    notes.extend(rename_hints(&changes, &orphans, by_id));
+    let errors = rename_errors(&matches, input.lock, &index.by_name);
     changes.sort_by(|a, b| (a.kind, &a.name, a.action).cmp(&(b.kind, &b.name, b.action)));
     let guards = guards(input, &desired, &changes);
     Plan {
