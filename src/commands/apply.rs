@@ -6,11 +6,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use crate::Outcome;
 use crate::audit::{AuditLog, RunInfo};
 use crate::cli::{ApplyArgs, Format, GlobalArgs};
-use crate::diff::Plan;
+use crate::diff::{Desired, Plan};
 use crate::executor::{self, ExecOptions, Recorder, Report, Status};
 use crate::notify;
 use crate::planfile::SavedPlan;
 use crate::settings::Settings;
+use crate::spec::SpecTree;
 use crate::state::{ApplyLock, Lockfile, StateError};
 
 /// Runs `speechops apply`.
@@ -22,35 +23,13 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     };
     let desired = super::plan::take_desired(&mut tree);
     // The detection tests that fail a plan fail an apply too, before anything is sent.
-    if settings.tests_dir.is_dir() {
-        let objects: Vec<&crate::model::Object> = desired.iter().map(|d| &*d.object).collect();
-        match super::test::run_tests(&settings.tests_dir, &objects)? {
-            Some(report) if report.ok() => {}
-            Some(report) => {
-                eprint!("{}", crate::testing::text(&report));
-                eprintln!("error: detection tests failed; nothing was changed");
-                return Ok(Outcome::Failure);
-            }
-            None => return Ok(Outcome::Failure),
-        }
+    if !detection_tests_pass(&settings, &desired)? {
+        return Ok(Outcome::Failure);
     }
-    if let Some(saved) = &saved {
-        if saved.target != settings.target_name {
-            eprintln!(
-                "error: the plan was made for target {:?}, not {:?}; refusing to apply it",
-                saved.target, settings.target_name
-            );
-            return Ok(Outcome::Refused);
-        }
-        let changed = saved.changed_specs(&tree.files);
-        if !changed.is_empty() {
-            eprintln!(
-                "error: stale plan: spec files changed since the plan was saved: {}. \
-Run `speechops plan --out FILE` again.",
-                changed.join(", ")
-            );
-            return Ok(Outcome::Refused);
-        }
+    if let Some(saved) = &saved
+        && !saved_plan_fits_tree(saved, &settings, &tree)
+    {
+        return Ok(Outcome::Refused);
     }
     if !args.auto_approve && !std::io::stdin().is_terminal() {
         anyhow::bail!(
@@ -101,35 +80,9 @@ Run `speechops plan --out FILE` again.",
         // time, is kept even if nothing else changes (a no-op when nothing did).
         recorder.flush()?;
         if let Some(saved) = &saved
-            && saved.fingerprint != remote.fingerprint
+            && !saved_plan_fits_org(saved, &plan, &remote.fingerprint)
         {
-            eprintln!(
-                "error: stale plan: the org changed since the plan was saved \
-(fingerprint {} is now {}). Run `speechops plan --out FILE` again.",
-                short(&saved.fingerprint),
-                short(&remote.fingerprint)
-            );
             return Ok(Outcome::Refused);
-        }
-        if let Some(saved) = &saved {
-            let key = |p: &Plan| -> Vec<(
-                crate::diff::Action,
-                crate::model::Kind,
-                String,
-                Option<String>,
-            )> {
-                p.changes
-                    .iter()
-                    .map(|c| (c.action, c.kind, c.name.clone(), c.id.clone()))
-                    .collect()
-            };
-            if key(&saved.plan) != key(&plan) {
-                eprintln!(
-                    "error: stale plan: the plan computed now differs from the saved one (the \
-lockfile or the config changed since it was saved). Run `speechops plan --out FILE` again."
-                );
-                return Ok(Outcome::Refused);
-            }
         }
         let overrides = super::plan::overrides(&settings, &args.overrides);
         if !plan.errors.is_empty() || !plan.blocking(overrides).is_empty() {
@@ -182,6 +135,79 @@ lockfile or the config changed since it was saved). Run `speechops plan --out FI
             Outcome::Success
         })
     })
+}
+
+/// Runs the detection tests, if the repository has any. False when one fails or a
+/// test file is invalid (both are reported on stderr).
+fn detection_tests_pass(settings: &Settings, desired: &[Desired]) -> anyhow::Result<bool> {
+    if !settings.tests_dir.is_dir() {
+        return Ok(true);
+    }
+    let objects: Vec<&crate::model::Object> = desired.iter().map(|d| &*d.object).collect();
+    match super::test::run_tests(&settings.tests_dir, &objects)? {
+        Some(report) if report.ok() => Ok(true),
+        Some(report) => {
+            eprint!("{}", crate::testing::text(&report));
+            eprintln!("error: detection tests failed; nothing was changed");
+            Ok(false)
+        }
+        None => Ok(false),
+    }
+}
+
+/// A saved plan applies only to its own target and to the spec files it was made
+/// from. Prints why when it does not.
+fn saved_plan_fits_tree(saved: &SavedPlan, settings: &Settings, tree: &SpecTree) -> bool {
+    if saved.target != settings.target_name {
+        eprintln!(
+            "error: the plan was made for target {:?}, not {:?}; refusing to apply it",
+            saved.target, settings.target_name
+        );
+        return false;
+    }
+    let changed = saved.changed_specs(&tree.files);
+    if !changed.is_empty() {
+        eprintln!(
+            "error: stale plan: spec files changed since the plan was saved: {}. \
+Run `speechops plan --out FILE` again.",
+            changed.join(", ")
+        );
+        return false;
+    }
+    true
+}
+
+/// A saved plan applies only while the org is as it was when the plan was made, and
+/// while the plan computed now has the same changes. Prints why when it does not.
+fn saved_plan_fits_org(saved: &SavedPlan, plan: &Plan, fingerprint: &str) -> bool {
+    if saved.fingerprint != fingerprint {
+        eprintln!(
+            "error: stale plan: the org changed since the plan was saved \
+(fingerprint {} is now {}). Run `speechops plan --out FILE` again.",
+            short(&saved.fingerprint),
+            short(fingerprint)
+        );
+        return false;
+    }
+    let key = |p: &Plan| -> Vec<(
+        crate::diff::Action,
+        crate::model::Kind,
+        String,
+        Option<String>,
+    )> {
+        p.changes
+            .iter()
+            .map(|c| (c.action, c.kind, c.name.clone(), c.id.clone()))
+            .collect()
+    };
+    if key(&saved.plan) != key(plan) {
+        eprintln!(
+            "error: stale plan: the plan computed now differs from the saved one (the \
+lockfile or the config changed since it was saved). Run `speechops plan --out FILE` again."
+        );
+        return false;
+    }
+    true
 }
 
 fn short(s: &str) -> &str {
