@@ -470,8 +470,24 @@ pub fn tree(
     diags: &mut Vec<Diagnostic>,
 ) -> HashSet<usize> {
     let broken: HashSet<(Kind, &str)> = broken.iter().map(|(k, n)| (*k, n.as_str())).collect();
+    let dropped = duplicate_names(entries, diags);
+    // Names per kind, for renames and topic references.
+    let mut by_name: HashMap<(Kind, &str), &Entry> = HashMap::with_capacity(entries.len());
+    for (idx, e) in entries.iter().enumerate() {
+        if !dropped.contains(&idx) {
+            by_name.insert((e.object.kind(), e.object.name()), e);
+        }
+    }
+
+    renamed_from(entries, &by_name, diags);
+    program_topics(entries, &by_name, &broken, diags);
+    dropped
+}
+
+/// Unique names per kind: entries are sorted, so duplicates are adjacent. Returns the
+/// indexes of the later duplicates.
+fn duplicate_names(entries: &[Entry], diags: &mut Vec<Diagnostic>) -> HashSet<usize> {
     let mut dropped = HashSet::new();
-    // Unique names per kind: entries are sorted, so duplicates are adjacent.
     let mut i = 0;
     while i < entries.len() {
         let first = &entries[i];
@@ -502,16 +518,15 @@ pub fn tree(
         }
         i = j;
     }
+    dropped
+}
 
-    // Names per kind, for renames and topic references.
-    let mut by_name: HashMap<(Kind, &str), &Entry> = HashMap::with_capacity(entries.len());
-    for (idx, e) in entries.iter().enumerate() {
-        if !dropped.contains(&idx) {
-            by_name.insert((e.object.kind(), e.object.name()), e);
-        }
-    }
-
-    // renamedFrom must name a spec that no longer exists, and only one spec may claim it.
+/// `renamedFrom` must name a spec that no longer exists, and only one spec may claim it.
+fn renamed_from(
+    entries: &[Entry],
+    by_name: &HashMap<(Kind, &str), &Entry>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut claimed: HashMap<(Kind, &str), &Entry> = HashMap::new();
     for e in entries {
         let Some(old) = e.renamed_from.as_deref() else {
@@ -551,8 +566,15 @@ pub fn tree(
             claimed.insert((kind, old), e);
         }
     }
+}
 
-    // Program topic references resolve, and at most 500 topics per dialect.
+/// Program topic references resolve, and at most 500 topics per dialect.
+fn program_topics(
+    entries: &[Entry],
+    by_name: &HashMap<(Kind, &str), &Entry>,
+    broken: &HashSet<(Kind, &str)>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut topic_names: Vec<&str> = Vec::new();
     for e in entries {
         let Object::Program(program) = &e.object else {
@@ -620,7 +642,6 @@ pub fn tree(
             ));
         }
     }
-    dropped
 }
 
 #[cfg(test)]
