@@ -497,10 +497,26 @@ pub fn rule_input(body: &[u8]) -> Result<RuleInput, ApiError> {
     }
     let tags = c.strings(&obj, "tags", "").unwrap_or_default();
 
+    let phrases = rule_phrases(&mut c, &obj);
+    let scoring = rule_scoring(&mut c, &obj);
+    c.finish(RuleInput {
+        name,
+        description,
+        enabled,
+        language,
+        phrases,
+        scoring,
+        tags,
+    })
+}
+
+/// The `phrases` of a speech rule: 1 to 1,000, none repeated, no exact phrase
+/// contained in another.
+fn rule_phrases(c: &mut Checker, obj: &Map<String, Value>) -> Vec<RulePhrase> {
     let mut phrases: Vec<RulePhrase> = Vec::new();
-    match c.array(&obj, "phrases", "") {
+    match c.array(obj, "phrases", "") {
         None => {
-            if Checker::get(&obj, "phrases").is_none() {
+            if Checker::get(obj, "phrases").is_none() {
                 c.problem(
                     "phrases".into(),
                     "missing.required.field",
@@ -520,68 +536,82 @@ pub fn rule_input(body: &[u8]) -> Result<RuleInput, ApiError> {
                 );
             }
             for (i, item) in items.iter().enumerate() {
-                let prefix = format!("phrases[{i}]");
-                let Some(p) = c.object(item, &prefix) else {
-                    continue;
-                };
-                c.keys(
-                    p,
-                    &["phrase", "matchType", "caseSensitive", "enabled"],
-                    &prefix,
-                );
-                let phrase = c.required_name(p, "phrase", &prefix);
-                let match_type = c
-                    .one_of(p, "matchType", &prefix, &MATCH_TYPES, Some("exact"))
-                    .unwrap_or_default();
-                let case_sensitive = c.boolean(p, "caseSensitive", &prefix, false);
-                let enabled = c.boolean(p, "enabled", &prefix, true);
-                if match_type == "regex"
-                    && let Err(e) = regex::Regex::new(&phrase)
-                {
-                    c.problem(
-                        format!("{prefix}.phrase"),
-                        "invalid.value",
-                        format!("'{prefix}.phrase' is not a valid regex: {e}"),
-                    );
+                if let Some(p) = rule_phrase(c, item, i, &phrases) {
+                    phrases.push(p);
                 }
-                let lower = phrase.to_lowercase();
-                for (j, earlier) in phrases.iter().enumerate() {
-                    let other = earlier.phrase.to_lowercase();
-                    if lower.is_empty() || other.is_empty() {
-                        continue;
-                    }
-                    if other == lower {
-                        c.problem(
-                            format!("{prefix}.phrase"),
-                            "duplicate.value",
-                            format!("'{prefix}.phrase' duplicates phrases[{j}]: {phrase}"),
-                        );
-                    } else if match_type == "exact"
-                        && earlier.match_type == "exact"
-                        && (other.contains(&lower) || lower.contains(&other))
-                    {
-                        c.problem(
-                            format!("{prefix}.phrase"),
-                            "ambiguous.overlap",
-                            format!(
-                                "'{prefix}.phrase' overlaps phrases[{j}]: '{phrase}' and '{}'",
-                                earlier.phrase
-                            ),
-                        );
-                    }
-                }
-                phrases.push(RulePhrase {
-                    phrase,
-                    match_type,
-                    case_sensitive,
-                    enabled,
-                });
             }
         }
     }
+    phrases
+}
 
+/// One entry of `phrases`, checked against the ones before it.
+fn rule_phrase(
+    c: &mut Checker,
+    item: &Value,
+    i: usize,
+    phrases: &[RulePhrase],
+) -> Option<RulePhrase> {
+    let prefix = format!("phrases[{i}]");
+    let p = c.object(item, &prefix)?;
+    c.keys(
+        p,
+        &["phrase", "matchType", "caseSensitive", "enabled"],
+        &prefix,
+    );
+    let phrase = c.required_name(p, "phrase", &prefix);
+    let match_type = c
+        .one_of(p, "matchType", &prefix, &MATCH_TYPES, Some("exact"))
+        .unwrap_or_default();
+    let case_sensitive = c.boolean(p, "caseSensitive", &prefix, false);
+    let enabled = c.boolean(p, "enabled", &prefix, true);
+    if match_type == "regex"
+        && let Err(e) = regex::Regex::new(&phrase)
+    {
+        c.problem(
+            format!("{prefix}.phrase"),
+            "invalid.value",
+            format!("'{prefix}.phrase' is not a valid regex: {e}"),
+        );
+    }
+    let lower = phrase.to_lowercase();
+    for (j, earlier) in phrases.iter().enumerate() {
+        let other = earlier.phrase.to_lowercase();
+        if lower.is_empty() || other.is_empty() {
+            return None;
+        }
+        if other == lower {
+            c.problem(
+                format!("{prefix}.phrase"),
+                "duplicate.value",
+                format!("'{prefix}.phrase' duplicates phrases[{j}]: {phrase}"),
+            );
+        } else if match_type == "exact"
+            && earlier.match_type == "exact"
+            && (other.contains(&lower) || lower.contains(&other))
+        {
+            c.problem(
+                format!("{prefix}.phrase"),
+                "ambiguous.overlap",
+                format!(
+                    "'{prefix}.phrase' overlaps phrases[{j}]: '{phrase}' and '{}'",
+                    earlier.phrase
+                ),
+            );
+        }
+    }
+    Some(RulePhrase {
+        phrase,
+        match_type,
+        case_sensitive,
+        enabled,
+    })
+}
+
+/// The optional `scoring` entries of a speech rule.
+fn rule_scoring(c: &mut Checker, obj: &Map<String, Value>) -> Vec<Scoring> {
     let mut scoring = Vec::new();
-    if let Some(items) = c.array(&obj, "scoring", "") {
+    if let Some(items) = c.array(obj, "scoring", "") {
         for (i, item) in items.iter().enumerate() {
             let prefix = format!("scoring[{i}]");
             let Some(s) = c.object(item, &prefix) else {
@@ -631,15 +661,7 @@ pub fn rule_input(body: &[u8]) -> Result<RuleInput, ApiError> {
             });
         }
     }
-    c.finish(RuleInput {
-        name,
-        description,
-        enabled,
-        language,
-        phrases,
-        scoring,
-        tags,
-    })
+    scoring
 }
 
 /// Validates a publish job body: `{"topicIds": [...]}` or `{"programIds": [...]}`.
