@@ -235,8 +235,7 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Kind of object to import: Topic, Program, SpeechRule, or all
-    #[arg(long)]
+    #[arg(long, help = format!("Kind of object to import: {}, or all", crate::model::Kind::names()))]
     pub kind: String,
     /// Only objects whose name matches this glob
     #[arg(long, value_name = "GLOB")]
@@ -262,8 +261,7 @@ pub enum AuditCommand {
 
 #[derive(Debug, Args)]
 pub struct AuditShowArgs {
-    /// Only entries of this kind (Topic, Program, SpeechRule)
-    #[arg(long)]
+    #[arg(long, help = format!("Only entries of this kind ({})", crate::model::Kind::names()))]
     pub kind: Option<String>,
     /// Only entries whose object name matches this glob
     #[arg(long, value_name = "GLOB")]

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
+use crate::kinds::RemoteRef;
 use crate::model::{Kind, Object};
 use crate::state::{LockEntry, TargetState};
 
@@ -35,10 +36,12 @@ pub struct Remote {
     /// The normalised body; `None` when the lockfile proves it unchanged since our
     /// last write (same `dateModified`), so it was not fetched.
     pub body: Option<Arc<Object>>,
-    /// For programs: the `(id, name)` of each member topic, to follow topic renames.
-    pub topic_refs: Vec<(String, String)>,
-    /// For topics whose body was fetched: the `(id, name)` of each program holding it.
-    pub held_by: Vec<(String, String)>,
+    /// The objects the fetched body refers to, with their ids, so references follow
+    /// renames (a program's member topics).
+    pub refs: Vec<RemoteRef>,
+    /// The objects the org reports as referring to this one (the programs holding a
+    /// topic), where its body was fetched.
+    pub held_by: Vec<RemoteRef>,
     /// Who last changed the object (`modifiedBy.id`), when the org says.
     pub modified_by: Option<String>,
 }
@@ -364,7 +367,7 @@ fn match_spec<'a>(
 /// its publish when the spec wants one.
 fn changes_for(
     (d, m): (&Desired, Match<'_>),
-    topic_name_by_id: &BTreeMap<&str, &str>,
+    name_by_id: &BTreeMap<(Kind, &str), &str>,
     lock_by_id: &BTreeMap<(Kind, &str), (&str, &LockEntry)>,
     changes: &mut Vec<Change>,
 ) {
@@ -388,10 +391,7 @@ fn changes_for(
         }
         return;
     };
-    let before = r
-        .body
-        .as_ref()
-        .map(|b| follow_topic_renames(b, r, topic_name_by_id));
+    let before = r.body.as_ref().map(|b| follow_renames(b, r, name_by_id));
     let equal = match &before {
         Some(b) => b.same_content(&d.object),
         // Not fetched: the lockfile proves the remote still holds what we wrote.
@@ -481,11 +481,11 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         })
         .collect();
 
-    // Topic ids -> the names they will carry, so program membership follows renames.
-    let mut topic_name_by_id: BTreeMap<&str, &str> = BTreeMap::new();
+    // Ids -> the names they will carry, so references follow renames.
+    let mut name_by_id: BTreeMap<(Kind, &str), &str> = BTreeMap::new();
     for (d, m) in &matches {
-        if let (Object::Topic(t), Some(r)) = (&*d.object, m.remote) {
-            topic_name_by_id.insert(r.id.as_str(), t.name.as_str());
+        if let Some(r) = m.remote {
+            name_by_id.insert((r.kind, r.id.as_str()), d.object.name());
         }
     }
 
@@ -496,7 +496,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         .collect();
     let mut changes = Vec::new();
     for (d, m) in &matches {
-        changes_for((d, *m), &topic_name_by_id, &lock_by_id, &mut changes);
+        changes_for((d, *m), &name_by_id, &lock_by_id, &mut changes);
     }
 
     // Managed objects whose spec is gone.
@@ -563,31 +563,23 @@ fn publish_change(kind: Kind, name: &str, id: Option<&str>, after: &Arc<Object>)
     }
 }
 
-/// A remote program lists its topics by the names they have now; rename them to the
-/// names the plan gives those topic ids, so a topic rename does not look like a
-/// program change.
-fn follow_topic_renames(
+/// A remote body names the objects it refers to by the names they have now; rename
+/// them to the names the plan gives those ids, so renaming a topic does not look like
+/// a change of the program that holds it.
+fn follow_renames(
     body: &Arc<Object>,
     r: &Remote,
-    names: &BTreeMap<&str, &str>,
+    names: &BTreeMap<(Kind, &str), &str>,
 ) -> Arc<Object> {
-    match &**body {
-        Object::Program(p) if !r.topic_refs.is_empty() => {
-            let mut p = p.clone();
-            p.topics = r
-                .topic_refs
-                .iter()
-                .map(|(id, name)| {
-                    names
-                        .get(id.as_str())
-                        .map_or(name.as_str(), |n| n)
-                        .to_string()
-                })
-                .collect();
-            Arc::new(Object::Program(p.normalized()))
-        }
-        _ => Arc::clone(body),
+    if r.refs.is_empty() {
+        return Arc::clone(body);
     }
+    let rename = |kind: Kind, name: &str| {
+        let target = r.refs.iter().find(|x| x.kind == kind && x.name == name)?;
+        let new = names.get(&(kind, target.id.as_str()))?;
+        (*new != name).then(|| new.to_string())
+    };
+    Arc::new(body.with_refs_renamed(&rename))
 }
 
 /// A create whose content equals an orphan's (but for the name) is most likely a
@@ -680,7 +672,7 @@ if this is intended, re-run with --allow-empty",
     } else {
         // Only a plan that deletes every managed object of a kind trips it: a kind
         // left without specs but not pruned deletes nothing.
-        for kind in Kind::ALL {
+        for &kind in Kind::ALL {
             let managed = input.lock.count(kind);
             let deleted = changes
                 .iter()
@@ -697,7 +689,7 @@ re-run with --allow-empty"
             }
         }
     }
-    for kind in Kind::ALL {
+    for &kind in Kind::ALL {
         let managed = input.lock.count(kind);
         if managed < 10 {
             continue;
@@ -740,45 +732,44 @@ set `takeover: allow` in speechops.yaml)",
     out
 }
 
-/// Writes the org will refuse, found before any is sent: deleting a topic that a
-/// program still holds, where this plan neither deletes that program nor removes the
-/// topic from it.
+/// Writes the org will refuse, found before any is sent: deleting an object that
+/// another still refers to (a topic a program holds), where this plan neither deletes
+/// the holder nor removes the reference from it.
 fn conflicts(input: &PlanInput<'_>, changes: &[Change]) -> Vec<Guard> {
     let mut out = Vec::new();
-    let program_change = |id: &str| {
-        changes.iter().find(|c| {
-            c.kind == Kind::Program && c.id.as_deref() == Some(id) && c.action != Action::Publish
-        })
+    let holder_change = |kind: Kind, id: &str| {
+        changes
+            .iter()
+            .find(|c| c.kind == kind && c.id.as_deref() == Some(id) && c.action != Action::Publish)
     };
-    for c in changes
-        .iter()
-        .filter(|c| c.kind == Kind::Topic && c.action == Action::Delete)
-    {
-        let Some(r) = c.id.as_deref().and_then(|id| {
-            input
-                .remote
-                .iter()
-                .find(|r| r.kind == Kind::Topic && r.id == id)
-        }) else {
+    for c in changes.iter().filter(|c| c.action == Action::Delete) {
+        let Some(r) =
+            c.id.as_deref()
+                .and_then(|id| input.remote.iter().find(|r| r.kind == c.kind && r.id == id))
+        else {
             continue;
         };
-        for (pid, pname) in &r.held_by {
-            let released = match program_change(pid) {
-                Some(p) if p.action == Action::Delete => true,
-                Some(p) => match p.after.as_deref() {
-                    Some(Object::Program(after)) => !after.topics.contains(&c.name),
-                    _ => false,
-                },
+        for holder in &r.held_by {
+            let released = match holder_change(holder.kind, &holder.id) {
+                Some(h) if h.action == Action::Delete => true,
+                Some(h) => h
+                    .after
+                    .as_deref()
+                    .is_some_and(|after| !after.refs().contains(&(c.kind, c.name.as_str()))),
                 None => false,
             };
             if !released {
+                let what = crate::kinds::lower(holder.kind);
                 out.push(Guard {
                     guard: GuardKind::Conflict,
                     message: format!(
-                        "Topic {:?} cannot be deleted: program {pname:?} still holds it and this \
-plan does not change that program; remove the topic from the program (in its spec, or in \
-Genesys if the program is not managed here) first",
-                        c.name
+                        "{} {:?} cannot be deleted: {what} {:?} still holds it and this \
+plan does not change that {what}; remove the {} from the {what} (in its spec, or in \
+Genesys if the {what} is not managed here) first",
+                        c.kind,
+                        c.name,
+                        holder.name,
+                        crate::kinds::lower(c.kind),
                     ),
                 });
             }

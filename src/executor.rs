@@ -3,13 +3,13 @@
 //! before the next write starts, stops at the first failure, and with `atomic`
 //! rolls back this run's writes.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::audit::{self, AuditLog, Entry, RunInfo};
 use crate::diff::{Action, Change, Plan};
-use crate::genesys::{self, CallMeta, Client, convert};
+use crate::genesys::{self, CallMeta, Client};
+use crate::kinds::{self, Ids, Put};
 use crate::model::{Kind, Object};
 use crate::remote::RemoteState;
 use crate::state::{LockEntry, Lockfile, TargetState};
@@ -271,11 +271,7 @@ impl Recorder {
                     let after = intent.spec_sha256_after.as_deref();
                     let matches = |b: &Object| {
                         let mut flipped = b.clone();
-                        match &mut flipped {
-                            Object::Topic(t) => t.published = !t.published,
-                            Object::Program(p) => p.published = !p.published,
-                            Object::SpeechRule(_) => {}
-                        }
+                        flipped.set_published(!b.wants_published());
                         after == Some(b.sha256().as_str())
                             || after == Some(flipped.sha256().as_str())
                     };
@@ -418,26 +414,6 @@ fn entry_by_id(state: &TargetState, kind: Kind, id: Option<&str>) -> Option<(Str
         .map(|(_, name, e)| (name.to_string(), e.clone()))
 }
 
-/// The result of one write request.
-#[derive(Debug)]
-struct WriteOk {
-    id: String,
-    date_modified: Option<String>,
-    published: bool,
-    meta: CallMeta,
-}
-
-impl WriteOk {
-    fn new(id: String, date_modified: Option<String>, published: bool, meta: CallMeta) -> WriteOk {
-        WriteOk {
-            id,
-            date_modified,
-            published,
-            meta,
-        }
-    }
-}
-
 /// Runs the plan. Returns the report; `Err` only when state could not be recorded.
 pub async fn execute(
     client: &Client,
@@ -512,18 +488,19 @@ pub async fn execute(
             .cloned()
             .collect()
     };
-    let phases: Vec<Phase> = vec![
-        Phase::Writes(of(Kind::Topic, &[Action::Create, Action::Update])),
-        Phase::Publish(Kind::Topic, of(Kind::Topic, &[Action::Publish])),
-        Phase::Writes(of(Kind::Program, &[Action::Create, Action::Update])),
-        Phase::Writes(of(Kind::Program, &[Action::Delete])),
-        Phase::Publish(Kind::Program, of(Kind::Program, &[Action::Publish])),
-        Phase::Writes(of(Kind::Topic, &[Action::Delete])),
-        Phase::Writes(of(
-            Kind::SpeechRule,
-            &[Action::Create, Action::Update, Action::Delete],
-        )),
-    ];
+    // Every kind after the kinds it refers to, each written then published; then
+    // the deletes, in reverse, so nothing is deleted while a kind still refers to it.
+    let order = kinds::write_order();
+    let mut phases: Vec<Phase> = Vec::new();
+    for &kind in &order {
+        phases.push(Phase::Writes(of(kind, &[Action::Create, Action::Update])));
+        if kind.publishable() {
+            phases.push(Phase::Publish(kind, of(kind, &[Action::Publish])));
+        }
+    }
+    for &kind in order.iter().rev() {
+        phases.push(Phase::Writes(of(kind, &[Action::Delete])));
+    }
 
     let mut failed = false;
     for phase in phases {
@@ -572,14 +549,13 @@ fn result(c: &Change, id: Option<String>, status: Status) -> OpResult {
     }
 }
 
-/// Topic name -> id of every managed topic, for program bodies.
-fn topic_ids(state: &TargetState) -> BTreeMap<String, String> {
-    state
-        .entries()
-        .into_iter()
-        .filter(|(k, _, _)| *k == Kind::Topic)
-        .map(|(_, n, e)| (n.to_string(), e.id.clone()))
-        .collect()
+/// The id of every managed object, for bodies that refer to others by name.
+fn managed_ids(state: &TargetState) -> Ids {
+    let mut ids = Ids::default();
+    for (kind, name, e) in state.entries() {
+        ids.insert(kind, name, &e.id);
+    }
+    ids
 }
 
 /// Runs independent writes with bounded parallelism. Returns true when one failed.
@@ -591,7 +567,7 @@ async fn run_writes(
     report: &mut Report,
     undo: &mut Vec<(Change, Undo)>,
 ) -> Result<bool, ExecError> {
-    let ids = Arc::new(topic_ids(&recorder.target_state()));
+    let ids = Arc::new(managed_ids(&recorder.target_state()));
     let mut pending = changes.into_iter();
     let mut tasks = tokio::task::JoinSet::new();
     let mut failed = false;
@@ -687,100 +663,24 @@ async fn run_writes(
 }
 
 /// One write request for a change.
-async fn write(
-    client: &Client,
-    c: &Change,
-    topic_ids: &BTreeMap<String, String>,
-) -> Result<WriteOk, genesys::Error> {
+async fn write(client: &Client, c: &Change, ids: &Ids) -> Result<Put, genesys::Error> {
     let id = c.id.clone().unwrap_or_default();
-    let deleted = |w: genesys::Written<()>| WriteOk {
-        id: id.clone(),
-        date_modified: None,
-        published: false,
-        meta: w.meta,
-    };
     match (c.action, &c.after) {
-        (Action::Delete, _) => match c.kind {
-            Kind::Topic => client.delete_topic(&id).await.map(deleted),
-            Kind::Program => client.delete_program(&id, false).await.map(deleted),
-            Kind::SpeechRule => client.delete_speech_rule(&id).await.map(deleted),
-        },
+        (Action::Delete, _) => c.kind.delete(client, &id).await.map(|w| Put {
+            id: id.clone(),
+            date_modified: None,
+            published: false,
+            meta: w.meta,
+        }),
         (Action::Create | Action::Update, Some(after)) => {
-            let update = c.action == Action::Update;
-            let target = update.then_some(id.as_str());
-            put_object(client, target, after, c.before.as_deref(), topic_ids).await
+            let target = (c.action == Action::Update).then_some(id.as_str());
+            after.put(client, target, c.before.as_deref(), ids).await
         }
         _ => Err(genesys::Error::Decode {
             method: "-".into(),
             path: "-".into(),
             message: format!("change {} {} has no body", c.kind, c.name),
         }),
-    }
-}
-
-/// Creates (`id` None) or replaces an object with this body. `previous` is the body
-/// the org held, whose server-kept marks (AI-generated phrases) the write keeps.
-async fn put_object(
-    client: &Client,
-    id: Option<&str>,
-    body: &Object,
-    previous: Option<&Object>,
-    topic_ids: &BTreeMap<String, String>,
-) -> Result<WriteOk, genesys::Error> {
-    match body {
-        Object::Topic(t) => {
-            let previous = match previous {
-                Some(Object::Topic(p)) => Some(p),
-                _ => None,
-            };
-            let req = convert::topic_request(t, previous);
-            let w = match id {
-                Some(id) => client.update_topic(id, &req).await?,
-                None => client.create_topic(&req).await?,
-            };
-            Ok(WriteOk::new(
-                w.value.id,
-                w.value.date_modified,
-                w.value.published,
-                w.meta,
-            ))
-        }
-        Object::Program(p) => {
-            let req = convert::program_request(p, topic_ids).map_err(|missing| {
-                genesys::Error::Decode {
-                    method: "-".into(),
-                    path: "-".into(),
-                    message: format!(
-                        "program {:?} references topics with no known id: {}",
-                        p.name,
-                        missing.join(", ")
-                    ),
-                }
-            })?;
-            let w = match id {
-                Some(id) => client.update_program(id, &req).await?,
-                None => client.create_program(&req).await?,
-            };
-            Ok(WriteOk::new(
-                w.value.id,
-                w.value.date_modified,
-                w.value.published,
-                w.meta,
-            ))
-        }
-        Object::SpeechRule(r) => {
-            let req = convert::speech_rule_request(r);
-            let w = match id {
-                Some(id) => client.update_speech_rule(id, &req).await?,
-                None => client.create_speech_rule(&req).await?,
-            };
-            Ok(WriteOk::new(
-                w.value.id,
-                w.value.date_modified,
-                false,
-                w.meta,
-            ))
-        }
     }
 }
 
@@ -810,10 +710,7 @@ async fn run_publish(
         let id = state.get(kind, &c.name).map(|e| e.id.clone());
         intents.push(recorder.intent("publish", c, id.as_deref())?);
     }
-    let res = match kind {
-        Kind::Program => client.publish_programs(&ids).await,
-        _ => client.publish_topics(&ids).await,
-    };
+    let res = kind.publish(client, &ids).await;
     match res {
         Ok(w) => {
             for (c, intent) in changes.iter().zip(intents) {
@@ -866,7 +763,7 @@ async fn rollback(
     let mut republish: Vec<(Kind, String, String)> = Vec::new();
     for (c, u) in undo.into_iter().rev() {
         let action = format!("rollback-{}", c.action.as_str());
-        let ids = rollback_topic_ids(recorder, remote, &c);
+        let ids = rollback_ids(recorder, remote, &c);
         let undo_id = match &u {
             Undo::Created { id } | Undo::Updated { id, .. } => Some(id.clone()),
             Undo::Deleted { .. } => None,
@@ -911,19 +808,17 @@ async fn undo_one(
     client: &Client,
     c: &Change,
     u: &Undo,
-    ids: &BTreeMap<String, String>,
+    ids: &Ids,
 ) -> Result<Restored, genesys::Error> {
     match u {
-        Undo::Created { id } => {
-            let w = match c.kind {
-                Kind::Topic => client.delete_topic(id).await,
-                Kind::Program => client.delete_program(id, false).await,
-                Kind::SpeechRule => client.delete_speech_rule(id).await,
-            };
-            w.map(|w| (None, id.clone(), w.meta))
-        }
+        Undo::Created { id } => c
+            .kind
+            .delete(client, id)
+            .await
+            .map(|w| (None, id.clone(), w.meta)),
         Undo::Updated { id, prev } => match &c.before {
-            Some(before) => put_object(client, Some(id), before, Some(before), ids)
+            Some(before) => before
+                .put(client, Some(id), Some(before), ids)
                 .await
                 .map(|ok| {
                     let entry = prev.clone().map(|(name, mut e)| {
@@ -936,17 +831,15 @@ async fn undo_one(
             None => Err(missing_before(c)),
         },
         Undo::Deleted { prev } => match &c.before {
-            Some(before) => put_object(client, None, before, Some(before), ids)
-                .await
-                .map(|ok| {
-                    let entry = prev.clone().map(|(name, mut e)| {
-                        e.id = ok.id.clone();
-                        e.date_modified = ok.date_modified.clone();
-                        e.published = ok.published;
-                        (name, e)
-                    });
-                    (entry, ok.id, ok.meta)
-                }),
+            Some(before) => before.put(client, None, Some(before), ids).await.map(|ok| {
+                let entry = prev.clone().map(|(name, mut e)| {
+                    e.id = ok.id.clone();
+                    e.date_modified = ok.date_modified.clone();
+                    e.published = ok.published;
+                    (name, e)
+                });
+                (entry, ok.id, ok.meta)
+            }),
             None => Err(missing_before(c)),
         },
     }
@@ -996,7 +889,7 @@ fn record_undone(
             r.status = Status::RolledBack;
         }
     }
-    Ok((was_published && c.kind != Kind::SpeechRule).then_some((c.kind, name, id)))
+    Ok((was_published && c.kind.publishable()).then_some((c.kind, name, id)))
 }
 
 /// Publishes again, in one call per kind, what was published before the rollback
@@ -1007,7 +900,7 @@ async fn republish_restored(
     recorder: &mut Recorder,
     report: &mut Report,
 ) -> Result<(), ExecError> {
-    for kind in [Kind::Topic, Kind::Program] {
+    for kind in kinds::write_order() {
         let items: Vec<&(Kind, String, String)> =
             republish.iter().filter(|(k, _, _)| *k == kind).collect();
         if items.is_empty() {
@@ -1025,10 +918,7 @@ async fn republish_restored(
                 ..Record::default()
             })?);
         }
-        let res = match kind {
-            Kind::Program => client.publish_programs(&ids).await,
-            _ => client.publish_topics(&ids).await,
-        };
+        let res = kind.publish(client, &ids).await;
         for ((_, name, id), intent) in items.into_iter().zip(intents) {
             match &res {
                 Ok(w) => {
@@ -1072,17 +962,15 @@ async fn republish_restored(
     Ok(())
 }
 
-/// Topic name -> id for restoring a body: managed topics, plus the program's own
-/// member topics as the org listed them (a program may hold unmanaged topics).
-fn rollback_topic_ids(
-    recorder: &Recorder,
-    remote: &RemoteState,
-    c: &Change,
-) -> BTreeMap<String, String> {
-    let mut ids = topic_ids(&recorder.target_state());
+/// Ids for restoring a body: managed objects, plus the objects the body itself
+/// referred to as the org listed them (a program may hold unmanaged topics).
+fn rollback_ids(recorder: &Recorder, remote: &RemoteState, c: &Change) -> Ids {
+    let mut ids = managed_ids(&recorder.target_state());
     if let Some(r) = c.id.as_deref().and_then(|id| remote.by_id(c.kind, id)) {
-        for (id, name) in &r.topic_refs {
-            ids.entry(name.clone()).or_insert_with(|| id.clone());
+        for x in &r.refs {
+            if ids.get(x.kind, &x.name).is_none() {
+                ids.insert(x.kind, &x.name, &x.id);
+            }
         }
     }
     ids

@@ -1,7 +1,7 @@
 //! speechops: Genesys Cloud speech analytics configuration kept as code.
 //!
 //! Data flows one way: specs ([`spec`]) and remote state ([`genesys`]) are turned into
-//! normalised objects ([`model`]); [`diff`] compares them into a [`diff::Plan`]; [`render`]
+//! normalised objects ([`model`], one module per kind under [`kinds`]); [`diff`] compares them into a [`diff::Plan`]; [`render`]
 //! shows it; the apply command walks it, and [`state`] and [`audit`] record what happened.
 //! See ARCHITECTURE.md.
 
@@ -14,6 +14,7 @@ pub mod executor;
 pub mod format;
 pub mod genesys;
 pub mod hits;
+pub mod kinds;
 pub mod model;
 pub mod notify;
 pub mod planfile;

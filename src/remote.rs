@@ -1,15 +1,16 @@
 //! Fetching the remote state a plan is computed against, with the fewest requests:
-//! one list per kind (all pages), then a GET only for the topics and programs whose
-//! content the lockfile cannot prove unchanged (SPEC 8.3, 8.4: same `dateModified`
-//! and same spec hash need no GET), because the topic list carries no phrases and
-//! the program list no member topics.
+//! one list per kind (all pages, the kinds in parallel), then, for kinds whose list
+//! carries no bodies (topics: no phrases; programs: no member topics), a GET only for
+//! the objects whose content the lockfile cannot prove unchanged (SPEC 8.3, 8.4: same
+//! `dateModified` and same spec hash need no GET).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::diff::{Desired, Remote};
-use crate::genesys::{self, Client, convert};
-use crate::model::{Kind, Object, sha256_hex};
+use crate::genesys::{self, Client};
+use crate::kinds;
+use crate::model::{Kind, sha256_hex};
 use crate::state::TargetState;
 
 /// The remote side of a plan.
@@ -27,208 +28,99 @@ impl RemoteState {
     }
 }
 
-/// Lists every kind and fetches the topic bodies the diff needs.
+/// Lists every kind the plan can touch and fetches the bodies the diff needs.
 pub async fn fetch(
     client: &Client,
     desired: &[Desired],
     lock: &TargetState,
 ) -> Result<RemoteState, genesys::Error> {
     // A kind with no spec and no managed object cannot appear in the plan, so it is
-    // not listed. This also keeps orgs without the tutorial's speech-rules endpoint
-    // working when the repository has no SpeechRule specs.
+    // not listed (which also keeps orgs without an optional endpoint working), unless
+    // a kind that refers to it is wanted: writing a reference needs the ids.
     let wanted =
         |kind: Kind| lock.count(kind) > 0 || desired.iter().any(|d| d.object.kind() == kind);
-    let (topics, programs, rules) = tokio::join!(
-        async {
-            if wanted(Kind::Topic) || wanted(Kind::Program) {
-                client.list_topics().await
-            } else {
-                Ok(Vec::new())
-            }
-        },
-        async {
-            if wanted(Kind::Program) {
-                client.list_programs().await
-            } else {
-                Ok(Vec::new())
-            }
-        },
-        async {
-            if wanted(Kind::SpeechRule) {
-                client
-                    .list_speech_rules()
-                    .await
-                    .map_err(explain_missing_rules_api)
-            } else {
-                Ok(Vec::new())
-            }
-        }
-    );
-    let (topics, programs, rules) = (topics?, programs?, rules?);
+    let listed_kinds: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|&k| wanted(k) || kinds::referrers(k).into_iter().any(wanted))
+        .collect();
+    let mut lists = tokio::task::JoinSet::new();
+    for kind in listed_kinds {
+        let client = client.clone();
+        lists.spawn(async move { (kind, kind.list(&client).await) });
+    }
+    let mut results = BTreeMap::new();
+    while let Some(res) = lists.join_next().await {
+        let (kind, list) = res.map_err(|e| kinds::task_failed("list", e))?;
+        results.insert(kind, list);
+    }
+    // The first failure in registry order, whichever answered first.
+    let mut listed: BTreeMap<Kind, Vec<kinds::Listed>> = BTreeMap::new();
+    for (kind, list) in results {
+        listed.insert(kind, list?);
+    }
 
     let mut fp_lines: Vec<String> = Vec::new();
-    for t in &topics {
-        fp_lines.push(fingerprint_line(
-            Kind::Topic,
-            &t.id,
-            &t.name,
-            &t.date_modified,
-            t.published,
-        ));
-    }
-    for p in &programs {
-        let line = fingerprint_line(Kind::Program, &p.id, &p.name, &p.date_modified, p.published);
-        let count = p.topics_count.unwrap_or_default();
-        fp_lines.push(format!("{line}\t{count}"));
-    }
-    // The rule list carries whole bodies: hash them too, so a change is caught even
-    // where an org reports no dateModified.
-    for r in &rules {
-        let line = fingerprint_line(Kind::SpeechRule, &r.id, &r.name, &r.date_modified, false);
-        let body = Object::SpeechRule(convert::speech_rule_to_model(r)).sha256();
-        fp_lines.push(format!("{line}\t{body}"));
+    for (kind, list) in &listed {
+        for l in list {
+            let line = fingerprint_line(*kind, &l.id, &l.name, &l.date_modified, l.published);
+            fp_lines.push(match &l.fingerprint {
+                Some(extra) => format!("{line}\t{extra}"),
+                None => line,
+            });
+        }
     }
     fp_lines.sort();
     let fingerprint = sha256_hex(fp_lines.join("\n").as_bytes());
 
-    let listed = |kind: Kind| -> Vec<Listed<'_>> {
-        match kind {
-            Kind::Topic => topics
-                .iter()
-                .map(|t| (t.id.as_str(), t.name.as_str(), &t.date_modified))
-                .collect(),
-            _ => programs
-                .iter()
-                .map(|p| (p.id.as_str(), p.name.as_str(), &p.date_modified))
-                .collect(),
-        }
-    };
     let mut tasks = tokio::task::JoinSet::new();
-    for kind in [Kind::Topic, Kind::Program] {
-        for id in bodies_to_get(kind, &listed(kind), desired, lock) {
+    for (kind, list) in &listed {
+        if kind.list_has_bodies() {
+            continue;
+        }
+        let ids: Vec<Listed<'_>> = list
+            .iter()
+            .map(|l| (l.id.as_str(), l.name.as_str(), &l.date_modified))
+            .collect();
+        for id in bodies_to_get(*kind, &ids, desired, lock) {
             let client = client.clone();
-            tasks.spawn(async move {
-                match kind {
-                    Kind::Topic => client.get_topic(&id).await.map(Fetched::Topic),
-                    _ => client.get_program(&id).await.map(Fetched::Program),
-                }
-            });
+            let kind = *kind;
+            tasks.spawn(async move { kind.get(&client, &id).await });
         }
     }
-    let mut bodies: BTreeMap<String, Arc<Object>> = BTreeMap::new();
-    let mut topic_refs: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    let mut held_by: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut fetched: BTreeMap<(Kind, String), kinds::Fetched> = BTreeMap::new();
     while let Some(res) = tasks.join_next().await {
-        let fetched = res.map_err(|e| genesys::Error::Transport {
-            method: "GET".into(),
-            path: "/api/v2/speechandtextanalytics/{topics|programs}/{id}".into(),
-            message: format!("task failed: {e}"),
-        })??;
-        match fetched {
-            Fetched::Topic(t) => {
-                held_by.insert(
-                    t.id.clone(),
-                    t.programs
-                        .iter()
-                        .map(|p| (p.id.clone(), p.name.clone()))
-                        .collect(),
-                );
-                bodies.insert(
-                    t.id.clone(),
-                    Arc::new(Object::Topic(convert::topic_to_model(&t))),
-                );
-            }
-            Fetched::Program(p) => {
-                let refs = p
-                    .topics
-                    .iter()
-                    .map(|t| (t.id.clone(), t.name.clone()))
-                    .collect();
-                topic_refs.insert(p.id.clone(), refs);
-                bodies.insert(
-                    p.id.clone(),
-                    Arc::new(Object::Program(convert::program_to_model(&p))),
-                );
-            }
-        }
+        let f = res.map_err(|e| kinds::task_failed("GET", e))??;
+        fetched.insert((f.body.kind(), f.id.clone()), f);
     }
 
-    let mut objects = Vec::with_capacity(topics.len() + programs.len() + rules.len());
-    for t in topics {
-        objects.push(Remote {
-            kind: Kind::Topic,
-            body: bodies.remove(&t.id),
-            held_by: held_by.remove(&t.id).unwrap_or_default(),
-            modified_by: t.modified_by.map(|m| m.id),
-            id: t.id,
-            name: t.name,
-            date_modified: t.date_modified,
-            published: t.published,
-            topic_refs: Vec::new(),
-        });
-    }
-    for p in programs {
-        objects.push(Remote {
-            kind: Kind::Program,
-            body: bodies.remove(&p.id),
-            topic_refs: topic_refs.remove(&p.id).unwrap_or_default(),
-            held_by: Vec::new(),
-            modified_by: p.modified_by.map(|m| m.id),
-            id: p.id,
-            name: p.name,
-            date_modified: p.date_modified,
-            published: p.published,
-        });
-    }
-    for r in rules {
-        objects.push(Remote {
-            kind: Kind::SpeechRule,
-            body: Some(Arc::new(Object::SpeechRule(convert::speech_rule_to_model(
-                &r,
-            )))),
-            id: r.id,
-            name: r.name,
-            date_modified: r.date_modified,
-            published: false,
-            topic_refs: Vec::new(),
-            held_by: Vec::new(),
-            modified_by: None,
-        });
+    let mut objects = Vec::with_capacity(listed.values().map(Vec::len).sum());
+    for (kind, list) in listed {
+        for l in list {
+            let f = fetched.remove(&(kind, l.id.clone()));
+            let (body, refs, held_by) = match (l.body, f) {
+                (Some(body), _) => (Some(Arc::new(body)), Vec::new(), Vec::new()),
+                (None, Some(f)) => (Some(Arc::new(f.body)), f.refs, f.held_by),
+                (None, None) => (None, Vec::new(), Vec::new()),
+            };
+            objects.push(Remote {
+                kind,
+                body,
+                refs,
+                held_by,
+                modified_by: l.modified_by,
+                id: l.id,
+                name: l.name,
+                date_modified: l.date_modified,
+                published: l.published,
+            });
+        }
     }
     objects.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
     Ok(RemoteState {
         objects,
         fingerprint,
     })
-}
-
-/// The speech-rules API is the origin tutorial's, not part of Genesys's public API:
-/// say so when an org answers 404 for it.
-fn explain_missing_rules_api(e: genesys::Error) -> genesys::Error {
-    match e {
-        genesys::Error::Api {
-            status: 404,
-            method,
-            path,
-            code,
-            message,
-            context_id,
-            correlation_id,
-        } => genesys::Error::Api {
-            status: 404,
-            method,
-            path,
-            code,
-            message: format!(
-                "{message} (this org does not serve /api/v2/speech/rules, the origin tutorial's \
-speech rules API that is not part of Genesys's public API; remove the SpeechRule specs or \
-point --api-url at a gateway that serves it)"
-            ),
-            context_id,
-            correlation_id,
-        },
-        other => other,
-    }
 }
 
 fn fingerprint_line(
@@ -242,12 +134,6 @@ fn fingerprint_line(
         "{kind}\t{id}\t{name}\t{}\t{published}",
         date_modified.as_deref().unwrap_or("")
     )
-}
-
-/// A full body fetched by id.
-enum Fetched {
-    Topic(genesys::types::Topic),
-    Program(genesys::types::Program),
 }
 
 /// `(id, name, dateModified)` of a listed object.

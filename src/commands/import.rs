@@ -6,12 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::Outcome;
 use crate::audit::{self, AuditLog, Entry, RunInfo};
 use crate::cli::{GlobalArgs, ImportArgs};
-use crate::genesys::{self, Client, convert};
+use crate::genesys::{self, Client};
 use crate::model::{self, Kind, Object};
 use crate::settings::Settings;
 use crate::state::{ApplyLock, LockEntry, Lockfile, StateError};
@@ -32,8 +30,9 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
     } else {
         vec![Kind::parse(&args.kind).ok_or_else(|| {
             anyhow::anyhow!(
-                "unknown kind {:?}; expected Topic, Program, SpeechRule or all",
-                args.kind
+                "unknown kind {:?}; expected {} or all",
+                args.kind,
+                Kind::names()
             )
         })?]
     };
@@ -273,62 +272,17 @@ fn is_within(path: &Path, root: &Path) -> bool {
 
 /// Every remote object of a kind, with full bodies.
 pub async fn fetch(client: &Client, kind: Kind) -> Result<Vec<Imported>, genesys::Error> {
-    let mut out = Vec::new();
-    match kind {
-        Kind::Topic => {
-            let listed = client.list_topics().await?;
-            let mut tasks = tokio::task::JoinSet::new();
-            for t in listed {
-                let client = client.clone();
-                tasks.spawn(async move { client.get_topic(&t.id).await });
-            }
-            while let Some(res) = tasks.join_next().await {
-                let t = res.map_err(|e| genesys::Error::Transport {
-                    method: "GET".into(),
-                    path: "/api/v2/speechandtextanalytics/topics/{id}".into(),
-                    message: format!("task failed: {e}"),
-                })??;
-                out.push(Imported {
-                    object: Object::Topic(convert::topic_to_model(&t)),
-                    published: t.published,
-                    id: t.id,
-                    date_modified: t.date_modified,
-                });
-            }
-        }
-        Kind::Program => {
-            // The list carries no member topics: each program is read in full.
-            let listed = client.list_programs().await?;
-            let mut tasks = tokio::task::JoinSet::new();
-            for p in listed {
-                let client = client.clone();
-                tasks.spawn(async move { client.get_program(&p.id).await });
-            }
-            while let Some(res) = tasks.join_next().await {
-                let p = res.map_err(|e| genesys::Error::Transport {
-                    method: "GET".into(),
-                    path: "/api/v2/speechandtextanalytics/programs/{id}".into(),
-                    message: format!("task failed: {e}"),
-                })??;
-                out.push(Imported {
-                    object: Object::Program(convert::program_to_model(&p)),
-                    published: p.published,
-                    id: p.id,
-                    date_modified: p.date_modified,
-                });
-            }
-        }
-        Kind::SpeechRule => {
-            for r in client.list_speech_rules().await? {
-                out.push(Imported {
-                    object: Object::SpeechRule(convert::speech_rule_to_model(&r)),
-                    published: false,
-                    id: r.id,
-                    date_modified: r.date_modified,
-                });
-            }
-        }
-    }
+    let mut out: Vec<Imported> = kind
+        .read_all(client)
+        .await?
+        .into_iter()
+        .map(|f| Imported {
+            object: f.body,
+            id: f.id,
+            date_modified: f.date_modified,
+            published: f.published,
+        })
+        .collect();
     out.sort_by(|a, b| {
         (a.object.kind(), a.object.name(), &a.id).cmp(&(b.object.kind(), b.object.name(), &b.id))
     });
@@ -340,7 +294,7 @@ pub async fn fetch(client: &Client, kind: Kind) -> Result<Vec<Imported>, genesys
 pub fn file_names(objects: &[Imported]) -> Vec<String> {
     let base: Vec<String> = objects
         .iter()
-        .map(|o| format!("{}-{}", kind_slug(o.object.kind()), slug(o.object.name())))
+        .map(|o| format!("{}-{}", o.object.kind().file_stem(), slug(o.object.name())))
         .collect();
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
     for b in &base {
@@ -357,14 +311,6 @@ pub fn file_names(objects: &[Imported]) -> Vec<String> {
             }
         })
         .collect()
-}
-
-fn kind_slug(k: Kind) -> &'static str {
-    match k {
-        Kind::Topic => "topic",
-        Kind::Program => "program",
-        Kind::SpeechRule => "speech-rule",
-    }
 }
 
 fn slug(name: &str) -> String {
@@ -400,127 +346,10 @@ fn schema_header(out: &Path) -> String {
     String::new()
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TopicSpec<'a> {
-    kind: &'static str,
-    name: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    description: &'a str,
-    dialect: &'a str,
-    strictness: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    matching_type: Option<&'a str>,
-    participants: &'a str,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    tags: &'a [String],
-    published: bool,
-    phrases: Vec<TopicPhraseSpec<'a>>,
-}
-
-#[derive(Serialize)]
-struct TopicPhraseSpec<'a> {
-    text: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    strictness: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sentiment: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ProgramSpec<'a> {
-    kind: &'static str,
-    name: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    description: &'a str,
-    topics: &'a [String],
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    tags: &'a [String],
-    published: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SpeechRuleSpec<'a> {
-    kind: &'static str,
-    name: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    description: &'a str,
-    enabled: bool,
-    language: &'a str,
-    phrases: Vec<RulePhraseSpec<'a>>,
-    scoring: &'a [model::Scoring],
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    tags: &'a [String],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RulePhraseSpec<'a> {
-    phrase: &'a str,
-    match_type: &'a str,
-    case_sensitive: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    enabled: Option<bool>,
-}
-
-/// The spec file text of a normalised object: defaults that equal the topic's own
+/// The spec file text of a normalised object: defaults that equal the object's own
 /// values are left out, so imported files read like hand-written ones.
 pub fn spec_yaml(o: &Object, header: &str) -> String {
-    let body = match o {
-        Object::Topic(t) => serde_saphyr::to_string(&TopicSpec {
-            kind: "Topic",
-            name: &t.name,
-            description: &t.description,
-            dialect: &t.dialect,
-            strictness: &t.strictness,
-            matching_type: (t.matching_type != model::DEFAULT_MATCHING_TYPE)
-                .then_some(t.matching_type.as_str()),
-            participants: &t.participants,
-            tags: &t.tags,
-            published: t.published,
-            phrases: t
-                .phrases
-                .iter()
-                .map(|p| TopicPhraseSpec {
-                    text: &p.text,
-                    strictness: (p.strictness != t.strictness.as_str())
-                        .then_some(p.strictness.as_ref()),
-                    sentiment: (p.sentiment != model::DEFAULT_SENTIMENT)
-                        .then_some(p.sentiment.as_ref()),
-                })
-                .collect(),
-        }),
-        Object::Program(p) => serde_saphyr::to_string(&ProgramSpec {
-            kind: "Program",
-            name: &p.name,
-            description: &p.description,
-            topics: &p.topics,
-            tags: &p.tags,
-            published: p.published,
-        }),
-        Object::SpeechRule(r) => serde_saphyr::to_string(&SpeechRuleSpec {
-            kind: "SpeechRule",
-            name: &r.name,
-            description: &r.description,
-            enabled: r.enabled,
-            language: &r.language,
-            phrases: r
-                .phrases
-                .iter()
-                .map(|p| RulePhraseSpec {
-                    phrase: &p.phrase,
-                    match_type: &p.match_type,
-                    case_sensitive: p.case_sensitive,
-                    enabled: (!p.enabled).then_some(false),
-                })
-                .collect(),
-            scoring: &r.scoring,
-            tags: &r.tags,
-        }),
-    };
-    format!("{header}{}", body.unwrap_or_default())
+    format!("{header}{}", o.spec_yaml())
 }
 
 #[cfg(test)]

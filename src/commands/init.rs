@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::Outcome;
 use crate::cli::InitArgs;
 use crate::model::Kind;
-use crate::spec::kinds::json_schema;
+use crate::spec::schema::{json_schema, schema_file_name};
 
 const TOPIC: &str = "# yaml-language-server: $schema=../../schemas/speechops.schema.json
 # An example topic: edit it, or copy it for your own. `speechops validate` checks it.
@@ -126,14 +126,14 @@ fn files() -> anyhow::Result<Vec<(PathBuf, String, bool)>> {
             name.ends_with(".sh"),
         ));
     }
-    for (kind, file) in [
-        (None, "speechops.schema.json"),
-        (Some(Kind::Topic), "topic.schema.json"),
-        (Some(Kind::Program), "program.schema.json"),
-        (Some(Kind::SpeechRule), "speechrule.schema.json"),
-    ] {
+    let kinds = std::iter::once(None).chain(Kind::ALL.iter().copied().map(Some));
+    for kind in kinds {
         let schema = serde_json::to_string_pretty(&json_schema(kind))? + "\n";
-        out.push((PathBuf::from("schemas").join(file), schema, false));
+        out.push((
+            PathBuf::from("schemas").join(schema_file_name(kind)),
+            schema,
+            false,
+        ));
     }
     Ok(out)
 }

@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::model::{Program, RulePhrase, Scoring, SpeechRule, Topic, TopicPhrase};
+use crate::kinds::RemoteRef;
+use crate::model::{Program, Topic, TopicPhrase};
 use crate::state::LockEntry;
 use proptest::prelude::*;
 
@@ -46,7 +47,7 @@ fn remote(id: &str, o: &Object, published: bool) -> Remote {
         date_modified: Some(format!("dm-{id}")),
         published,
         body: Some(Arc::new(o.clone())),
-        topic_refs: Vec::new(),
+        refs: Vec::new(),
         held_by: Vec::new(),
         modified_by: None,
     }
@@ -229,7 +230,11 @@ fn program_membership_follows_topic_rename() {
         }
     });
     let mut pr = remote("9", &prog_remote, true);
-    pr.topic_refs = vec![("1".into(), "Old".into())];
+    pr.refs = vec![RemoteRef {
+        kind: Kind::Topic,
+        id: "1".into(),
+        name: "Old".into(),
+    }];
     let d = [
         Desired {
             object: Arc::new(new),
@@ -329,27 +334,24 @@ fn arb_object() -> impl Strategy<Value = Object> {
                 }
                 .normalized()
             )),
-        (name, arb_words(), any::<bool>()).prop_map(|(n, tags, enabled)| Object::SpeechRule(
-            SpeechRule {
-                name: format!("rule {n}"),
-                description: "d".into(),
-                enabled,
-                language: "en-US".into(),
-                phrases: vec![RulePhrase {
-                    phrase: "p".into(),
-                    match_type: "exact".into(),
-                    case_sensitive: false,
-                    enabled: true
-                }],
-                scoring: vec![Scoring {
-                    kind: "additive".into(),
-                    value: 0.5,
-                    condition: "pass".into()
-                }],
+        // Every other kind, through its own example.
+        (
+            prop::sample::select(
+                Kind::ALL
+                    .iter()
+                    .copied()
+                    .filter(|k| *k != Kind::Topic)
+                    .collect::<Vec<_>>()
+            ),
+            name,
+            arb_words(),
+            any::<bool>()
+        )
+            .prop_map(|(k, n, tags, flag)| k.example(
+                format!("{} {n}", k.as_str().to_lowercase()),
                 tags,
-            }
-            .normalized()
-        )),
+                flag
+            )),
     ]
 }
 
@@ -462,11 +464,7 @@ proptest! {
             .enumerate()
             .map(|(i, o)| {
                 let mut o = o.clone();
-                match &mut o {
-                    Object::Topic(t) => { t.tags.reverse(); t.phrases.reverse(); }
-                    Object::SpeechRule(s) => { s.tags.reverse(); }
-                    Object::Program(p) => { p.topics.reverse(); }
-                }
+                o.scramble();
                 remote(&format!("r{i}"), &o.normalized(), true)
             })
             .collect();

@@ -3,7 +3,6 @@
 
 mod auth;
 pub mod client;
-pub mod convert;
 pub mod credentials;
 mod pacing;
 pub mod region;

@@ -106,19 +106,21 @@ fn guard_text(g: &crate::diff::Guard) -> String {
     }
 }
 
-/// Where apply runs a change: adopts are recorded first; then topic writes, topic
-/// publishing, program writes, program deletes, program publishing, topic deletes and
-/// speech rules (the executor's phases). Changes are shown in this order.
-fn phase(c: &Change) -> u8 {
-    match (c.kind, c.action) {
-        (_, Action::Adopt) => 0,
-        (Kind::Topic, Action::Create | Action::Update) => 1,
-        (Kind::Topic, Action::Publish) => 2,
-        (Kind::Program, Action::Create | Action::Update) => 3,
-        (Kind::Program, Action::Delete) => 4,
-        (Kind::Program, Action::Publish) => 5,
-        (Kind::Topic, Action::Delete) => 6,
-        _ => 7,
+/// Where apply runs a change: adopts are recorded first; then, for each kind in
+/// write order (every kind after the kinds it refers to), its writes and its
+/// publishing; then the deletes, kinds in reverse (the executor's phases). Changes
+/// are shown in this order.
+fn phase(c: &Change) -> usize {
+    let order = crate::kinds::write_order();
+    let at = order
+        .iter()
+        .position(|k| *k == c.kind)
+        .unwrap_or(order.len());
+    match c.action {
+        Action::Adopt => 0,
+        Action::Create | Action::Update => 1 + 2 * at,
+        Action::Publish => 2 + 2 * at,
+        Action::Delete => 1 + 2 * order.len() + (order.len() - at),
     }
 }
 

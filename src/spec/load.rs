@@ -8,8 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::kinds::{ProgramSpec, SpeechRuleSpec, TopicSpec};
-use super::validate::{self, Ctx};
+use super::validate::Ctx;
 use super::yaml::{self, Node, Seg, Value};
 use super::{Diagnostic, LoadError, Severity, SpecFile};
 use crate::model::{self, Kind, Object};
@@ -27,10 +26,8 @@ pub struct Entry {
     pub doc_pos: (u64, u64),
     pub name_pos: (u64, u64),
     pub renamed_from_pos: (u64, u64),
-    /// Program topic references in source order, with their locations.
-    pub topic_refs: Vec<(String, (u64, u64))>,
-    /// Where the program's `topics` key is.
-    pub topics_pos: (u64, u64),
+    /// References to other specs by name, in source order, with their locations.
+    pub refs: Vec<crate::kinds::SpecRef>,
 }
 
 /// Everything one file produced.
@@ -343,7 +340,7 @@ fn yaml_error(e: yaml::ParseError, file: &Path) -> Diagnostic {
 /// The kind and name a document declares, if both are strings.
 fn named(node: &Node) -> Option<(Kind, String)> {
     let kind = match &node.entry("kind")?.1.value {
-        Value::Str(k) => Kind::ALL.into_iter().find(|x| x.as_str() == k)?,
+        Value::Str(k) => Kind::ALL.iter().copied().find(|x| x.as_str() == k)?,
         _ => return None,
     };
     match &node.entry("name")?.1.value {
@@ -352,8 +349,16 @@ fn named(node: &Node) -> Option<(Kind, String)> {
     }
 }
 
-const KIND_HINT: &str =
-    "every document starts with `kind: Topic`, `kind: Program` or `kind: SpeechRule`";
+/// The hint for a document without a known kind.
+fn kind_hint() -> String {
+    let mut kinds: Vec<String> = Kind::ALL.iter().map(|k| format!("`kind: {k}`")).collect();
+    let last = kinds.pop().unwrap_or_default();
+    if kinds.is_empty() {
+        format!("every document starts with {last}")
+    } else {
+        format!("every document starts with {} or {last}", kinds.join(", "))
+    }
+}
 
 /// Turns one document into an entry, reporting its problems.
 fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
@@ -364,7 +369,7 @@ fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
             "spec.not-a-mapping",
             doc_pos,
             "a spec document must be a mapping of keys to values".into(),
-            Some(KIND_HINT.into()),
+            Some(kind_hint()),
         );
         return None;
     }
@@ -373,20 +378,19 @@ fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
             "spec.missing-kind",
             doc_pos,
             "missing required field `kind`".into(),
-            Some(KIND_HINT.into()),
+            Some(kind_hint()),
         );
         return None;
     };
     let kind_pos = (kind_node.line, kind_node.column);
-    let kinds = Kind::ALL.map(Kind::as_str);
+    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
     let kind = match &kind_node.value {
-        Value::Str(s) => match Kind::ALL.into_iter().find(|k| k.as_str() == s) {
+        Value::Str(s) => match Kind::ALL.iter().copied().find(|k| k.as_str() == s) {
             Some(k) => k,
             None => {
-                let hint = yaml::closest(s, kinds).map_or_else(
-                    || KIND_HINT.to_string(),
-                    |c| format!("did you mean `{c}`? (kinds are case-sensitive)"),
-                );
+                let hint = yaml::closest(s, kinds.iter().copied()).map_or_else(kind_hint, |c| {
+                    format!("did you mean `{c}`? (kinds are case-sensitive)")
+                });
                 ctx.error(
                     "spec.unknown-kind",
                     kind_pos,
@@ -401,42 +405,13 @@ fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
                 "spec.unknown-kind",
                 kind_pos,
                 format!("`kind` must be one of {}", yaml::list(&kinds)),
-                Some(KIND_HINT.into()),
+                Some(kind_hint()),
             );
             return None;
         }
     };
-    let object = match kind {
-        Kind::Topic => {
-            let (spec, patched): (TopicSpec, _) = deserialize(ctx, doc_pos)?;
-            validate::topic(&mut ctx.with_node(patched.as_ref()), &spec);
-            let renamed = spec.renamed_from.clone();
-            (Object::Topic(spec.into_model()), renamed)
-        }
-        Kind::Program => {
-            let (spec, patched): (ProgramSpec, _) = deserialize(ctx, doc_pos)?;
-            validate::program(&mut ctx.with_node(patched.as_ref()), &spec);
-            let renamed = spec.renamed_from.clone();
-            (Object::Program(spec.into_model()), renamed)
-        }
-        Kind::SpeechRule => {
-            let (spec, patched): (SpeechRuleSpec, _) = deserialize(ctx, doc_pos)?;
-            validate::speech_rule(&mut ctx.with_node(patched.as_ref()), &spec);
-            let renamed = spec.renamed_from.clone();
-            (Object::SpeechRule(spec.into_model()), renamed)
-        }
-    };
-    let (object, renamed_from) = object;
-    let topic_refs = match &node.get(&[Seg::Key("topics")]).map(|n| &n.value) {
-        Some(Value::Seq(items)) if kind == Kind::Program => items
-            .iter()
-            .filter_map(|n| match &n.value {
-                Value::Str(s) => Some((s.clone(), (n.line, n.column))),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let (object, renamed_from) = kind.load(ctx, doc_pos)?;
+    let refs = kind.spec_refs(node);
     Some(Entry {
         object,
         renamed_from,
@@ -444,8 +419,7 @@ fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
         doc_pos,
         name_pos: node.pos(&[Seg::Key("name")]),
         renamed_from_pos: node.pos(&[Seg::Key("renamedFrom")]),
-        topic_refs,
-        topics_pos: node.key_pos(&[Seg::Key("topics")]),
+        refs,
     })
 }
 

@@ -7,8 +7,8 @@
 //! [`diagnostics`] renders the problems for people.
 
 pub mod diagnostics;
-pub mod kinds;
 pub mod load;
+pub mod schema;
 pub mod validate;
 pub mod yaml;
 
@@ -37,7 +37,7 @@ pub enum Severity {
 #[serde(rename_all = "camelCase")]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// Stable machine-readable code, e.g. `speechrule.overlap`.
+    /// Stable machine-readable code, e.g. `topic.duplicate-phrase`.
     pub code: String,
     pub message: String,
     pub location: Option<SourceLocation>,

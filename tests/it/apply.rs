@@ -201,7 +201,7 @@ fn saved_plan_is_refused_when_stale() {
     // The org changes behind the plan's back.
     let client = sandbox.client();
     block_on(
-        client.create_topic(&speechops::genesys::types::TopicRequest {
+        client.create_topic(&speechops::kinds::topic::wire::TopicRequest {
             name: "Out of band".into(),
             description: String::new(),
             strictness: "72".into(),
@@ -209,7 +209,7 @@ fn saved_plan_is_refused_when_stale() {
             tags: vec![],
             dialect: "en-US".into(),
             participants: "All".into(),
-            phrases: vec![speechops::genesys::types::WirePhrase {
+            phrases: vec![speechops::kinds::topic::wire::WirePhrase {
                 text: "hello".into(),
                 strictness: None,
                 sentiment: None,
@@ -691,7 +691,7 @@ fn matching_type_is_applied_diffed_and_clean_after_apply() {
 /// mark, but an update must not strip it from phrases the spec keeps.
 #[test]
 fn ai_generated_marks_survive_an_update() {
-    use speechops::genesys::types::{TopicRequest, WirePhrase};
+    use speechops::kinds::topic::wire::{TopicRequest, WirePhrase};
     let sandbox = Sandbox::with_creds(&[]);
     let client = sandbox.client();
     let phrase = |text: &str, ai: Option<bool>| WirePhrase {

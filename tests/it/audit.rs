@@ -130,7 +130,7 @@ fn git_commit_and_dirty_describe_the_applied_tree_and_org_id_is_recorded() {
 /// field-level changes say what was reverted.
 #[test]
 fn reverting_an_out_of_band_change_records_what_the_org_held() {
-    use speechops::genesys::types::{TopicRequest, WirePhrase};
+    use speechops::kinds::topic::wire::{TopicRequest, WirePhrase};
     let sandbox = Sandbox::with_creds(&[]);
     let repo = Repo::new();
     repo.write("rules/t.yaml", "kind: Topic\nname: Greeting\ndescription: as reviewed\ndialect: en-US\nphrases:\n  - text: good morning\n");

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use speechops::genesys::types::{
-    ProgramRequest, RulePhrase, SpeechRuleRequest, TopicRequest, WirePhrase,
-};
 use speechops::genesys::{Client, ClientOptions, Credentials, Error, Secret, endpoint_for_api_url};
+use speechops::kinds::program::wire::ProgramRequest;
+use speechops::kinds::speech_rule::wire::{RulePhrase, SpeechRuleRequest};
+use speechops::kinds::topic::wire::{TopicRequest, WirePhrase};
 
 use crate::support::{CLIENT_ID, CLIENT_SECRET, Reply, Sandbox, Scripted, Seen};
 

@@ -230,7 +230,7 @@ proptest! {
                 ..speechops::genesys::ClientOptions::default()
             },
         ).expect("client");
-        let req = speechops::genesys::types::TopicRequest {
+        let req = speechops::kinds::topic::wire::TopicRequest {
             name: "n".into(), description: String::new(), strictness: "72".into(), matching_type: "Lexical".into(), tags: vec![],
             dialect: "en-US".into(), participants: "All".into(), phrases: vec![],
         };

@@ -237,7 +237,7 @@ fn import_round_trip_adopts_an_existing_org() {
         let mut ids = Vec::new();
         for i in 0..50 {
             let t = client
-                .create_topic(&speechops::genesys::types::TopicRequest {
+                .create_topic(&speechops::kinds::topic::wire::TopicRequest {
                     name: format!("Seeded topic {i:02}"),
                     description: if i % 2 == 0 {
                         format!("seeded {i}")
@@ -250,7 +250,7 @@ fn import_round_trip_adopts_an_existing_org() {
                     dialect: ["en-US", "en-GB"][i % 2].to_string(),
                     participants: ["All", "Internal", "External"][i % 3].to_string(),
                     phrases: (0..3)
-                        .map(|p| speechops::genesys::types::WirePhrase {
+                        .map(|p| speechops::kinds::topic::wire::WirePhrase {
                             text: format!("seeded phrase {p} for {i}"),
                             strictness: Some(["55", "72", "85", "90"][(i + p) % 4].to_string()),
                             sentiment: Some(
@@ -267,7 +267,7 @@ fn import_round_trip_adopts_an_existing_org() {
         }
         for p in 0..3 {
             client
-                .create_program(&speechops::genesys::types::ProgramRequest {
+                .create_program(&speechops::kinds::program::wire::ProgramRequest {
                     name: format!("Seeded program {p}"),
                     description: String::new(),
                     topic_ids: ids[p * 10..p * 10 + 5].to_vec(),

@@ -94,7 +94,7 @@ fn the_empty_guard_trips_only_when_a_plan_deletes_every_managed_object_of_a_kind
 
 #[test]
 fn a_takeover_is_a_guard_shown_loudly_with_its_own_override() {
-    use speechops::genesys::types::{TopicRequest, WirePhrase};
+    use speechops::kinds::topic::wire::{TopicRequest, WirePhrase};
     let sandbox = Sandbox::with_creds(&[]);
     block_on(sandbox.client().create_topic(&TopicRequest {
         name: "Made in the UI".into(),
@@ -197,7 +197,7 @@ fn a_topic_delete_a_program_blocks_is_refused_before_any_write() {
         .expect("topic")
         .id;
     block_on(
-        client.create_program(&speechops::genesys::types::ProgramRequest {
+        client.create_program(&speechops::kinds::program::wire::ProgramRequest {
             name: "Made in the UI".into(),
             description: String::new(),
             topic_ids: vec![held],
@@ -231,7 +231,7 @@ fn a_topic_delete_a_program_blocks_is_refused_before_any_write() {
 
 #[test]
 fn drift_is_marked_with_who_and_when_in_every_format() {
-    use speechops::genesys::types::{TopicRequest, WirePhrase};
+    use speechops::kinds::topic::wire::{TopicRequest, WirePhrase};
     let sandbox = Sandbox::with_creds(&[]);
     let repo = Repo::new();
     repo.write("rules/t.yaml", &support::topic_yaml("Watched", 1, "v1"));

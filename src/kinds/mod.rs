@@ -1,0 +1,730 @@
+//! The kind registry: every kind of Genesys object speechops manages, each in one
+//! module that owns everything about it.
+//!
+//! A kind module defines its normalised model type and implements [`Managed`] for it:
+//! the spec type (and so its JSON Schema), per-spec validation, the canonical form,
+//! identity, references to other kinds by name, the wire types and conversions, the
+//! endpoints and their paging style, and publishing. The [`registry!`] line at the
+//! bottom of this file turns the list of kinds into the [`Kind`] and [`Object`] enums
+//! and the dispatch functions that the engine (loading, diff, remote fetch, executor,
+//! import, schema, CLI help) calls; none of those names a kind.
+//!
+//! Adding a kind: write `src/kinds/<kind>.rs`, add one entry to the registry line,
+//! write its sandbox module (`src/sandbox/kinds/<kind>.rs`) and its tests.
+
+pub mod program;
+pub mod speech_rule;
+pub mod topic;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::future::Future;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::genesys::{self, CallMeta, Client, Written, types::PublishJob};
+use crate::spec::Diagnostic;
+use crate::spec::load::Entry;
+use crate::spec::validate::Ctx;
+use crate::spec::yaml::{Node, Seg, Value};
+
+/// Result of a call to the org.
+pub type ApiResult<T> = Result<T, genesys::Error>;
+
+/// Another object that a remote body names, with the id it has in the org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRef {
+    pub kind: Kind,
+    pub id: String,
+    pub name: String,
+}
+
+/// One object as its kind's list endpoint returns it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: String,
+    pub name: String,
+    pub date_modified: Option<String>,
+    pub published: bool,
+    /// Who last changed the object (`modifiedBy.id`), when the list says.
+    pub modified_by: Option<String>,
+    /// What else the listing says that changes with the object (a member count, a
+    /// body hash): part of the remote fingerprint.
+    pub fingerprint: Option<String>,
+    /// The normalised body, for kinds whose list carries whole bodies.
+    pub body: Option<Object>,
+}
+
+/// One object read in full by id.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub id: String,
+    pub published: bool,
+    pub date_modified: Option<String>,
+    pub body: Object,
+    /// The objects this one refers to, as the org names them now.
+    pub refs: Vec<RemoteRef>,
+    /// The objects that refer to this one, where the org reports them.
+    pub held_by: Vec<RemoteRef>,
+}
+
+/// A write that landed.
+#[derive(Debug, Clone)]
+pub struct Put {
+    pub id: String,
+    pub date_modified: Option<String>,
+    pub published: bool,
+    pub meta: CallMeta,
+}
+
+/// The org ids of objects by kind and name, for writes that refer to other objects.
+#[derive(Debug, Clone, Default)]
+pub struct Ids(BTreeMap<(Kind, String), String>);
+
+impl Ids {
+    pub fn insert(&mut self, kind: Kind, name: &str, id: &str) {
+        self.0.insert((kind, name.to_string()), id.to_string());
+    }
+
+    pub fn get(&self, kind: Kind, name: &str) -> Option<&str> {
+        self.0.get(&(kind, name.to_string())).map(String::as_str)
+    }
+
+    /// The ids of `names` of `kind`, or the names that have no id.
+    pub fn resolve(&self, kind: Kind, names: &[String]) -> Result<Vec<String>, Vec<String>> {
+        let mut ids = Vec::with_capacity(names.len());
+        let mut missing = Vec::new();
+        for name in names {
+            match self.get(kind, name) {
+                Some(id) => ids.push(id.to_string()),
+                None => missing.push(name.clone()),
+            }
+        }
+        if missing.is_empty() {
+            Ok(ids)
+        } else {
+            Err(missing)
+        }
+    }
+}
+
+/// A reference to another spec in a spec document, where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecRef {
+    pub kind: Kind,
+    pub name: String,
+    /// The referenced name.
+    pub pos: (u64, u64),
+    /// The key of the list or field that holds the reference.
+    pub field_pos: (u64, u64),
+}
+
+/// The string items of the list at `key`, as references to `kind`.
+pub fn refs_in_list(node: &Node, key: &'static str, kind: Kind) -> Vec<SpecRef> {
+    let field_pos = node.key_pos(&[Seg::Key(key)]);
+    match node.get(&[Seg::Key(key)]).map(|n| &n.value) {
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter_map(|n| match &n.value {
+                Value::Str(s) => Some(SpecRef {
+                    kind,
+                    name: s.clone(),
+                    pos: (n.line, n.column),
+                    field_pos,
+                }),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Looks up a spec of the tree by kind and name (for whole-tree checks).
+pub type Lookup<'a> = dyn Fn(Kind, &str) -> Option<&'a Object> + 'a;
+
+/// Everything about one kind of managed object. Implemented by the kind's normalised
+/// model type; the engine reaches it only through the registry's dispatch.
+pub trait Managed:
+    Sized + Clone + PartialEq + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// The spec document type (`deny_unknown_fields`; its JSON Schema is generated).
+    type Spec: DeserializeOwned + Serialize + JsonSchema;
+
+    /// The name in specs (`kind: NAME`), on the command line and in output.
+    const NAME: &'static str;
+    /// The committed JSON Schema file of this kind.
+    const SCHEMA_FILE: &'static str;
+    /// The prefix of imported file names.
+    const FILE_STEM: &'static str;
+    /// The kinds this kind refers to by name: written before it, deleted after it.
+    const REFERS_TO: &'static [Kind] = &[];
+    /// Whether objects are published after a write.
+    const PUBLISHABLE: bool = false;
+    /// Whether the list endpoint returns whole bodies (no GET per object needed).
+    const LIST_HAS_BODIES: bool = false;
+
+    // ---- specs ----------------------------------------------------------------------
+
+    /// Per-document validation; reports through `ctx` and never stops early.
+    fn validate(ctx: &mut Ctx<'_>, spec: &Self::Spec);
+    /// The spec's `renamedFrom`.
+    fn renamed_from(spec: &Self::Spec) -> Option<String>;
+    /// The normalised object a valid spec describes.
+    fn from_spec(spec: Self::Spec) -> Self;
+    /// The spec that describes this object, as `import` writes it: defaults that
+    /// equal the object's own values left out.
+    fn to_spec(&self) -> Self::Spec;
+    /// The references to other specs that a document makes, with their locations.
+    fn spec_refs(_node: &Node) -> Vec<SpecRef> {
+        Vec::new()
+    }
+    /// Checks that need the other specs of the tree (references are checked by the
+    /// engine; this is for limits that depend on what they refer to).
+    fn check_tree(&self, _entry: &Entry, _lookup: &Lookup<'_>, _diags: &mut Vec<Diagnostic>) {}
+
+    // ---- the model ------------------------------------------------------------------
+
+    fn name(&self) -> &str;
+    fn set_name(&mut self, name: &str);
+    fn published(&self) -> bool {
+        false
+    }
+    fn set_published(&mut self, _published: bool) {}
+    /// Canonical form: defaults filled, order-insensitive lists sorted. Idempotent.
+    fn normalized(self) -> Self;
+    /// The objects this one refers to by name.
+    fn refs(&self) -> Vec<(Kind, &str)> {
+        Vec::new()
+    }
+    /// Renames references: `rename(kind, name)` gives the new name, if any.
+    fn rename_refs(&mut self, _rename: &dyn Fn(Kind, &str) -> Option<String>) {}
+
+    // ---- the org --------------------------------------------------------------------
+
+    /// Every object of the kind, all pages.
+    fn list(client: &Client) -> impl Future<Output = ApiResult<Vec<Listed>>> + Send;
+    /// One object in full (only called when the list does not carry bodies).
+    fn get(client: &Client, id: &str) -> impl Future<Output = ApiResult<Fetched>> + Send;
+    /// Creates (`id` None) or replaces the object. `previous` is the body the org
+    /// held, whose server-kept marks the write keeps; `ids` resolves references.
+    fn put(
+        &self,
+        client: &Client,
+        id: Option<&str>,
+        previous: Option<&Self>,
+        ids: &Ids,
+    ) -> impl Future<Output = ApiResult<Put>> + Send;
+    /// Deletes the object; one already gone is a success.
+    fn delete(client: &Client, id: &str) -> impl Future<Output = ApiResult<Written<()>>> + Send;
+    /// Publishes these objects (only called for publishable kinds).
+    fn publish(
+        _client: &Client,
+        _ids: &[String],
+    ) -> impl Future<Output = ApiResult<Written<PublishJob>>> + Send {
+        async { Ok(genesys::client::nothing_to_publish()) }
+    }
+    /// Test support: reorders the order-insensitive lists, which normalising must undo.
+    #[cfg(test)]
+    fn scramble(&mut self) {}
+
+    /// Test support: a valid, normalised object with this name and tags; `flag`
+    /// flips one boolean of its content.
+    #[cfg(test)]
+    fn example(name: String, tags: Vec<String>, flag: bool) -> Self;
+
+    /// Runs the kind's response decoders over arbitrary bytes, for the fuzz driver:
+    /// how many decoded. Must never panic.
+    fn decode_wire(body: &[u8]) -> usize;
+}
+
+/// A kind's objects as `import` reads them: the list, then a GET per object unless
+/// the list carries bodies.
+async fn read_all<M: Managed>(client: &Client) -> ApiResult<Vec<Fetched>> {
+    let listed = M::list(client).await?;
+    if M::LIST_HAS_BODIES {
+        return Ok(listed
+            .into_iter()
+            .filter_map(|l| {
+                Some(Fetched {
+                    body: l.body?,
+                    id: l.id,
+                    published: l.published,
+                    date_modified: l.date_modified,
+                    refs: Vec::new(),
+                    held_by: Vec::new(),
+                })
+            })
+            .collect());
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for l in listed {
+        let client = client.clone();
+        tasks.spawn(async move { M::get(&client, &l.id).await });
+    }
+    let mut out = Vec::new();
+    while let Some(res) = tasks.join_next().await {
+        out.push(res.map_err(|e| task_failed(M::NAME, e))??);
+    }
+    Ok(out)
+}
+
+/// A task that panicked or was cancelled, as an error naming the kind.
+pub fn task_failed(kind: &str, e: tokio::task::JoinError) -> genesys::Error {
+    genesys::Error::Transport {
+        method: "GET".into(),
+        path: format!("{kind} by id"),
+        message: format!("task failed: {e}"),
+    }
+}
+
+/// Kinds in write order: every kind after the kinds it refers to (a topological
+/// sort of [`Managed::REFERS_TO`]; ties keep registry order). Deletes run in reverse.
+pub fn write_order() -> Vec<Kind> {
+    let mut out: Vec<Kind> = Vec::with_capacity(Kind::ALL.len());
+    let mut placed: BTreeSet<Kind> = BTreeSet::new();
+    while out.len() < Kind::ALL.len() {
+        let next = Kind::ALL.iter().copied().find(|k| {
+            !placed.contains(k) && k.refers_to().iter().all(|r| placed.contains(r) || r == k)
+        });
+        // A reference cycle cannot be ordered: keep registry order for the rest (the
+        // registry test rules cycles out).
+        let next = next.or_else(|| Kind::ALL.iter().copied().find(|k| !placed.contains(k)));
+        let Some(next) = next else { break };
+        placed.insert(next);
+        out.push(next);
+    }
+    out
+}
+
+/// The kinds that refer to `kind`.
+pub fn referrers(kind: Kind) -> Vec<Kind> {
+    Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.refers_to().contains(&kind))
+        .collect()
+}
+
+/// A kind name for messages and codes: `Program` → `program`.
+pub fn lower(kind: Kind) -> String {
+    kind.as_str().to_ascii_lowercase()
+}
+
+/// Spec documents serialise with `kind` first.
+#[derive(Serialize)]
+struct Document<'a, S: Serialize> {
+    kind: &'a str,
+    #[serde(flatten)]
+    spec: &'a S,
+}
+
+fn spec_document<M: Managed>(m: &M) -> String {
+    serde_saphyr::to_string(&Document {
+        kind: M::NAME,
+        spec: &m.to_spec(),
+    })
+    .unwrap_or_default()
+}
+
+fn kind_schema<M: Managed>() -> schemars::Schema {
+    schemars::schema_for!(M::Spec)
+}
+
+/// Defines [`Kind`], [`Object`] and the dispatch over the registered kinds.
+macro_rules! registry {
+    ($($variant:ident => $ty:ty),+ $(,)?) => {
+        /// The type of a managed object.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Kind {
+            $($variant),+
+        }
+
+        impl Kind {
+            /// Every kind, in registry order.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => <$ty as Managed>::NAME),+
+                }
+            }
+
+            /// Parses a kind name as written in specs and on the command line
+            /// (case-insensitive).
+            pub fn parse(s: &str) -> Option<Kind> {
+                Kind::ALL
+                    .iter()
+                    .copied()
+                    .find(|k| k.as_str().eq_ignore_ascii_case(s))
+            }
+
+            /// The kind names, for help texts: `Topic, Program, …`.
+            pub fn names() -> String {
+                Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            }
+
+            pub fn schema_file(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => <$ty as Managed>::SCHEMA_FILE),+
+                }
+            }
+
+            pub fn file_stem(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => <$ty as Managed>::FILE_STEM),+
+                }
+            }
+
+            pub fn refers_to(self) -> &'static [Kind] {
+                match self {
+                    $(Kind::$variant => <$ty as Managed>::REFERS_TO),+
+                }
+            }
+
+            pub fn publishable(self) -> bool {
+                match self {
+                    $(Kind::$variant => <$ty as Managed>::PUBLISHABLE),+
+                }
+            }
+
+            pub fn list_has_bodies(self) -> bool {
+                match self {
+                    $(Kind::$variant => <$ty as Managed>::LIST_HAS_BODIES),+
+                }
+            }
+
+            /// Deserialises and validates one spec document of this kind.
+            pub fn load(
+                self,
+                ctx: &mut Ctx<'_>,
+                doc_pos: (u64, u64),
+            ) -> Option<(Object, Option<String>)> {
+                match self {
+                    $(Kind::$variant => {
+                        let (spec, patched): (<$ty as Managed>::Spec, _) =
+                            crate::spec::load::deserialize(ctx, doc_pos)?;
+                        <$ty>::validate(&mut ctx.with_node(patched.as_ref()), &spec);
+                        let renamed = <$ty>::renamed_from(&spec);
+                        Some((Object::$variant(<$ty>::from_spec(spec)), renamed))
+                    })+
+                }
+            }
+
+            /// The references a spec document of this kind makes.
+            pub fn spec_refs(self, node: &Node) -> Vec<SpecRef> {
+                match self {
+                    $(Kind::$variant => <$ty>::spec_refs(node)),+
+                }
+            }
+
+            /// The JSON Schema of this kind's spec documents (without `kind`).
+            pub fn schema(self) -> schemars::Schema {
+                match self {
+                    $(Kind::$variant => kind_schema::<$ty>()),+
+                }
+            }
+
+            pub async fn list(self, client: &Client) -> ApiResult<Vec<Listed>> {
+                match self {
+                    $(Kind::$variant => <$ty>::list(client).await),+
+                }
+            }
+
+            pub async fn get(self, client: &Client, id: &str) -> ApiResult<Fetched> {
+                match self {
+                    $(Kind::$variant => <$ty>::get(client, id).await),+
+                }
+            }
+
+            /// Every object of the kind with its body (for `import`).
+            pub async fn read_all(self, client: &Client) -> ApiResult<Vec<Fetched>> {
+                match self {
+                    $(Kind::$variant => read_all::<$ty>(client).await),+
+                }
+            }
+
+            pub async fn delete(self, client: &Client, id: &str) -> ApiResult<Written<()>> {
+                match self {
+                    $(Kind::$variant => <$ty>::delete(client, id).await),+
+                }
+            }
+
+            pub async fn publish(
+                self,
+                client: &Client,
+                ids: &[String],
+            ) -> ApiResult<Written<PublishJob>> {
+                if ids.is_empty() {
+                    return Ok(genesys::client::nothing_to_publish());
+                }
+                match self {
+                    $(Kind::$variant => <$ty>::publish(client, ids).await),+
+                }
+            }
+
+            /// Test support: see [`Managed::example`].
+            #[cfg(test)]
+            pub fn example(self, name: String, tags: Vec<String>, flag: bool) -> Object {
+                match self {
+                    $(Kind::$variant => Object::$variant(<$ty>::example(name, tags, flag))),+
+                }
+            }
+
+            /// Every kind's response decoders over one body (fuzzing).
+            pub fn decode_wire(body: &[u8]) -> usize {
+                0 $(+ <$ty>::decode_wire(body))+
+            }
+        }
+
+        /// Any managed object, normalised.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum Object {
+            $($variant($ty)),+
+        }
+
+        $(impl From<$ty> for Object {
+            fn from(m: $ty) -> Object {
+                Object::$variant(m)
+            }
+        })+
+
+        impl Object {
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Object::$variant(_) => Kind::$variant),+
+                }
+            }
+
+            pub fn name(&self) -> &str {
+                match self {
+                    $(Object::$variant(m) => m.name()),+
+                }
+            }
+
+            /// Whether the object should be published after a write.
+            pub fn wants_published(&self) -> bool {
+                match self {
+                    $(Object::$variant(m) => m.published()),+
+                }
+            }
+
+            pub fn set_published(&mut self, published: bool) {
+                match self {
+                    $(Object::$variant(m) => m.set_published(published)),+
+                }
+            }
+
+            /// Returns the object in canonical form: defaults filled, lists sorted.
+            /// Idempotent: `x.normalized().normalized() == x.normalized()`.
+            pub fn normalized(self) -> Object {
+                match self {
+                    $(Object::$variant(m) => Object::$variant(m.normalized())),+
+                }
+            }
+
+            /// The same object under another name.
+            pub fn renamed(&self, name: &str) -> Object {
+                let mut o = self.clone();
+                match &mut o {
+                    $(Object::$variant(m) => m.set_name(name)),+
+                }
+                o
+            }
+
+            /// The objects this one refers to by name.
+            pub fn refs(&self) -> Vec<(Kind, &str)> {
+                match self {
+                    $(Object::$variant(m) => m.refs()),+
+                }
+            }
+
+            /// The same object with its references renamed (and normalised again).
+            pub fn with_refs_renamed(&self, rename: &dyn Fn(Kind, &str) -> Option<String>) -> Object {
+                match self {
+                    $(Object::$variant(m) => {
+                        let mut m = m.clone();
+                        m.rename_refs(rename);
+                        Object::$variant(m.normalized())
+                    })+
+                }
+            }
+
+            /// The kind's whole-tree checks for this spec.
+            pub fn check_tree(&self, entry: &Entry, lookup: &Lookup<'_>, diags: &mut Vec<Diagnostic>) {
+                match self {
+                    $(Object::$variant(m) => m.check_tree(entry, lookup, diags)),+
+                }
+            }
+
+            /// Writes the object: creates it (`id` None) or replaces it.
+            pub async fn put(
+                &self,
+                client: &Client,
+                id: Option<&str>,
+                previous: Option<&Object>,
+                ids: &Ids,
+            ) -> ApiResult<Put> {
+                match self {
+                    $(Object::$variant(m) => {
+                        let previous = match previous {
+                            Some(Object::$variant(p)) => Some(p),
+                            _ => None,
+                        };
+                        m.put(client, id, previous, ids).await
+                    })+
+                }
+            }
+
+            /// Test support: reorders the order-insensitive lists.
+            #[cfg(test)]
+            pub fn scramble(&mut self) {
+                match self {
+                    $(Object::$variant(m) => m.scramble()),+
+                }
+            }
+
+            /// The spec file text that describes this object (`import`).
+            pub fn spec_yaml(&self) -> String {
+                match self {
+                    $(Object::$variant(m) => spec_document(m)),+
+                }
+            }
+        }
+
+        /// Any spec document, discriminated by `kind` (the combined schema).
+        #[derive(JsonSchema)]
+        #[serde(tag = "kind")]
+        #[allow(dead_code)]
+        pub(crate) enum AnySpec {
+            $($variant(<$ty as Managed>::Spec)),+
+        }
+    };
+}
+
+// The registry line: one entry per kind, in registry order.
+registry! {
+    Topic => topic::Topic,
+    Program => program::Program,
+    SpeechRule => speech_rule::SpeechRule,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Object {
+    /// The same object with `published` cleared: the content that an update writes.
+    /// Publication state is compared separately (it becomes a `publish` action).
+    pub fn content(&self) -> Object {
+        let mut o = self.clone();
+        o.set_published(false);
+        o
+    }
+
+    /// Whether the two have the same content (`published` aside), without copying
+    /// either unless their publication differs.
+    pub fn same_content(&self, other: &Object) -> bool {
+        if self.wants_published() == other.wants_published() {
+            self == other
+        } else {
+            self.content() == other.content()
+        }
+    }
+
+    /// Canonical JSON: struct fields in declaration order, lists normalised.
+    pub fn canonical_json(&self) -> String {
+        // Serialising plain structs of strings, bools, finite floats and lists cannot fail.
+        serde_json::to_string(&self.clone().normalized()).unwrap_or_default()
+    }
+
+    /// sha256 (hex) of the canonical JSON.
+    pub fn sha256(&self) -> String {
+        crate::model::sha256_hex(self.canonical_json().as_bytes())
+    }
+
+    /// The normalised object as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(&self.clone().normalized()).unwrap_or_default()
+    }
+
+    /// The YAML shown in plan diffs: the normalised content without `published`,
+    /// which is not content (it becomes a `publish` action).
+    pub fn content_yaml(&self) -> String {
+        let mut value = serde_json::to_value(self.clone().normalized()).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.remove("published");
+        }
+        serde_saphyr::to_string(&value).unwrap_or_default()
+    }
+}
+
+/// Helpers the kind modules share.
+pub(crate) fn default_true() -> bool {
+    true
+}
+
+pub(crate) fn is_true(b: &bool) -> bool {
+    *b
+}
+
+pub(crate) fn sort_dedup(v: &mut Vec<String>) {
+    v.sort();
+    v.dedup();
+}
+
+/// A closed set of strings as a spec enum: (de)serialised as its text, listed in the
+/// JSON Schema.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? } $(default $default:ident)?) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+        impl $name {
+            pub const ALL: &'static [&'static str] = &[$($text),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            /// The value with this text, if any.
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+        $(impl Default for $name { fn default() -> Self { $name::$default } })?
+    };
+}
+pub(crate) use string_enum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_comes_after_the_kinds_it_refers_to() {
+        let order = write_order();
+        assert_eq!(order.len(), Kind::ALL.len());
+        for (i, k) in order.iter().enumerate() {
+            for r in k.refers_to() {
+                let j = order.iter().position(|x| x == r);
+                assert!(j.is_some_and(|j| j < i), "{k} refers to {r}: {order:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn kind_names_parse_case_insensitively_and_files_are_distinct() {
+        let mut files = BTreeSet::new();
+        let mut stems = BTreeSet::new();
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(&k.as_str().to_lowercase()), Some(*k));
+            assert!(files.insert(k.schema_file()), "{k}");
+            assert!(stems.insert(k.file_stem()), "{k}");
+        }
+        assert_eq!(Kind::parse("nope"), None);
+    }
+}
