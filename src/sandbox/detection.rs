@@ -280,7 +280,7 @@ impl PhraseJobs {
             .get("dialect")
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::bad_field("topic.dialect", "'topic.dialect' is required"))?;
-        if !super::wire::DIALECTS.contains(&dialect) {
+        if !super::kinds::topic::DIALECTS.contains(&dialect) {
             return Err(ApiError::bad_field(
                 "topic.dialect",
                 format!("'topic.dialect' value '{dialect}' is not a topic dialect"),
@@ -290,7 +290,7 @@ impl PhraseJobs {
             .get("participants")
             .and_then(Value::as_str)
             .unwrap_or("All");
-        if !super::wire::PARTICIPANTS.contains(&participants) {
+        if !super::kinds::topic::PARTICIPANTS.contains(&participants) {
             return Err(ApiError::bad_field(
                 "topic.participants",
                 format!(

@@ -1,6 +1,7 @@
 //! The local Genesys API emulator (SPEC section 9): an axum server speaking the same
-//! API as section 8: OAuth client credentials, topics, programs, publish jobs and
-//! speech rules, with Genesys error bodies, rate limits, seeded fault injection and
+//! API as section 8: OAuth client credentials, every kind of `kinds/` (served by the
+//! generic collection of `collection.rs`) with its publish jobs, queues, flows and
+//! detection, with Genesys error bodies, rate limits, seeded fault injection and
 //! atomic per-object persistence.
 //!
 //! Besides the Genesys routes it serves `GET /__sandbox/stats` (request counts per
@@ -8,10 +9,13 @@
 //! benchmarks that assert how many requests a command made.
 
 mod auth;
+mod check;
+mod collection;
 mod detection;
 mod error;
 mod faults;
 mod ids;
+mod kinds;
 mod persist;
 mod ratelimit;
 mod routes;
@@ -19,7 +23,6 @@ mod seed;
 mod server;
 mod stats;
 mod store;
-mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -170,7 +173,11 @@ pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxErro
         Some(path) => seed::load(path, ids::now_ms())?,
         None => seed::Seed::default(),
     };
-    let (topics, programs, rules) = store.counts();
+    let counts: Vec<String> = store
+        .counts()
+        .into_iter()
+        .map(|(dir, n)| format!("{n} {dir}"))
+        .collect();
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
         .map_err(|source| SandboxError::Bind {
@@ -201,9 +208,7 @@ pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxErro
         correlation_salt: ids::mix64(seed ^ ids::now_ms() as u64),
         correlation_seq: AtomicU64::new(0),
     });
-    tracing::info!(
-        "sandbox on http://{addr}: {topics} topics, {programs} programs, {rules} speech rules"
-    );
+    tracing::info!("sandbox on http://{addr}: {}", counts.join(", "));
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(server::serve(listener, routes::router(app), rx));
     Ok(SandboxHandle {

@@ -14,10 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::SandboxError;
 
-/// The folders holding one kind of object each.
-pub const TOPICS: &str = "topics";
-pub const PROGRAMS: &str = "programs";
-pub const RULES: &str = "rules";
+/// The folder of publish jobs (each kind's folder is its resource's `dir`).
 pub const JOBS: &str = "jobs";
 const META: &str = "meta.json";
 /// Temp files start with this, so loading can tell them from objects.
@@ -51,9 +48,9 @@ fn data_err(path: &Path, message: impl Into<String>) -> SandboxError {
 }
 
 impl Disk {
-    /// Opens (creating) the data folder and its kind folders.
-    pub fn open(root: &Path) -> Result<Disk, SandboxError> {
-        for sub in [TOPICS, PROGRAMS, RULES, JOBS] {
+    /// Opens (creating) the data folder and these folders in it.
+    pub fn open(root: &Path, folders: &[&str]) -> Result<Disk, SandboxError> {
+        for sub in folders {
             let dir = root.join(sub);
             fs::create_dir_all(&dir)
                 .map_err(|e| data_err(&dir, format!("cannot create folder: {e}")))?;
@@ -144,16 +141,16 @@ mod tests {
     #[test]
     fn temp_files_are_ignored_and_corrupt_files_are_errors() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let disk = Disk::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        disk.save(TOPICS, "a", &serde_json::json!({"x": 1}))
+        let disk = Disk::open(dir.path(), &["topics"]).unwrap_or_else(|e| panic!("{e}"));
+        disk.save("topics", "a", &serde_json::json!({"x": 1}))
             .unwrap_or_else(|e| panic!("{e}"));
-        fs::write(dir.path().join(TOPICS).join(".tmp-1-0-b.json"), "{half")
+        fs::write(dir.path().join("topics").join(".tmp-1-0-b.json"), "{half")
             .unwrap_or_else(|e| panic!("{e}"));
-        let all: Vec<serde_json::Value> = disk.load_all(TOPICS).unwrap_or_else(|e| panic!("{e}"));
+        let all: Vec<serde_json::Value> = disk.load_all("topics").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(all.len(), 1);
-        fs::write(dir.path().join(TOPICS).join("c.json"), "{half")
+        fs::write(dir.path().join("topics").join("c.json"), "{half")
             .unwrap_or_else(|e| panic!("{e}"));
-        let err = disk.load_all::<serde_json::Value>(TOPICS).err();
+        let err = disk.load_all::<serde_json::Value>("topics").err();
         assert!(format!("{err:?}").contains("c.json"), "{err:?}");
     }
 }

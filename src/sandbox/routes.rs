@@ -18,14 +18,15 @@ use axum::routing::{get, post};
 use serde_json::Value;
 
 use super::auth::{self, Caller, Tokens};
+use super::collection::{DeleteReply, ListQuery, Paging, Resource};
 use super::error::ApiError;
 use super::faults::{Fault, Faults};
 use super::ids;
+use super::kinds;
 use super::ratelimit::{RateLimiter, Verdict};
 use super::server::ConnKiller;
 use super::stats::Stats;
-use super::store::{JobKind, ProgramQuery, RULES_PATH, STA, Store, TopicQuery};
-use super::wire;
+use super::store::Store;
 
 /// Shared state of one sandbox.
 #[derive(Debug)]
@@ -73,19 +74,16 @@ impl App {
     }
 }
 
-/// The router of all routes, with the gate around them.
+/// The router of all routes, with the gate around them: each kind's collection
+/// routes (and publish-job routes for published kinds), then the routes that are
+/// not a kind's.
 pub fn router(app: Shared) -> Router {
-    let topics = format!("{STA}/topics");
-    let programs = format!("{STA}/programs");
-    Router::new()
-        .route("/oauth/token", post(token))
-        .route(&topics, get(list_topics).post(create_topic))
-        .route(
-            &format!("{topics}/{{id}}"),
-            get(get_topic).put(update_topic).delete(delete_topic),
-        )
-        .route(&format!("{topics}/publishjobs"), post(create_topic_job))
-        .route(&format!("{topics}/publishjobs/{{id}}"), get(get_topic_job))
+    let mut router = Router::new().route("/oauth/token", post(token));
+    for r in kinds::ALL {
+        router = kind_routes(router, r);
+    }
+    let topics = kinds::topic::RESOURCE.path;
+    router
         .route(
             &format!("{topics}/testphrase/jobs"),
             post(create_phrase_job),
@@ -100,22 +98,7 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/api/v2/routing/queues", get(list_queues))
         .route("/api/v2/flows", get(list_flows))
-        .route(&programs, get(list_programs).post(create_program))
-        .route(
-            &format!("{programs}/{{id}}"),
-            get(get_program).put(update_program).delete(delete_program),
-        )
-        .route(&format!("{programs}/publishjobs"), post(create_program_job))
-        .route(
-            &format!("{programs}/publishjobs/{{id}}"),
-            get(get_program_job),
-        )
         .route("/api/v2/organizations/me", get(get_org))
-        .route(RULES_PATH, get(list_rules).post(create_rule))
-        .route(
-            &format!("{RULES_PATH}/{{id}}"),
-            get(get_rule).put(update_rule).delete(delete_rule),
-        )
         .route("/__sandbox/stats", get(read_stats))
         .route("/__sandbox/stats/reset", post(reset_stats))
         .route("/__sandbox/fail", post(script_failure))
@@ -124,6 +107,61 @@ pub fn router(app: Shared) -> Router {
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(app.clone(), gate))
         .with_state(app)
+}
+
+/// The routes of one kind: list and create, read, replace and delete by id, and
+/// publish jobs when the kind is published.
+fn kind_routes(router: Router<Shared>, r: &'static Resource) -> Router<Shared> {
+    let collection =
+        get(move |State(app): State<Shared>, RawQuery(raw): RawQuery| list(app, r, raw)).post(
+            move |State(app): State<Shared>,
+                  caller: Option<axum::Extension<Caller>>,
+                  headers: HeaderMap,
+                  body: Bytes| create(app, r, caller, headers, body),
+        );
+    let one = get(
+        move |State(app): State<Shared>, id: Result<Path<String>, PathRejection>| {
+            get_one(app, r, id)
+        },
+    )
+    .put(
+        move |State(app): State<Shared>,
+              caller: Option<axum::Extension<Caller>>,
+              id: Result<Path<String>, PathRejection>,
+              headers: HeaderMap,
+              body: Bytes| update(app, r, caller, id, headers, body),
+    )
+    .delete(
+        move |State(app): State<Shared>,
+              id: Result<Path<String>, PathRejection>,
+              RawQuery(raw): RawQuery| delete(app, r, id, raw),
+    );
+    let mut router = router
+        .route(r.path, collection)
+        .route(&format!("{}/{{id}}", r.path), one);
+    if r.publish.is_some() {
+        router = router
+            .route(
+                &format!("{}/publishjobs", r.path),
+                post(
+                    move |State(app): State<Shared>,
+                          caller: Option<axum::Extension<Caller>>,
+                          headers: HeaderMap,
+                          body: Bytes| {
+                        create_job(app, r, caller, headers, body)
+                    },
+                ),
+            )
+            .route(
+                &format!("{}/publishjobs/{{id}}", r.path),
+                get(
+                    move |State(app): State<Shared>, id: Result<Path<String>, PathRejection>| {
+                        get_job(app, r, id)
+                    },
+                ),
+            );
+    }
+    router
 }
 
 fn header_value(s: &str) -> HeaderValue {
@@ -364,8 +402,6 @@ fn number(
 
 const MAX_PAGE_SIZE: usize = 500;
 const DEFAULT_PAGE_SIZE: usize = 25;
-/// `GET /programs` pages 20 by default (SDK 269 documentation).
-const PROGRAM_PAGE_SIZE: usize = 20;
 
 fn comma_list(v: &str) -> Vec<String> {
     v.split(',')
@@ -375,75 +411,45 @@ fn comma_list(v: &str) -> Vec<String> {
         .collect()
 }
 
-fn topic_query(raw: Option<String>) -> Result<TopicQuery, ApiError> {
-    let pairs = query_pairs(
-        raw,
-        &[
-            "pageSize",
-            "pageNumber",
-            "name",
-            "dialects",
-            "ids",
-            "state",
-            "sortBy",
-            "sortOrder",
-        ],
-    )?;
-    let mut q = TopicQuery {
-        page_size: number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?,
-        page_number: number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?,
-        ..TopicQuery::default()
+/// A kind's list query: its paging parameters, the common filters it accepts
+/// (`name`, `ids`, `state`, `sortBy`, `sortOrder`) and its own.
+fn list_query(r: &Resource, raw: Option<String>) -> Result<ListQuery, ApiError> {
+    let (paging, default_size): (&[&str], usize) = match r.paging {
+        Paging::Numbered { default_size } | Paging::Plain { default_size } => {
+            (&["pageSize", "pageNumber"], default_size)
+        }
+        Paging::Cursor { default_size } => (&["pageSize", "nextPage"], default_size),
     };
-    q.name = param(&pairs, "name").map(str::to_string);
-    if let Some(d) = param(&pairs, "dialects") {
-        let list = comma_list(d);
-        if list.len() > 15 {
-            return Err(ApiError::bad_field(
-                "dialects",
-                format!(
-                    "'dialects' lists {} dialects; at most 15 are allowed",
-                    list.len()
-                ),
-            ));
-        }
-        if let Some(bad) = list.iter().find(|d| !wire::DIALECTS.contains(&d.as_str())) {
-            return Err(ApiError::bad_field(
-                "dialects",
-                format!(
-                    "'dialects' value '{bad}' is not one of {}",
-                    wire::DIALECTS.join(", ")
-                ),
-            ));
-        }
-        q.dialects = Some(list);
+    let allowed: Vec<&str> = paging.iter().chain(r.list_params).copied().collect();
+    let pairs = query_pairs(raw, &allowed)?;
+    let sort_by = param(&pairs, "sortBy").map(str::to_string);
+    if let Some(s) = &sort_by
+        && !r.sort_by.contains(&s.as_str())
+    {
+        return Err(ApiError::bad_field(
+            "sortBy",
+            format!(
+                "'sortBy' value '{s}' is not one of {}",
+                r.sort_by.join(", ")
+            ),
+        ));
     }
-    if let Some(list) = id_filter(&pairs)? {
-        if ["name", "dialects", "state"]
-            .iter()
-            .any(|k| param(&pairs, k).is_some())
-        {
-            return Err(ApiError::bad_field(
-                "ids",
-                "'ids' cannot be combined with the name, dialects or state filters",
-            ));
-        }
-        q.ids = Some(list);
-    }
-    q.published_only = published_only(&pairs)?;
-    match param(&pairs, "sortBy") {
-        None | Some("name") => {}
-        Some("matchingType") => q.sort_by_matching_type = true,
-        Some(s) => {
-            return Err(ApiError::bad_field(
-                "sortBy",
-                format!("'sortBy' value '{s}' is not one of name, matchingType"),
-            ));
-        }
-    }
-    q.sort_desc = sort_desc(&pairs)?;
+    let mut q = ListQuery {
+        page_size: number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, default_size)?,
+        page_number: number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?,
+        cursor: param(&pairs, "nextPage").map(str::to_string),
+        name: param(&pairs, "name").map(str::to_string),
+        ids: id_filter(&pairs)?,
+        published_only: published_only(&pairs)?,
+        sort_desc: sort_desc(&pairs)?,
+        sort_by,
+        lists: Vec::new(),
+        echo: Vec::new(),
+    };
+    (r.refine_query)(&pairs, &mut q)?;
     q.echo = pairs
         .into_iter()
-        .filter(|(k, _)| k != "pageSize" && k != "pageNumber")
+        .filter(|(k, _)| !paging.contains(&k.as_str()))
         .collect();
     Ok(q)
 }
@@ -490,41 +496,6 @@ fn id_filter(pairs: &[(String, String)]) -> Result<Option<Vec<String>>, ApiError
     Ok(Some(list))
 }
 
-fn program_query(raw: Option<String>) -> Result<ProgramQuery, ApiError> {
-    let pairs = query_pairs(
-        raw,
-        &[
-            "pageSize",
-            "nextPage",
-            "name",
-            "ids",
-            "state",
-            "sortBy",
-            "sortOrder",
-        ],
-    )?;
-    if let Some(s) = param(&pairs, "sortBy")
-        && s != "name"
-    {
-        return Err(ApiError::bad_field(
-            "sortBy",
-            format!("'sortBy' value '{s}' is not one of name"),
-        ));
-    }
-    Ok(ProgramQuery {
-        page_size: number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, PROGRAM_PAGE_SIZE)?,
-        cursor: param(&pairs, "nextPage").map(str::to_string),
-        name: param(&pairs, "name").map(str::to_string),
-        ids: id_filter(&pairs)?,
-        published_only: published_only(&pairs)?,
-        sort_desc: sort_desc(&pairs)?,
-        echo: pairs
-            .into_iter()
-            .filter(|(k, _)| k != "pageSize" && k != "nextPage")
-            .collect(),
-    })
-}
-
 // ----- handlers -----
 
 async fn token(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> ApiResult {
@@ -536,36 +507,39 @@ async fn token(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Ap
     Ok(json(StatusCode::OK, issued))
 }
 
-async fn list_topics(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
-    let q = topic_query(raw)?;
-    let body = app.with_store(move |s| Ok(s.list_topics(&q))).await?;
+async fn list(app: Shared, r: &'static Resource, raw: Option<String>) -> ApiResult {
+    let q = list_query(r, raw)?;
+    let body = app.with_store(move |s| s.list(r, &q)).await?;
     Ok(json(StatusCode::OK, body))
 }
 
-async fn get_topic(
-    State(app): State<Shared>,
+async fn get_one(
+    app: Shared,
+    r: &'static Resource,
     id: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let id = path_id(id)?;
-    let body = app.with_store(move |s| s.get_topic(&id)).await?;
+    let body = app.with_store(move |s| s.get(r, &id)).await?;
     Ok(json(StatusCode::OK, body))
 }
 
-async fn create_topic(
-    State(app): State<Shared>,
+async fn create(
+    app: Shared,
+    r: &'static Resource,
     caller: Option<axum::Extension<Caller>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
     require_json(&headers)?;
-    let input = wire::topic_input(&body)?;
+    let input = (r.parse)(&body)?;
     let who = actor(caller);
-    let body = app.with_store(move |s| s.create_topic(input, &who)).await?;
+    let body = app.with_store(move |s| s.create(r, input, &who)).await?;
     Ok(json(StatusCode::OK, body))
 }
 
-async fn update_topic(
-    State(app): State<Shared>,
+async fn update(
+    app: Shared,
+    r: &'static Resource,
     caller: Option<axum::Extension<Caller>>,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -573,50 +547,69 @@ async fn update_topic(
 ) -> ApiResult {
     let id = path_id(id)?;
     require_json(&headers)?;
-    let input = wire::topic_input(&body)?;
+    let input = (r.parse)(&body)?;
     let who = actor(caller);
     let body = app
-        .with_store(move |s| s.update_topic(&id, input, &who))
+        .with_store(move |s| s.update(r, &id, input, &who))
         .await?;
     Ok(json(StatusCode::OK, body))
 }
 
-async fn delete_topic(
-    State(app): State<Shared>,
+async fn delete(
+    app: Shared,
+    r: &'static Resource,
     id: Result<Path<String>, PathRejection>,
+    raw: Option<String>,
 ) -> ApiResult {
     let id = path_id(id)?;
-    app.with_store(move |s| s.delete_topic(&id)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    if !r.delete_params.is_empty() {
+        let pairs = query_pairs(raw, r.delete_params)?;
+        for (k, v) in &pairs {
+            if v != "true" && v != "false" {
+                return Err(ApiError::bad_field(
+                    k,
+                    format!("'{k}' must be true or false"),
+                ));
+            }
+        }
+    }
+    let self_uri = format!("{}/{id}", r.path);
+    let id = app
+        .with_store(move |s| s.delete(r, &id, "").map(|()| id))
+        .await?;
+    Ok(match r.delete_reply {
+        DeleteReply::NoContent => StatusCode::NO_CONTENT.into_response(),
+        // SDK 269 answers a program delete with a DeleteProgramResponse, not 204.
+        DeleteReply::Reference => json(
+            StatusCode::OK,
+            serde_json::json!({"id": id, "selfUri": self_uri}),
+        ),
+    })
 }
 
 async fn create_job(
     app: Shared,
-    kind: JobKind,
+    r: &'static Resource,
     caller: Option<axum::Extension<Caller>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
     require_json(&headers)?;
-    let key = match kind {
-        JobKind::Topics => "topicIds",
-        JobKind::Programs => "programIds",
-    };
-    let ids = wire::publish_input(&body, key)?;
     let who = actor(caller);
     let body = app
-        .with_store(move |s| s.create_job(kind, ids, &who))
+        .with_store(move |s| s.create_job(r, &body, &who))
         .await?;
     Ok(json(StatusCode::OK, body))
 }
 
-async fn create_topic_job(
-    State(app): State<Shared>,
-    caller: Option<axum::Extension<Caller>>,
-    headers: HeaderMap,
-    body: Bytes,
+async fn get_job(
+    app: Shared,
+    r: &'static Resource,
+    id: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
-    create_job(app, JobKind::Topics, caller, headers, body).await
+    let id = path_id(id)?;
+    let body = app.with_store(move |s| s.poll_job(r, &id)).await?;
+    Ok(json(StatusCode::OK, body))
 }
 
 async fn create_phrase_job(
@@ -646,7 +639,7 @@ async fn transcript_aggregates(
     body: Bytes,
 ) -> ApiResult {
     require_json(&headers)?;
-    let topics = app.with_store(|s| Ok(s.detectable_topics())).await?;
+    let topics = app.with_store(|s| Ok(kinds::topic::detectable(s))).await?;
     let body = super::detection::aggregates(&body, &app.seed, &topics)?;
     Ok(json(StatusCode::OK, body))
 }
@@ -706,172 +699,9 @@ fn seed_listing(
     ))
 }
 
-async fn create_program_job(
-    State(app): State<Shared>,
-    caller: Option<axum::Extension<Caller>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult {
-    create_job(app, JobKind::Programs, caller, headers, body).await
-}
-
-async fn get_topic_job(
-    State(app): State<Shared>,
-    id: Result<Path<String>, PathRejection>,
-) -> ApiResult {
-    let id = path_id(id)?;
-    let body = app
-        .with_store(move |s| s.poll_job(JobKind::Topics, &id))
-        .await?;
-    Ok(json(StatusCode::OK, body))
-}
-
-async fn get_program_job(
-    State(app): State<Shared>,
-    id: Result<Path<String>, PathRejection>,
-) -> ApiResult {
-    let id = path_id(id)?;
-    let body = app
-        .with_store(move |s| s.poll_job(JobKind::Programs, &id))
-        .await?;
-    Ok(json(StatusCode::OK, body))
-}
-
-async fn list_programs(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
-    let q = program_query(raw)?;
-    let body = app.with_store(move |s| s.list_programs(&q)).await?;
-    Ok(json(StatusCode::OK, body))
-}
-
-async fn get_program(
-    State(app): State<Shared>,
-    id: Result<Path<String>, PathRejection>,
-) -> ApiResult {
-    let id = path_id(id)?;
-    let body = app.with_store(move |s| s.get_program(&id)).await?;
-    Ok(json(StatusCode::OK, body))
-}
-
-async fn create_program(
-    State(app): State<Shared>,
-    caller: Option<axum::Extension<Caller>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult {
-    require_json(&headers)?;
-    let input = wire::program_input(&body)?;
-    let who = actor(caller);
-    let body = app
-        .with_store(move |s| s.create_program(input, &who))
-        .await?;
-    Ok(json(StatusCode::OK, body))
-}
-
-async fn update_program(
-    State(app): State<Shared>,
-    caller: Option<axum::Extension<Caller>>,
-    id: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult {
-    let id = path_id(id)?;
-    require_json(&headers)?;
-    let input = wire::program_input(&body)?;
-    let who = actor(caller);
-    let body = app
-        .with_store(move |s| s.update_program(&id, input, &who))
-        .await?;
-    Ok(json(StatusCode::OK, body))
-}
-
-async fn delete_program(
-    State(app): State<Shared>,
-    id: Result<Path<String>, PathRejection>,
-    RawQuery(raw): RawQuery,
-) -> ApiResult {
-    let id = path_id(id)?;
-    // `forceDelete` matters only for the org's default program, which the sandbox
-    // does not model yet; it is checked so a malformed value still gets its 400.
-    let pairs = query_pairs(raw, &["forceDelete"])?;
-    if let Some(v) = param(&pairs, "forceDelete")
-        && v != "true"
-        && v != "false"
-    {
-        return Err(ApiError::bad_field(
-            "forceDelete",
-            "'forceDelete' must be true or false",
-        ));
-    }
-    let self_uri = format!("{STA}/programs/{id}");
-    app.with_store(move |s| s.delete_program(&id).map(|()| id))
-        .await
-        .map(|id| {
-            // SDK 269 answers a program delete with a DeleteProgramResponse, not 204.
-            json(
-                StatusCode::OK,
-                serde_json::json!({"id": id, "selfUri": self_uri}),
-            )
-        })
-}
-
 async fn get_org(State(app): State<Shared>) -> ApiResult {
     let body = app.with_store(|s| Ok(s.org_json())).await?;
     Ok(json(StatusCode::OK, body))
-}
-
-async fn list_rules(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
-    let pairs = query_pairs(raw, &["pageSize", "pageNumber"])?;
-    let size = number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?;
-    let page = number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?;
-    let body = app
-        .with_store(move |s| Ok(s.list_rules(size, page)))
-        .await?;
-    Ok(json(StatusCode::OK, body))
-}
-
-async fn get_rule(State(app): State<Shared>, id: Result<Path<String>, PathRejection>) -> ApiResult {
-    let id = path_id(id)?;
-    let body = app.with_store(move |s| s.get_rule(&id)).await?;
-    Ok(json(StatusCode::OK, body))
-}
-
-async fn create_rule(
-    State(app): State<Shared>,
-    caller: Option<axum::Extension<Caller>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult {
-    require_json(&headers)?;
-    let input = wire::rule_input(&body)?;
-    let who = actor(caller);
-    let body = app.with_store(move |s| s.create_rule(input, &who)).await?;
-    Ok(json(StatusCode::OK, body))
-}
-
-async fn update_rule(
-    State(app): State<Shared>,
-    caller: Option<axum::Extension<Caller>>,
-    id: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult {
-    let id = path_id(id)?;
-    require_json(&headers)?;
-    let input = wire::rule_input(&body)?;
-    let who = actor(caller);
-    let body = app
-        .with_store(move |s| s.update_rule(&id, input, &who))
-        .await?;
-    Ok(json(StatusCode::OK, body))
-}
-
-async fn delete_rule(
-    State(app): State<Shared>,
-    id: Result<Path<String>, PathRejection>,
-) -> ApiResult {
-    let id = path_id(id)?;
-    app.with_store(move |s| s.delete_rule(&id)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The status to fail this request with, if a scripted failure matches it.

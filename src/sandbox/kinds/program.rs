@@ -1,0 +1,174 @@
+//! Programs (`/api/v2/speechandtextanalytics/programs`, SDK 269 `ProgramRequest`,
+//! `Program`, `ListedProgram`): request validation, response shape, and member
+//! topics (`topicIds` must name topics; at most 500 per dialect).
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Map, Value, json};
+
+use super::super::check::{Checker, parse_object};
+use super::super::collection::{
+    DeleteReply, Input, Paging, Publish, Rec, Resource, entity_ref, none, put_common,
+    put_nonempty_str,
+};
+use super::super::error::{ApiError, ErrorDetail};
+use super::super::store::Store;
+use super::topic;
+
+/// SPEC 3: at most 500 topics per dialect per program.
+pub const MAX_PROGRAM_TOPICS_PER_DIALECT: usize = 500;
+
+pub static RESOURCE: Resource = Resource {
+    label: "Program",
+    dir: "programs",
+    path: "/api/v2/speechandtextanalytics/programs",
+    // `GET /programs` pages 20 by default (SDK 269 documentation).
+    paging: Paging::Cursor { default_size: 20 },
+    publish: Some(Publish {
+        job_kind: "Programs",
+        key: "programIds",
+    }),
+    delete_reply: DeleteReply::Reference,
+    // `forceDelete` matters only for the org's default program; it is checked so a
+    // malformed value still gets its 400.
+    delete_params: &["forceDelete"],
+    list_params: &["name", "ids", "state", "sortBy", "sortOrder"],
+    sort_by: &["name"],
+    parse,
+    identity: none::name_identity,
+    conflict: |name| format!("A program named '{name}' already exists"),
+    check,
+    after_write: none::after_write,
+    before_delete: none::before_delete,
+    after_delete: none::after_delete,
+    render,
+    refine_query: none::refine_query,
+    matches: none::matches,
+    sort_prefix: none::sort_prefix,
+    upgrade: none::upgrade,
+};
+
+/// Validates a program request (SPEC 8.4).
+fn parse(body: &[u8]) -> Result<Input, ApiError> {
+    let obj = parse_object(body)?;
+    let mut c = Checker::default();
+    c.keys(&obj, &["name", "description", "topicIds", "tags"], "");
+    let name = c.required_name(&obj, "name", "");
+    let description = c.string(&obj, "description", "").unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    let topic_ids: Vec<String> = c
+        .strings(&obj, "topicIds", "")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| seen.insert(i.clone()))
+        .collect();
+    let tags = c.strings(&obj, "tags", "").unwrap_or_default();
+    let mut fields = Map::new();
+    fields.insert("name".into(), json!(name));
+    fields.insert("description".into(), json!(description));
+    fields.insert("topicIds".into(), json!(topic_ids));
+    fields.insert("tags".into(), json!(tags));
+    c.finish(Input {
+        fields,
+        extra: Map::new(),
+    })
+}
+
+/// Member topics exist, at most 500 per dialect.
+fn check(store: &Store, input: &Input, _id: Option<&str>) -> Result<(), ApiError> {
+    let ids: Vec<&str> = match input.fields.get("topicIds") {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let mut per_dialect: HashMap<&str, usize> = HashMap::new();
+    for (i, tid) in ids.iter().enumerate() {
+        let Some(t) = store.record(&topic::RESOURCE, tid) else {
+            return Err(ApiError::bad_request(format!(
+                "'topicIds[{i}]' names no existing topic: {tid}"
+            ))
+            .with_detail(ErrorDetail {
+                error_code: "invalid.value".into(),
+                field_name: Some(format!("topicIds[{i}]")),
+                entity_id: Some(tid.to_string()),
+                entity_name: None,
+            }));
+        };
+        let n = per_dialect.entry(t.str("dialect")).or_default();
+        *n += 1;
+        if *n > MAX_PROGRAM_TOPICS_PER_DIALECT {
+            return Err(ApiError::bad_field(
+                "topicIds",
+                format!(
+                    "'topicIds' holds more than {MAX_PROGRAM_TOPICS_PER_DIALECT} topics of dialect {}",
+                    t.str("dialect")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The programs holding a topic.
+pub fn holding<'a>(store: &'a Store, topic_id: &str) -> Vec<&'a Rec> {
+    store
+        .records(&RESOURCE)
+        .filter(|p| p.strings("topicIds").contains(&topic_id))
+        .collect()
+}
+
+/// Adds the topic to the program, or removes it if the program holds it: a program
+/// write (new `dateModified`, unpublished).
+pub fn toggle_topic(
+    store: &mut Store,
+    program_id: &str,
+    topic_id: &str,
+    actor: &str,
+) -> Result<(), ApiError> {
+    let Some(mut p) = store.record(&RESOURCE, program_id).cloned() else {
+        return Ok(());
+    };
+    let mut ids: Vec<String> = p
+        .strings("topicIds")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if ids.iter().any(|t| t == topic_id) {
+        ids.retain(|t| t != topic_id);
+    } else {
+        ids.push(topic_id.to_string());
+    }
+    p.fields.insert("topicIds".into(), json!(ids));
+    p.date_modified_ms = store.tick();
+    p.modified_by = actor.to_string();
+    p.published = Some(false);
+    store.put(&RESOURCE, p)
+}
+
+/// A Program (`full`, with its member topics) or a ListedProgram (`topicsCount`
+/// only, as on Genesys), with exactly the SDK model's fields.
+fn render(store: &Store, p: &Rec, full: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(p.id));
+    m.insert("name".into(), json!(p.str("name")));
+    put_nonempty_str(&mut m, "description", p.str("description"));
+    m.insert("published".into(), json!(p.is_published()));
+    let mut topics: Vec<(&str, &str)> = p
+        .strings("topicIds")
+        .into_iter()
+        .filter_map(|tid| store.record(&topic::RESOURCE, tid))
+        .map(|t| (t.str("name"), t.id.as_str()))
+        .collect();
+    topics.sort();
+    if full {
+        let list: Vec<Value> = topics
+            .iter()
+            .map(|(name, id)| entity_ref(id, Some(name), &topic::RESOURCE))
+            .collect();
+        m.insert("topics".into(), Value::Array(list));
+    } else {
+        m.insert("topicsCount".into(), json!(topics.len()));
+    }
+    m.insert("tags".into(), json!(p.strings("tags")));
+    put_common(&mut m, &RESOURCE, p, full);
+    Value::Object(m)
+}
