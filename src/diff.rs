@@ -449,7 +449,8 @@ fn changes_for(
             id: Some(r.id.clone()),
             before,
             after: Some(d.object.clone()),
-            adopted: !m.managed,
+            // The singleton always exists: writing it takes nothing over.
+            adopted: !m.managed && !kind.singleton(),
             renamed_from,
             drift,
             hits: None,
@@ -506,7 +507,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         .collect();
     let mut orphans = Vec::new();
     for (kind, name, entry) in lock_entries.iter().copied() {
-        if desired_names.contains(&(kind, name)) || claimed.contains(&(kind, entry.id.as_str())) {
+        if desired_names.contains(&(kind, name))
+            || claimed.contains(&(kind, entry.id.as_str()))
+            || kind.singleton()
+        {
             continue;
         }
         let Some(r) = by_id.get(&(kind, entry.id.as_str())) else {

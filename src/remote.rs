@@ -36,23 +36,35 @@ pub async fn fetch(
 ) -> Result<RemoteState, genesys::Error> {
     // A kind with no spec and no managed object cannot appear in the plan, so it is
     // not listed (which also keeps orgs without an optional endpoint working), unless
-    // a kind that refers to it is wanted: writing a reference needs the ids.
+    // a wanted kind refers to it (writing a reference needs the ids) or it refers to
+    // a wanted kind (what holds an object the plan deletes is a foreseen conflict;
+    // best effort: an org that refuses that list only loses the early warning).
     let wanted =
         |kind: Kind| lock.count(kind) > 0 || desired.iter().any(|d| d.object.kind() == kind);
-    let listed_kinds: Vec<Kind> = Kind::ALL
+    let needed = |k: Kind| wanted(k) || kinds::referrers(k).into_iter().any(wanted);
+    let holders = |k: Kind| k.refers_to().iter().copied().any(wanted);
+    let listed_kinds: Vec<(Kind, bool)> = Kind::ALL
         .iter()
         .copied()
-        .filter(|&k| wanted(k) || kinds::referrers(k).into_iter().any(wanted))
+        .filter(|&k| needed(k) || holders(k))
+        .map(|k| (k, needed(k)))
         .collect();
     let mut lists = tokio::task::JoinSet::new();
-    for kind in listed_kinds {
+    for (kind, required) in listed_kinds {
         let client = client.clone();
-        lists.spawn(async move { (kind, kind.list(&client).await) });
+        lists.spawn(async move { (kind, required, kind.list(&client).await) });
     }
     let mut results = BTreeMap::new();
     while let Some(res) = lists.join_next().await {
-        let (kind, list) = res.map_err(|e| kinds::task_failed("list", e))?;
-        results.insert(kind, list);
+        let (kind, required, list) = res.map_err(|e| kinds::task_failed("list", e))?;
+        match list {
+            Err(e) if !required => {
+                tracing::warn!("cannot list {kind} to find what holds deleted objects: {e}");
+            }
+            list => {
+                results.insert(kind, list);
+            }
+        }
     }
     // The first failure in registry order, whichever answered first.
     let mut listed: BTreeMap<Kind, Vec<kinds::Listed>> = BTreeMap::new();
@@ -94,18 +106,23 @@ pub async fn fetch(
         fetched.insert((f.body.kind(), f.id.clone()), f);
     }
 
+    let names: BTreeMap<(Kind, String), String> = listed
+        .iter()
+        .flat_map(|(k, list)| list.iter().map(|l| ((*k, l.id.clone()), l.name.clone())))
+        .collect();
     let mut objects = Vec::with_capacity(listed.values().map(Vec::len).sum());
     for (kind, list) in listed {
         for l in list {
             let f = fetched.remove(&(kind, l.id.clone()));
             let (body, refs, held_by) = match (l.body, f) {
-                (Some(body), _) => (Some(Arc::new(body)), Vec::new(), Vec::new()),
-                (None, Some(f)) => (Some(Arc::new(f.body)), f.refs, f.held_by),
+                (Some(body), _) => (Some(body), l.refs, Vec::new()),
+                (None, Some(f)) => (Some(f.body), f.refs, f.held_by),
                 (None, None) => (None, Vec::new(), Vec::new()),
             };
+            let (body, refs) = kinds::name_refs(body, refs, &names);
             objects.push(Remote {
                 kind,
-                body,
+                body: body.map(Arc::new),
                 refs,
                 held_by,
                 modified_by: l.modified_by,
@@ -116,6 +133,7 @@ pub async fn fetch(
             });
         }
     }
+    kinds::add_holders(&mut objects);
     objects.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
     Ok(RemoteState {
         objects,

@@ -13,6 +13,7 @@
 //! write its sandbox module (`src/sandbox/kinds/<kind>.rs`) and its tests.
 
 pub mod program;
+pub mod sentiment_feedback;
 pub mod speech_rule;
 pub mod topic;
 
@@ -54,6 +55,9 @@ pub struct Listed {
     pub fingerprint: Option<String>,
     /// The normalised body, for kinds whose list carries whole bodies.
     pub body: Option<Object>,
+    /// The objects the listed body refers to (a name not known to the kind's own
+    /// endpoint is the id; `remote` fills in the names from the other kinds' lists).
+    pub refs: Vec<RemoteRef>,
 }
 
 /// One object read in full by id.
@@ -163,6 +167,12 @@ pub trait Managed:
     const PUBLISHABLE: bool = false;
     /// Whether the list endpoint returns whole bodies (no GET per object needed).
     const LIST_HAS_BODIES: bool = false;
+    /// One object per org that always exists (org settings): never deleted, never an
+    /// orphan, and writing it is no takeover.
+    const SINGLETON: bool = false;
+    /// Genesys has no update for the kind: an update is a delete and a create, and
+    /// plans say so.
+    const REPLACES: bool = false;
 
     // ---- specs ----------------------------------------------------------------------
 
@@ -199,6 +209,12 @@ pub trait Managed:
     }
     /// Renames references: `rename(kind, name)` gives the new name, if any.
     fn rename_refs(&mut self, _rename: &dyn Fn(Kind, &str) -> Option<String>) {}
+    /// The remote object as `desired` sees it: for kinds whose specs may leave fields
+    /// unmanaged, those fields take the desired (absent) value, so they never show as
+    /// a change.
+    fn seen_by(&self, _desired: &Self) -> Self {
+        self.clone()
+    }
 
     // ---- the org --------------------------------------------------------------------
 
@@ -251,7 +267,7 @@ async fn read_all<M: Managed>(client: &Client) -> ApiResult<Vec<Fetched>> {
                     id: l.id,
                     published: l.published,
                     date_modified: l.date_modified,
-                    refs: Vec::new(),
+                    refs: l.refs,
                     held_by: Vec::new(),
                 })
             })
@@ -267,6 +283,65 @@ async fn read_all<M: Managed>(client: &Client) -> ApiResult<Vec<Fetched>> {
         out.push(res.map_err(|e| task_failed(M::NAME, e))??);
     }
     Ok(out)
+}
+
+/// Names the references a kind could only give by id (a category's topics, the
+/// settings' default program) from the other kinds' lists: in the refs and in the
+/// body, so the body compares with specs, which name them.
+pub fn name_refs(
+    body: Option<Object>,
+    mut refs: Vec<RemoteRef>,
+    names: &BTreeMap<(Kind, String), String>,
+) -> (Option<Object>, Vec<RemoteRef>) {
+    let mut renamed: Vec<(Kind, String, String)> = Vec::new();
+    for r in &mut refs {
+        if r.name == r.id
+            && let Some(name) = names.get(&(r.kind, r.id.clone()))
+        {
+            renamed.push((r.kind, r.id.clone(), name.clone()));
+            r.name = name.clone();
+        }
+    }
+    if renamed.is_empty() {
+        return (body, refs);
+    }
+    let body = body.map(|b| {
+        b.with_refs_renamed(&|kind, name| {
+            renamed
+                .iter()
+                .find(|(k, id, _)| *k == kind && id == name)
+                .map(|(_, _, n)| n.clone())
+        })
+    });
+    (body, refs)
+}
+
+/// Records, on every object, what the org's other objects refer to it (a topic a
+/// category uses; the program the settings name as default), besides what its own
+/// endpoint reports (the programs a topic GET lists).
+pub fn add_holders(objects: &mut [crate::diff::Remote]) {
+    let mut held: BTreeMap<(Kind, String), Vec<RemoteRef>> = BTreeMap::new();
+    for o in objects.iter() {
+        for r in &o.refs {
+            held.entry((r.kind, r.id.clone()))
+                .or_default()
+                .push(RemoteRef {
+                    kind: o.kind,
+                    id: o.id.clone(),
+                    name: o.name.clone(),
+                });
+        }
+    }
+    for o in objects.iter_mut() {
+        if let Some(holders) = held.remove(&(o.kind, o.id.clone())) {
+            for h in holders {
+                if !o.held_by.iter().any(|x| x.kind == h.kind && x.id == h.id) {
+                    o.held_by.push(h);
+                }
+            }
+            o.held_by.sort_by(|a, b| (a.kind, &a.name, &a.id).cmp(&(b.kind, &b.name, &b.id)));
+        }
+    }
 }
 
 /// A task that panicked or was cancelled, as an error naming the kind.
@@ -385,6 +460,18 @@ macro_rules! registry {
             pub fn publishable(self) -> bool {
                 match self {
                     $(Kind::$variant => <$ty as Managed>::PUBLISHABLE),+
+                }
+            }
+
+            pub fn singleton(self) -> bool {
+                match self {
+                    $(Kind::$variant => <$ty as Managed>::SINGLETON),+
+                }
+            }
+
+            pub fn replaces(self) -> bool {
+                match self {
+                    $(Kind::$variant => <$ty as Managed>::REPLACES),+
                 }
             }
 
@@ -551,6 +638,14 @@ macro_rules! registry {
                 }
             }
 
+            /// This (remote) object as `desired` sees it (see [`Managed::seen_by`]).
+            pub fn seen_by(&self, desired: &Object) -> Object {
+                match (self, desired) {
+                    $((Object::$variant(m), Object::$variant(d)) => Object::$variant(m.seen_by(d)),)+
+                    _ => self.clone(),
+                }
+            }
+
             /// The kind's whole-tree checks for this spec.
             pub fn check_tree(&self, entry: &Entry, lookup: &Lookup<'_>, diags: &mut Vec<Diagnostic>) {
                 match self {
@@ -608,6 +703,7 @@ registry! {
     Topic => topic::Topic,
     Program => program::Program,
     SpeechRule => speech_rule::SpeechRule,
+    SentimentFeedback => sentiment_feedback::SentimentFeedback,
 }
 
 impl fmt::Display for Kind {

@@ -343,6 +343,7 @@ impl Managed for Program {
                 published: p.published,
                 modified_by: p.modified_by.map(|m| m.id),
                 body: None,
+                refs: Vec::new(),
             })
             .collect())
     }

@@ -626,6 +626,7 @@ impl Managed for SpeechRule {
                     date_modified: r.date_modified,
                     published: false,
                     modified_by: None,
+                    refs: Vec::new(),
                 }
             })
             .collect())

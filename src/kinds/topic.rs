@@ -615,6 +615,7 @@ impl Managed for Topic {
                 modified_by: t.modified_by.map(|m| m.id),
                 fingerprint: None,
                 body: None,
+                refs: Vec::new(),
             })
             .collect())
     }

@@ -36,6 +36,11 @@ fn action_color(a: Action) -> &'static str {
     }
 }
 
+/// An update of a kind Genesys cannot update: apply deletes and re-creates it.
+pub fn is_replace(c: &Change) -> bool {
+    c.action == Action::Update && c.kind.replaces()
+}
+
 /// The one-line description of a change, e.g. `+ create Topic "Recording disclosure"`.
 pub fn change_line(c: &Change) -> String {
     let mut line = format!(
@@ -50,6 +55,9 @@ pub fn change_line(c: &Change) -> String {
     }
     if c.is_takeover() {
         line.push_str(" (TAKEOVER: exists in the org but is not managed by speechops)");
+    }
+    if is_replace(c) {
+        line.push_str(" (REPLACE: Genesys has no update for it, so it is deleted and created again)");
     }
     if let Some(d) = &c.drift {
         let _ = write!(line, " (DRIFT: {})", drift_text(d));
@@ -367,7 +375,7 @@ fn markdown_block(c: &Change, then_publish: bool) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,
-        "<details><summary><code>{}</code> {} <b>{}</b>{}{}</summary>\n",
+        "<details><summary><code>{}</code> {} <b>{}</b>{}{}{}</summary>\n",
         c.action.symbol(),
         c.action.as_str(),
         html_escape(&format!("{} {}", c.kind, c.name)),
@@ -375,6 +383,11 @@ fn markdown_block(c: &Change, then_publish: bool) -> String {
             .as_ref()
             .map(|o| format!(" (renamed from {})", html_escape(o)))
             .unwrap_or_default(),
+        if is_replace(c) {
+            " (replace: deleted and created again)"
+        } else {
+            ""
+        },
         if then_publish { " + publish" } else { "" }
     );
     if let Some(h) = &c.hits {
@@ -461,6 +474,9 @@ pub struct JsonChange<'a> {
     pub renamed_from: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub takeover: bool,
+    /// Genesys has no update for the kind: apply deletes and re-creates it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replace: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<&'a crate::diff::Drift>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -486,6 +502,7 @@ pub fn json(plan: &Plan, fingerprint: &str) -> String {
                 adopted: c.adopted,
                 renamed_from: c.renamed_from.as_deref(),
                 takeover: c.is_takeover(),
+                replace: is_replace(c),
                 drift: c.drift.as_ref(),
                 hits: c.hits.as_ref(),
             })

@@ -72,6 +72,8 @@ pub enum Paging {
     Plain { default_size: usize },
     /// `pageSize` + `nextPage` cursor, the next page at `nextUri`.
     Cursor { default_size: usize },
+    /// No paging: every entity in one `{entities}`.
+    Unpaged,
 }
 
 /// What a delete answers.
@@ -120,6 +122,12 @@ pub struct Resource {
     /// The collection path.
     pub path: &'static str,
     pub paging: Paging,
+    /// The status of a successful create (200, or 201 where the SDK says so).
+    pub create_status: u16,
+    /// Whether the kind has `GET /{id}` and `PUT /{id}` (sentiment feedback has
+    /// neither).
+    pub get_one: bool,
+    pub put: bool,
     pub publish: Option<Publish>,
     pub delete_reply: DeleteReply,
     /// Boolean query parameters a delete accepts (`forceDelete`); none: the query
@@ -338,13 +346,14 @@ impl Store {
             hits.reverse();
         }
         let total = hits.len();
-        let page_count = total.div_ceil(q.page_size);
+        let page_count = total.div_ceil(q.page_size.max(1));
         let render = |page: &[(Vec<String>, &Rec)]| -> Vec<Value> {
             page.iter()
                 .map(|(_, rec)| (r.render)(self, rec, false))
                 .collect()
         };
         match r.paging {
+            Paging::Unpaged => Ok(json!({ "entities": render(&hits) })),
             Paging::Plain { .. } => {
                 let start = (q.page_number - 1).saturating_mul(q.page_size);
                 let page: Vec<_> = hits.into_iter().skip(start).take(q.page_size).collect();

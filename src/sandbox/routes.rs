@@ -119,23 +119,27 @@ fn kind_routes(router: Router<Shared>, r: &'static Resource) -> Router<Shared> {
                   headers: HeaderMap,
                   body: Bytes| create(app, r, caller, headers, body),
         );
-    let one = get(
-        move |State(app): State<Shared>, id: Result<Path<String>, PathRejection>| {
-            get_one(app, r, id)
-        },
-    )
-    .put(
-        move |State(app): State<Shared>,
-              caller: Option<axum::Extension<Caller>>,
-              id: Result<Path<String>, PathRejection>,
-              headers: HeaderMap,
-              body: Bytes| update(app, r, caller, id, headers, body),
-    )
-    .delete(
+    let mut one = axum::routing::delete(
         move |State(app): State<Shared>,
               id: Result<Path<String>, PathRejection>,
               RawQuery(raw): RawQuery| delete(app, r, id, raw),
     );
+    if r.get_one {
+        one = one.get(
+            move |State(app): State<Shared>, id: Result<Path<String>, PathRejection>| {
+                get_one(app, r, id)
+            },
+        );
+    }
+    if r.put {
+        one = one.put(
+            move |State(app): State<Shared>,
+                  caller: Option<axum::Extension<Caller>>,
+                  id: Result<Path<String>, PathRejection>,
+                  headers: HeaderMap,
+                  body: Bytes| update(app, r, caller, id, headers, body),
+        );
+    }
     let mut router = router
         .route(r.path, collection)
         .route(&format!("{}/{{id}}", r.path), one);
@@ -419,6 +423,7 @@ fn list_query(r: &Resource, raw: Option<String>) -> Result<ListQuery, ApiError> 
             (&["pageSize", "pageNumber"], default_size)
         }
         Paging::Cursor { default_size } => (&["pageSize", "nextPage"], default_size),
+        Paging::Unpaged => (&[], 1),
     };
     let allowed: Vec<&str> = paging.iter().chain(r.list_params).copied().collect();
     let pairs = query_pairs(raw, &allowed)?;
@@ -534,7 +539,10 @@ async fn create(
     let input = (r.parse)(&body)?;
     let who = actor(caller);
     let body = app.with_store(move |s| s.create(r, input, &who)).await?;
-    Ok(json(StatusCode::OK, body))
+    Ok(json(
+        StatusCode::from_u16(r.create_status).unwrap_or(StatusCode::OK),
+        body,
+    ))
 }
 
 async fn update(

@@ -5,10 +5,16 @@
 //! persistence, routes) is the generic collection's (`collection.rs`).
 
 pub mod program;
+pub mod sentiment_feedback;
 pub mod speech_rule;
 pub mod topic;
 
 use super::collection::Resource;
 
 /// The sandbox registry line: every kind served, in route order.
-pub static ALL: &[&Resource] = &[&topic::RESOURCE, &program::RESOURCE, &speech_rule::RESOURCE];
+pub static ALL: &[&Resource] = &[
+    &topic::RESOURCE,
+    &program::RESOURCE,
+    &speech_rule::RESOURCE,
+    &sentiment_feedback::RESOURCE,
+];

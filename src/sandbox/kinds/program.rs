@@ -24,6 +24,9 @@ pub static RESOURCE: Resource = Resource {
     path: "/api/v2/speechandtextanalytics/programs",
     // `GET /programs` pages 20 by default (SDK 269 documentation).
     paging: Paging::Cursor { default_size: 20 },
+    create_status: 200,
+    get_one: true,
+    put: true,
     publish: Some(Publish {
         job_kind: "Programs",
         key: "programIds",

@@ -33,6 +33,9 @@ pub static RESOURCE: Resource = Resource {
     dir: "topics",
     path: "/api/v2/speechandtextanalytics/topics",
     paging: Paging::Numbered { default_size: 25 },
+    create_status: 200,
+    get_one: true,
+    put: true,
     publish: Some(Publish {
         job_kind: "Topics",
         key: "topicIds",
