@@ -12,6 +12,7 @@
 //! Adding a kind: write `src/kinds/<kind>.rs`, add one entry to the registry line,
 //! write its sandbox module (`src/sandbox/kinds/<kind>.rs`) and its tests.
 
+pub mod dictionary_feedback;
 pub mod program;
 pub mod sentiment_feedback;
 pub mod speech_rule;
@@ -192,6 +193,8 @@ pub trait Managed:
     /// Checks that need the other specs of the tree (references are checked by the
     /// engine; this is for limits that depend on what they refer to).
     fn check_tree(&self, _entry: &Entry, _lookup: &Lookup<'_>, _diags: &mut Vec<Diagnostic>) {}
+    /// Checks over all the specs of the kind at once (limits per dialect).
+    fn check_kind(_entries: &[&Entry], _diags: &mut Vec<Diagnostic>) {}
 
     // ---- the model ------------------------------------------------------------------
 
@@ -339,7 +342,8 @@ pub fn add_holders(objects: &mut [crate::diff::Remote]) {
                     o.held_by.push(h);
                 }
             }
-            o.held_by.sort_by(|a, b| (a.kind, &a.name, &a.id).cmp(&(b.kind, &b.name, &b.id)));
+            o.held_by
+                .sort_by(|a, b| (a.kind, &a.name, &a.id).cmp(&(b.kind, &b.name, &b.id)));
         }
     }
 }
@@ -502,6 +506,13 @@ macro_rules! registry {
             pub fn spec_refs(self, node: &Node) -> Vec<SpecRef> {
                 match self {
                     $(Kind::$variant => <$ty>::spec_refs(node)),+
+                }
+            }
+
+            /// The kind's checks over all its specs.
+            pub fn check_kind(self, entries: &[&Entry], diags: &mut Vec<Diagnostic>) {
+                match self {
+                    $(Kind::$variant => <$ty>::check_kind(entries, diags)),+
                 }
             }
 
@@ -704,6 +715,7 @@ registry! {
     Program => program::Program,
     SpeechRule => speech_rule::SpeechRule,
     SentimentFeedback => sentiment_feedback::SentimentFeedback,
+    DictionaryFeedback => dictionary_feedback::DictionaryFeedback,
 }
 
 impl fmt::Display for Kind {

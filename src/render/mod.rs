@@ -57,7 +57,9 @@ pub fn change_line(c: &Change) -> String {
         line.push_str(" (TAKEOVER: exists in the org but is not managed by speechops)");
     }
     if is_replace(c) {
-        line.push_str(" (REPLACE: Genesys has no update for it, so it is deleted and created again)");
+        line.push_str(
+            " (REPLACE: Genesys has no update for it, so it is deleted and created again)",
+        );
     }
     if let Some(d) = &c.drift {
         let _ = write!(line, " (DRIFT: {})", drift_text(d));

@@ -25,6 +25,11 @@ pub struct Rec {
     pub seq: u64,
     pub date_modified_ms: i64,
     pub modified_by: String,
+    /// When and by whom it was created (absent in folders written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_created_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
     /// Absent for kinds that are not published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<bool>,
@@ -52,6 +57,16 @@ impl Rec {
 
     pub fn is_published(&self) -> bool {
         self.published == Some(true)
+    }
+
+    /// `dateCreated` (the first `dateModified` for records from before it was kept).
+    pub fn date_created(&self) -> String {
+        ids::format_ms(self.date_created_ms.unwrap_or(self.date_modified_ms))
+    }
+
+    /// `createdBy`.
+    pub fn created_by(&self) -> Value {
+        by(self.created_by.as_deref().unwrap_or(&self.modified_by))
     }
 }
 
@@ -454,11 +469,14 @@ impl Store {
         self.unique(r, &input, None)?;
         (r.check)(self, &input, None)?;
         let (seq, id) = self.next_id();
+        let now = self.tick();
         let rec = Rec {
             id: id.clone(),
             seq,
-            date_modified_ms: self.tick(),
+            date_modified_ms: now,
             modified_by: actor.to_string(),
+            date_created_ms: Some(now),
+            created_by: Some(actor.to_string()),
             published: r.publish.map(|_| false),
             date_published_ms: None,
             published_by: None,

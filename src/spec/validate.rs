@@ -193,6 +193,15 @@ pub fn tree(
     for e in entries {
         e.object.check_tree(e, &lookup, diags);
     }
+    for &kind in Kind::ALL {
+        let of_kind: Vec<&Entry> = entries
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| e.object.kind() == kind && !dropped.contains(i))
+            .map(|(_, e)| e)
+            .collect();
+        kind.check_kind(&of_kind, diags);
+    }
     dropped
 }
 

@@ -4,6 +4,7 @@
 //! kinds. Everything else (storage, paging, identity conflicts, publish jobs,
 //! persistence, routes) is the generic collection's (`collection.rs`).
 
+pub mod dictionary_feedback;
 pub mod program;
 pub mod sentiment_feedback;
 pub mod speech_rule;
@@ -17,4 +18,5 @@ pub static ALL: &[&Resource] = &[
     &program::RESOURCE,
     &speech_rule::RESOURCE,
     &sentiment_feedback::RESOURCE,
+    &dictionary_feedback::RESOURCE,
 ];

@@ -6,11 +6,8 @@
 use serde_json::{Map, Value, json};
 
 use super::super::check::{Checker, parse_object};
-use super::super::collection::{
-    DeleteReply, Input, ListQuery, Pairs, Paging, Rec, Resource, by, none,
-};
+use super::super::collection::{DeleteReply, Input, ListQuery, Paging, Pairs, Rec, Resource, none};
 use super::super::error::ApiError;
-use super::super::ids;
 use super::super::store::Store;
 
 pub const FEEDBACK_VALUES: [&str; 3] = ["Neutral", "Positive", "Negative"];
@@ -107,8 +104,8 @@ fn render(_store: &Store, r: &Rec, _full: bool) -> Value {
         "phrase": r.str("phrase"),
         "dialect": r.str("dialect"),
         "feedbackValue": r.str("feedbackValue"),
-        "dateCreated": ids::format_ms(r.date_modified_ms),
-        "createdBy": by(&r.modified_by),
+        "dateCreated": r.date_created(),
+        "createdBy": r.created_by(),
     })
 }
 
