@@ -391,7 +391,11 @@ fn changes_for(
         }
         return;
     };
-    let before = r.body.as_ref().map(|b| follow_renames(b, r, name_by_id));
+    let before = r
+        .body
+        .as_ref()
+        .map(|b| follow_renames(b, r, name_by_id))
+        .map(|b| Arc::new(b.seen_by(&d.object)));
     let equal = match &before {
         Some(b) => b.same_content(&d.object),
         // Not fetched: the lockfile proves the remote still holds what we wrote.
@@ -763,17 +767,13 @@ fn conflicts(input: &PlanInput<'_>, changes: &[Change]) -> Vec<Guard> {
                 None => false,
             };
             if !released {
-                let what = crate::kinds::lower(holder.kind);
                 out.push(Guard {
                     guard: GuardKind::Conflict,
                     message: format!(
-                        "{} {:?} cannot be deleted: {what} {:?} still holds it and this \
-plan does not change that {what}; remove the {} from the {what} (in its spec, or in \
-Genesys if the {what} is not managed here) first",
-                        c.kind,
-                        c.name,
-                        holder.name,
-                        crate::kinds::lower(c.kind),
+                        "{} {:?} cannot be deleted: {} {:?} still refers to it and this plan \
+does not change that; change the {} first (in its spec, or in Genesys if it is not managed \
+here)",
+                        c.kind, c.name, holder.kind, holder.name, holder.kind,
                     ),
                 });
             }

@@ -119,7 +119,13 @@ pub async fn fetch(
                 (None, Some(f)) => (Some(f.body), f.refs, f.held_by),
                 (None, None) => (None, Vec::new(), Vec::new()),
             };
-            let (body, refs) = kinds::name_refs(body, refs, &names);
+            let (body, refs) = match body {
+                Some(b) => {
+                    let (b, refs) = kinds::name_refs(b, refs, &names);
+                    (Some(b), refs)
+                }
+                None => (None, refs),
+            };
             objects.push(Remote {
                 kind,
                 body: body.map(Arc::new),

@@ -270,17 +270,27 @@ fn is_within(path: &Path, root: &Path) -> bool {
     abs(path).starts_with(abs(root))
 }
 
-/// Every remote object of a kind, with full bodies.
+/// Every remote object of a kind, with full bodies; references the kind's endpoint
+/// gives by id are named from the referred kinds' lists.
 pub async fn fetch(client: &Client, kind: Kind) -> Result<Vec<Imported>, genesys::Error> {
+    let mut names: BTreeMap<(Kind, String), String> = BTreeMap::new();
+    for &referred in kind.refers_to() {
+        for l in referred.list(client).await? {
+            names.insert((referred, l.id), l.name);
+        }
+    }
     let mut out: Vec<Imported> = kind
         .read_all(client)
         .await?
         .into_iter()
-        .map(|f| Imported {
-            object: f.body,
-            id: f.id,
-            date_modified: f.date_modified,
-            published: f.published,
+        .map(|f| {
+            let (object, _) = crate::kinds::name_refs(f.body, f.refs, &names);
+            Imported {
+                object,
+                id: f.id,
+                date_modified: f.date_modified,
+                published: f.published,
+            }
         })
         .collect();
     out.sort_by(|a, b| {

@@ -501,6 +501,23 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
         })
     }
 
+    /// A PATCH that changes part of an object (idempotent: the same body twice is
+    /// the same result, so it may be retried).
+    pub(crate) async fn patch<T: DeserializeOwned>(
+        &self,
+        path: String,
+        body: &impl Serialize,
+    ) -> Result<Written<T>> {
+        let started = Instant::now();
+        let req = Req::json(Method::PATCH, path, body)?;
+        let resp = self.call(&req).await?;
+        let value = decode(&req, &resp)?;
+        Ok(Written {
+            value,
+            meta: total(resp.meta, started),
+        })
+    }
+
     /// A DELETE of `path` (with one query parameter, if given); an object already
     /// gone is a success.
     pub(crate) async fn delete_at(

@@ -12,9 +12,11 @@
 //! Adding a kind: write `src/kinds/<kind>.rs`, add one entry to the registry line,
 //! write its sandbox module (`src/sandbox/kinds/<kind>.rs`) and its tests.
 
+pub mod category;
 pub mod dictionary_feedback;
 pub mod program;
 pub mod sentiment_feedback;
+pub mod speech_analytics_settings;
 pub mod speech_rule;
 pub mod topic;
 
@@ -292,10 +294,10 @@ async fn read_all<M: Managed>(client: &Client) -> ApiResult<Vec<Fetched>> {
 /// settings' default program) from the other kinds' lists: in the refs and in the
 /// body, so the body compares with specs, which name them.
 pub fn name_refs(
-    body: Option<Object>,
+    body: Object,
     mut refs: Vec<RemoteRef>,
     names: &BTreeMap<(Kind, String), String>,
-) -> (Option<Object>, Vec<RemoteRef>) {
+) -> (Object, Vec<RemoteRef>) {
     let mut renamed: Vec<(Kind, String, String)> = Vec::new();
     for r in &mut refs {
         if r.name == r.id
@@ -308,13 +310,11 @@ pub fn name_refs(
     if renamed.is_empty() {
         return (body, refs);
     }
-    let body = body.map(|b| {
-        b.with_refs_renamed(&|kind, name| {
-            renamed
-                .iter()
-                .find(|(k, id, _)| *k == kind && id == name)
-                .map(|(_, _, n)| n.clone())
-        })
+    let body = body.with_refs_renamed(&|kind, name| {
+        renamed
+            .iter()
+            .find(|(k, id, _)| *k == kind && id == name)
+            .map(|(_, _, n)| n.clone())
     });
     (body, refs)
 }
@@ -714,8 +714,10 @@ registry! {
     Topic => topic::Topic,
     Program => program::Program,
     SpeechRule => speech_rule::SpeechRule,
+    Category => category::Category,
     SentimentFeedback => sentiment_feedback::SentimentFeedback,
     DictionaryFeedback => dictionary_feedback::DictionaryFeedback,
+    SpeechAnalyticsSettings => speech_analytics_settings::Settings,
 }
 
 impl fmt::Display for Kind {

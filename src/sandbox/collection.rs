@@ -137,8 +137,14 @@ pub struct Resource {
     /// The collection path.
     pub path: &'static str,
     pub paging: Paging,
+    /// The largest `pageSize` accepted.
+    pub max_page_size: usize,
     /// The status of a successful create (200, or 201 where the SDK says so).
     pub create_status: u16,
+    /// One object per org at the collection path itself (`GET`, `PUT`, `PATCH`; no
+    /// ids, no list, no delete), starting as `initial` gives it.
+    pub singleton: bool,
+    pub initial: fn() -> Map<String, Value>,
     /// Whether the kind has `GET /{id}` and `PUT /{id}` (sentiment feedback has
     /// neither).
     pub get_one: bool,
@@ -163,8 +169,9 @@ pub struct Resource {
     pub check: fn(&Store, &Input, Option<&str>) -> Result<(), ApiError>,
     /// Effects on other objects after a write.
     pub after_write: fn(&mut Store, &str, &Input, &str) -> Result<(), ApiError>,
-    /// Refuses a delete (an object still in use).
-    pub before_delete: fn(&Store, &str) -> Result<(), ApiError>,
+    /// Refuses a delete (an object still in use); the flag is a `true` delete
+    /// parameter (`forceDelete`).
+    pub before_delete: fn(&Store, &str, bool) -> Result<(), ApiError>,
     /// Effects on other objects after a delete.
     pub after_delete: fn(&mut Store, &str, &str) -> Result<(), ApiError>,
     /// The response body: full (GET by id, writes) or as listed.
@@ -195,7 +202,7 @@ pub mod none {
     pub fn after_write(_: &mut Store, _: &str, _: &Input, _: &str) -> Result<(), ApiError> {
         Ok(())
     }
-    pub fn before_delete(_: &Store, _: &str) -> Result<(), ApiError> {
+    pub fn before_delete(_: &Store, _: &str, _: bool) -> Result<(), ApiError> {
         Ok(())
     }
     pub fn after_delete(_: &mut Store, _: &str, _: &str) -> Result<(), ApiError> {
@@ -211,6 +218,9 @@ pub mod none {
         String::new()
     }
     pub fn upgrade(_: &mut Rec) {}
+    pub fn initial() -> Map<String, Value> {
+        Map::new()
+    }
     /// The `name` field.
     pub fn name_identity(fields: &Map<String, Value>) -> String {
         fields
@@ -513,14 +523,88 @@ impl Store {
     }
 
     /// Deletes an object.
-    pub fn delete(&mut self, r: &Resource, id: &str, actor: &str) -> Result<(), ApiError> {
+    pub fn delete(
+        &mut self,
+        r: &Resource,
+        id: &str,
+        force: bool,
+        actor: &str,
+    ) -> Result<(), ApiError> {
         if self.record(r, id).is_none() {
             return Err(ApiError::not_found(r.label, id));
         }
-        (r.before_delete)(self, id)?;
+        (r.before_delete)(self, id, force)?;
         self.remove(r.dir, id)?;
         self.records_mut(r).remove(id);
         (r.after_delete)(self, id, actor)
+    }
+
+    // ----- singletons -----
+
+    /// The id of a singleton's one record.
+    const SINGLETON_ID: &'static str = "singleton";
+
+    /// A singleton's record, as it starts when never written.
+    fn singleton_rec(&self, r: &Resource) -> Rec {
+        self.record(r, Self::SINGLETON_ID)
+            .cloned()
+            .unwrap_or_else(|| Rec {
+                id: Self::SINGLETON_ID.to_string(),
+                seq: 0,
+                date_modified_ms: 0,
+                modified_by: String::new(),
+                date_created_ms: None,
+                created_by: None,
+                published: None,
+                date_published_ms: None,
+                published_by: None,
+                fields: (r.initial)(),
+            })
+    }
+
+    /// A singleton's body.
+    pub fn get_singleton(&self, r: &Resource) -> Value {
+        (r.render)(self, &self.singleton_rec(r), true)
+    }
+
+    /// Writes a singleton: `merge` keeps the fields the body leaves out (PATCH),
+    /// otherwise they return to their initial values (PUT).
+    pub fn write_singleton(
+        &mut self,
+        r: &Resource,
+        input: Input,
+        merge: bool,
+        actor: &str,
+    ) -> Result<Value, ApiError> {
+        (r.check)(self, &input, Some(Self::SINGLETON_ID))?;
+        let mut rec = self.singleton_rec(r);
+        if !merge {
+            rec.fields = (r.initial)();
+        }
+        for (k, v) in input.fields {
+            rec.fields.insert(k, v);
+        }
+        rec.date_modified_ms = self.tick();
+        rec.modified_by = actor.to_string();
+        self.put(r, rec)?;
+        Ok(self.get_singleton(r))
+    }
+
+    /// Changes stored fields of a singleton (effects of writes to other kinds).
+    pub fn set_singleton_field(
+        &mut self,
+        r: &Resource,
+        key: &str,
+        value: Value,
+    ) -> Result<(), ApiError> {
+        let mut rec = self.singleton_rec(r);
+        rec.fields.insert(key.to_string(), value);
+        self.put(r, rec)
+    }
+
+    /// A stored field of a singleton.
+    pub fn singleton_field(&self, r: &Resource, key: &str) -> Option<Value> {
+        self.singleton_rec(r).fields.get(key).cloned()
     }
 
     // ----- publish jobs -----

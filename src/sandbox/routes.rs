@@ -110,8 +110,22 @@ pub fn router(app: Shared) -> Router {
 }
 
 /// The routes of one kind: list and create, read, replace and delete by id, and
-/// publish jobs when the kind is published.
+/// publish jobs when the kind is published; or a singleton's read, replace and patch.
 fn kind_routes(router: Router<Shared>, r: &'static Resource) -> Router<Shared> {
+    if r.singleton {
+        let write = move |merge: bool| {
+            move |State(app): State<Shared>,
+                  caller: Option<axum::Extension<Caller>>,
+                  headers: HeaderMap,
+                  body: Bytes| write_singleton(app, r, merge, caller, headers, body)
+        };
+        return router.route(
+            r.path,
+            get(move |State(app): State<Shared>| get_singleton(app, r))
+                .put(write(false))
+                .patch(write(true)),
+        );
+    }
     let collection =
         get(move |State(app): State<Shared>, RawQuery(raw): RawQuery| list(app, r, raw)).post(
             move |State(app): State<Shared>,
@@ -440,7 +454,7 @@ fn list_query(r: &Resource, raw: Option<String>) -> Result<ListQuery, ApiError> 
         ));
     }
     let mut q = ListQuery {
-        page_size: number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, default_size)?,
+        page_size: number(&pairs, "pageSize", 1, r.max_page_size, default_size)?,
         page_number: number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?,
         cursor: param(&pairs, "nextPage").map(str::to_string),
         name: param(&pairs, "name").map(str::to_string),
@@ -570,8 +584,10 @@ async fn delete(
     raw: Option<String>,
 ) -> ApiResult {
     let id = path_id(id)?;
+    let mut force = false;
     if !r.delete_params.is_empty() {
         let pairs = query_pairs(raw, r.delete_params)?;
+        force = pairs.iter().any(|(_, v)| v == "true");
         for (k, v) in &pairs {
             if v != "true" && v != "false" {
                 return Err(ApiError::bad_field(
@@ -583,7 +599,7 @@ async fn delete(
     }
     let self_uri = format!("{}/{id}", r.path);
     let id = app
-        .with_store(move |s| s.delete(r, &id, "").map(|()| id))
+        .with_store(move |s| s.delete(r, &id, force, "").map(|()| id))
         .await?;
     Ok(match r.delete_reply {
         DeleteReply::NoContent => StatusCode::NO_CONTENT.into_response(),
@@ -593,6 +609,28 @@ async fn delete(
             serde_json::json!({"id": id, "selfUri": self_uri}),
         ),
     })
+}
+
+async fn get_singleton(app: Shared, r: &'static Resource) -> ApiResult {
+    let body = app.with_store(move |s| Ok(s.get_singleton(r))).await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn write_singleton(
+    app: Shared,
+    r: &'static Resource,
+    merge: bool,
+    caller: Option<axum::Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    require_json(&headers)?;
+    let input = (r.parse)(&body)?;
+    let who = actor(caller);
+    let body = app
+        .with_store(move |s| s.write_singleton(r, input, merge, &who))
+        .await?;
+    Ok(json(StatusCode::OK, body))
 }
 
 async fn create_job(

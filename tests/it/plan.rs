@@ -40,12 +40,21 @@ fn sandbox_plan_of_the_example_rules_is_a_full_create_plan() {
         "{}",
         run.stdout
     );
+    // Everything is created but the org's settings, which always exist: the one
+    // update, and no takeover.
     assert!(
         run.stdout
-            .contains(" to create, 0 to update, 0 to delete, "),
+            .contains(" to create, 1 to update, 0 to delete, "),
         "{}",
         run.stdout
     );
+    assert!(
+        run.stdout
+            .contains("~ update SpeechAnalyticsSettings \"settings\""),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("TAKEOVER"), "{}", run.stdout);
 
     insta::assert_snapshot!("example_rules_create_plan", run.stdout);
 

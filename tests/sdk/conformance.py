@@ -86,7 +86,18 @@ EXPECTED_ROUTES = [
     "POST /api/v2/analytics/transcripts/aggregates/query",
     "GET /api/v2/routing/queues",
     "GET /api/v2/flows",
+    f"GET {STA}/sentimentfeedback",
+    f"POST {STA}/sentimentfeedback",
+    f"DELETE {STA}/sentimentfeedback/{{id}}",
+    f"GET {STA}/dictionaryfeedback",
+    f"POST {STA}/dictionaryfeedback",
+    f"GET {STA}/dictionaryfeedback/{{id}}",
+    f"PUT {STA}/dictionaryfeedback/{{id}}",
+    f"DELETE {STA}/dictionaryfeedback/{{id}}",
 ]
+# Never called: DELETE {STA}/sentimentfeedback (the SDK's
+# delete_speechandtextanalytics_sentimentfeedback) deletes every sentiment feedback of
+# the org; speechops must never call it and the sandbox does not serve it.
 
 # The project's own seed: queues, flows and sample transcripts (SPEC 9).
 SEED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -116,6 +127,18 @@ REQUIRED = {
     "AddressableEntityRef": ["id"],
     "DeleteProgramResponse": ["id"],
     "ErrorBody": ["message", "code", "status"],
+    "SentimentFeedbackEntityListing": ["entities"],
+    "SentimentFeedback": ["id", "phrase", "dialect", "feedbackValue", "dateCreated",
+                          "createdBy"],
+    "DictionaryFeedbackEntityListing": ["entities", "pageSize", "total", "pageCount",
+                                        "selfUri"],
+    "ListedDictionaryFeedback": ["id", "term", "dialect", "boostValue", "dateCreated",
+                                 "createdBy", "dateModified", "modifiedBy", "selfUri"],
+    "DictionaryFeedback": ["id", "term", "dialect", "boostValue", "dateCreated",
+                           "createdBy", "dateModified", "modifiedBy", "examplePhrases",
+                           "soundsLike", "selfUri"],
+    "DictionaryFeedbackExamplePhrase": ["phrase"],
+    "UserReference": ["id"],
 }
 
 # Genesys datetimes: ISO-8601 UTC, e.g. 2024-01-31T12:00:00.000Z.
@@ -474,6 +497,35 @@ def mk(klass, **attrs):
     return obj
 
 
+def call_status(ctx, route, status, fn, *args, **kwargs):
+    """`call`, plus the HTTP status of a success (201 on create, 204 on delete, ...);
+    a 204 must have an empty body. Returns the deserialized result."""
+    ctx.client.last_response = None
+    result = call(fn, *args, **kwargs)
+    resp = ctx.client.last_response
+    if resp is not None:  # None: the call failed, already recorded
+        REC.expect(route, resp.status == status,
+                   f"answered HTTP {resp.status}, expected {status}")
+        if status == 204:
+            REC.expect(route, not (resp.data or b"").strip(),
+                       f"a 204 with a body: {resp.data[:80]!r}")
+    return result
+
+
+def names_field(err, field):
+    """Whether an ErrorBody names `field` in its message or a detail's fieldName."""
+    return field in (err.get("message") or "") or any(
+        field in (d.get("fieldName") or "") for d in err.get("details") or []
+        if isinstance(d, dict))
+
+
+def expect_400_naming(route, err, field, what):
+    """`err` from call(..., expect_status=400): the 400 must name `field`."""
+    if err and err.get("status") == 400:
+        REC.expect(route, names_field(err, field),
+                   f"the 400 for {what} does not name {field!r}: {err.get('message')!r}")
+
+
 def next_uri_kwargs(route, uri, allowed):
     """SDK keyword arguments for following a listing's `nextUri`.
 
@@ -489,7 +541,8 @@ def next_uri_kwargs(route, uri, allowed):
     kwargs = {}
     names = {"pageSize": "page_size", "pageNumber": "page_number", "nextPage": "next_page",
              "sortBy": "sort_by", "sortOrder": "sort_order", "name": "name",
-             "state": "state", "ids": "ids", "dialects": "dialects"}
+             "state": "state", "ids": "ids", "dialects": "dialects", "dialect": "dialect",
+             "transcriptionEngine": "transcription_engine"}
     for k, vs in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
         if k not in names or names[k] not in allowed:
             REC.problem(route, f"nextUri carries {k!r}, which the SDK method cannot send")
@@ -525,6 +578,15 @@ TOPIC_LIST_ARGS = ["next_page", "page_size", "page_number", "state", "name", "id
                    "dialects", "sort_by", "sort_order"]
 PROGRAM_LIST_ARGS = ["next_page", "page_size", "state", "name", "ids", "sort_by",
                      "sort_order"]
+R_SENTIMENTS = f"GET {STA}/sentimentfeedback"
+R_SENTIMENT_POST = f"POST {STA}/sentimentfeedback"
+R_SENTIMENT_DELETE = f"DELETE {STA}/sentimentfeedback/{{id}}"
+R_DICTIONARY = f"GET {STA}/dictionaryfeedback"
+R_DICTIONARY_POST = f"POST {STA}/dictionaryfeedback"
+R_DICTIONARY_ONE = f"GET {STA}/dictionaryfeedback/{{id}}"
+R_DICTIONARY_PUT = f"PUT {STA}/dictionaryfeedback/{{id}}"
+R_DICTIONARY_DELETE = f"DELETE {STA}/dictionaryfeedback/{{id}}"
+DICTIONARY_LIST_ARGS = ["dialect", "transcription_engine", "next_page", "page_size"]
 
 
 class Ctx:
@@ -533,6 +595,8 @@ class Ctx:
         self.api = pc.SpeechTextAnalyticsApi(client)
         self.topics = {}    # name -> Topic
         self.programs = {}  # name -> Program
+        self.sentiments = {}   # (dialect, phrase) -> SentimentFeedback
+        self.dictionary = {}   # (dialect, term) -> DictionaryFeedback
 
 
 def check_topic_echo(route, got, req):
@@ -624,23 +688,33 @@ def list_all_topics(ctx, page_size, **filters):
     return pages, entities
 
 
-def list_all_programs(ctx, page_size, **filters):
+def list_by_cursor(fn, route, allowed, page_size, **filters):
+    """Cursor paging: follows nextUri (its nextPage) until it is absent; returns
+    (pages, entities)."""
     pages, entities = [], []
     kwargs = dict(page_size=page_size, **filters)
     for _ in range(50):
-        page = call(ctx.api.get_speechandtextanalytics_programs, **kwargs)
+        page = call(fn, **kwargs)
         if page is None:
             break
         pages.append(page)
         entities += page.entities or []
         if not page.next_uri:
             break
-        kwargs = next_uri_kwargs(R_PROGRAMS, page.next_uri, PROGRAM_LIST_ARGS)
-        REC.expect(R_PROGRAMS, "next_page" in kwargs,
+        kwargs = next_uri_kwargs(route, page.next_uri, allowed)
+        REC.expect(route, "next_page" in kwargs,
                    f"nextUri {page.next_uri!r} carries no nextPage cursor")
-        REC.expect(R_PROGRAMS, kwargs.get("page_size") == page_size,
+        REC.expect(route, kwargs.get("page_size") == page_size,
                    f"nextUri {page.next_uri!r} does not keep pageSize={page_size}")
+        for k, v in filters.items():
+            REC.expect(route, kwargs.get(k) == v,
+                       f"nextUri {page.next_uri!r} does not keep the filter {k}={v!r}")
     return pages, entities
+
+
+def list_all_programs(ctx, page_size, **filters):
+    return list_by_cursor(ctx.api.get_speechandtextanalytics_programs, R_PROGRAMS,
+                          PROGRAM_LIST_ARGS, page_size, **filters)
 
 
 def poll_job(ctx, fn, route, job_id):
@@ -927,6 +1001,317 @@ def sec_programs(ctx):
         call(api.get_speechandtextanalytics_program, p.id, expect_status=404)
 
 
+def check_sentiment_echo(route, got, req):
+    """A SentimentFeedback returned by POST (or listed) carries what was sent."""
+    if got is None:
+        return
+    REC.expect(route, bool(got.id), "SentimentFeedback without an id")
+    for attr in ("phrase", "dialect", "feedback_value"):
+        sent, back = getattr(req, attr), getattr(got, attr)
+        if sent is not None and back != OUTDATED:  # OUTDATED: reported by the walk
+            REC.expect(route, back == sent,
+                       f"SentimentFeedback.{attr}: sent {sent!r}, got {back!r}")
+
+
+def sec_sentiment_feedback(ctx):
+    """Sentiment feedback: unpaged list (dialect filter), create (201), delete (204).
+
+    Never calls delete_speechandtextanalytics_sentimentfeedback (delete all)."""
+    api = ctx.api
+    post = api.post_speechandtextanalytics_sentimentfeedback
+    entries = [
+        ("en-US", "this product is awesome", "Positive"),
+        ("en-US", "not bad at all", "Positive"),
+        ("en-US", "i am on hold again", "Negative"),
+        ("en-GB", "not bad at all", "Positive"),  # same phrase, other dialect: allowed
+        ("es-US", "está bien", "Neutral"),
+        ("es-US", "qué desastre", "Negative"),
+        ("de-DE", "geht so", "Neutral"),
+    ]
+    for dialect, phrase, value in entries:
+        req = mk(models.SentimentFeedback, phrase=phrase, dialect=dialect,
+                 feedback_value=value)
+        got = call_status(ctx, R_SENTIMENT_POST, 201, post, req)
+        check_sentiment_echo(R_SENTIMENT_POST, got, req)
+        if got is not None:
+            ctx.sentiments[(dialect, phrase)] = got
+
+    # Rejected creates: a duplicate dialect + phrase, a missing required field.
+    call(post, mk(models.SentimentFeedback, phrase="not bad at all", dialect="en-US",
+                  feedback_value="Negative"), expect_status=409)
+    required = {"phrase": "phrase", "dialect": "dialect", "feedbackValue": "feedback_value"}
+    for field, attr in required.items():
+        attrs = dict(phrase="never stored phrase", dialect="en-US", feedback_value="Neutral")
+        del attrs[attr]
+        err = call(post, mk(models.SentimentFeedback, **attrs), expect_status=400)
+        expect_400_naming(R_SENTIMENT_POST, err, field, f"a missing {field}")
+
+    def listed():
+        page = call(api.get_speechandtextanalytics_sentimentfeedback)
+        if page is None:
+            return None
+        ids = [e.id for e in page.entities or []]
+        REC.expect(R_SENTIMENTS, len(ids) == len(set(ids)), "an entry is listed twice")
+        return {e.id: e for e in page.entities or []}
+
+    # The list: every created entry with the fields POST returned, nothing else (the
+    # rejected creates left nothing behind).
+    everything = listed()
+    if everything is not None:
+        created = {c.id: key for key, c in ctx.sentiments.items()}
+        REC.expect(R_SENTIMENTS, set(everything) == set(created),
+                   f"listed {len(everything)} entries, created {len(created)}: "
+                   f"missing {sorted(created[i] for i in set(created) - set(everything))}, "
+                   f"extra {sorted(e.phrase for i, e in everything.items() if i not in created)}")
+        for key, c in ctx.sentiments.items():
+            e = everything.get(c.id)
+            if e is None:
+                continue
+            check_sentiment_echo(R_SENTIMENTS, e, c)
+            REC.expect(R_SENTIMENTS, e.date_created == c.date_created,
+                       f"{key}: listed dateCreated {e.date_created} differs from the "
+                       f"created {c.date_created}")
+            REC.expect(R_SENTIMENTS, (e.created_by and e.created_by.id)
+                       == (c.created_by and c.created_by.id),
+                       f"{key}: listed createdBy differs from the created one")
+
+    # The dialect filter.
+    for dialect in ("es-US", "en-GB", "fr-CA"):
+        page = call(api.get_speechandtextanalytics_sentimentfeedback, dialect=dialect)
+        if page is None:
+            continue
+        got = sorted(e.id for e in page.entities or [])
+        want = sorted(c.id for (d, _), c in ctx.sentiments.items() if d == dialect)
+        REC.expect(R_SENTIMENTS, got == want,
+                   f"dialect={dialect} listed {[e.phrase for e in page.entities or []]}, "
+                   f"expected {[p for (d, p) in ctx.sentiments if d == dialect]}")
+        REC.expect(R_SENTIMENTS, all(e.dialect == dialect for e in page.entities or []),
+                   f"dialect={dialect} listed another dialect")
+
+    # Delete: 204, gone from the list, a second delete is a 404, and the identity is
+    # free again.
+    key = ("en-US", "i am on hold again")
+    victim = ctx.sentiments.pop(key, None)
+    if victim is not None:
+        delete = api.delete_speechandtextanalytics_sentimentfeedback_sentiment_feedback_id
+        call_status(ctx, R_SENTIMENT_DELETE, 204, delete, victim.id)
+        after = listed()
+        if after is not None:
+            REC.expect(R_SENTIMENTS, victim.id not in after,
+                       "a deleted entry is still listed")
+            REC.expect(R_SENTIMENTS, all(c.id in after for c in ctx.sentiments.values()),
+                       "deleting one entry removed others")
+        call(delete, victim.id, expect_status=404)
+        req = mk(models.SentimentFeedback, dialect=key[0], phrase=key[1],
+                 feedback_value="Neutral")
+        got = call_status(ctx, R_SENTIMENT_POST, 201, post, req)
+        check_sentiment_echo(R_SENTIMENT_POST, got, req)
+        if got is not None:
+            REC.expect(R_SENTIMENT_POST, got.id != victim.id,
+                       "a re-created entry reuses the deleted entry's id")
+            ctx.sentiments[key] = got
+
+
+def examples(*phrases):
+    return [mk(models.DictionaryFeedbackExamplePhrase, phrase=p) for p in phrases]
+
+
+def check_dictionary_echo(route, got, req, full=True):
+    """A DictionaryFeedback (full) or ListedDictionaryFeedback carries what was sent."""
+    if got is None:
+        return
+    REC.expect(route, bool(got.id), "DictionaryFeedback without an id")
+    for attr in ("term", "dialect", "boost_value", "display_as", "transcription_engine"):
+        sent, back = getattr(req, attr), getattr(got, attr)
+        if sent is not None and back != OUTDATED:  # OUTDATED: reported by the walk
+            REC.expect(route, back == sent,
+                       f"DictionaryFeedback.{attr}: sent {sent!r}, got {back!r}")
+    if not full:
+        return
+    sent = sorted(p.phrase for p in req.example_phrases or [])
+    back = sorted(p.phrase for p in got.example_phrases or [])
+    REC.expect(route, back == sent,
+               f"DictionaryFeedback.examplePhrases: sent {sent}, got {back}")
+    sent = sorted(req.sounds_like or [])
+    back = sorted(got.sounds_like or [])
+    REC.expect(route, back == sent, f"DictionaryFeedback.soundsLike: sent {sent}, got {back}")
+
+
+def sec_dictionary_feedback(ctx):
+    """Dictionary feedback: cursor-paged list (dialect filter), create (201), GET, PUT
+    and DELETE (204) by id, the SDK's limits (400) and dialect + term identity (409)."""
+    api = ctx.api
+    post = api.post_speechandtextanalytics_dictionaryfeedback
+    get_one = api.get_speechandtextanalytics_dictionaryfeedback_dictionary_feedback_id
+    put = api.put_speechandtextanalytics_dictionaryfeedback_dictionary_feedback_id
+    delete = api.delete_speechandtextanalytics_dictionaryfeedback_dictionary_feedback_id
+    lister = api.get_speechandtextanalytics_dictionaryfeedback
+    reqs = {}  # (dialect, term) -> the DictionaryFeedback last written
+
+    def create(req):
+        got = call_status(ctx, R_DICTIONARY_POST, 201, post, req)
+        check_dictionary_echo(R_DICTIONARY_POST, got, req)
+        if got is not None:
+            ctx.dictionary[(req.dialect, req.term)] = got
+            reqs[(req.dialect, req.term)] = req
+        return got
+
+    # Every DictionaryFeedback field a client sets.
+    full_req = mk(models.DictionaryFeedback, term="Genesys Cloud", dialect="en-US",
+                  boost_value=5.5, transcription_engine="Genesys",
+                  display_as="Genesys Cloud CX",
+                  example_phrases=examples("welcome to Genesys Cloud support",
+                                           "my Genesys Cloud login fails today",
+                                           "open the Genesys Cloud admin page"),
+                  sounds_like=["jenesis cloud", "genesis cloud"])
+    full = create(full_req)
+    # Only the required fields: the response must still carry examplePhrases [] and
+    # soundsLike [].
+    minimal_req = mk(models.DictionaryFeedback, term="speechops", dialect="en-US")
+    minimal = create(minimal_req)
+    fillers = [("en-US", f"fillerword{i:02d}") for i in range(9)] + [
+        ("es-US", "Genesys Cloud"),  # same term, other dialect: allowed
+        ("es-US", "reembolso"),
+        ("es-US", "facturación"),
+        ("de-DE", "Rückerstattung"),
+        ("de-DE", "Kündigung"),
+    ]
+    for dialect, term in fillers:
+        create(mk(models.DictionaryFeedback, term=term, dialect=dialect, boost_value=3.0,
+                  example_phrases=examples(f"this is about {term} today",
+                                           f"please say {term} again",
+                                           f"we discussed {term} yesterday")))
+
+    # GET by id: the full body.
+    for req, created in ((full_req, full), (minimal_req, minimal)):
+        if created is not None:
+            got = call_status(ctx, R_DICTIONARY_ONE, 200, get_one, created.id)
+            check_dictionary_echo(R_DICTIONARY_ONE, got, req)
+            if got is not None:
+                REC.expect(R_DICTIONARY_ONE, got.id == created.id,
+                           f"GET by id answered id {got.id!r}, not {created.id!r}")
+
+    # Rejected creates: the SDK's limits and the dialect + term identity.
+    ok_examples = examples("say the word speechops now", "speechops is a tool here",
+                           "we use speechops every day")
+    bad = [
+        ("boostValue", "a boostValue of 11",
+         dict(term="boosted", dialect="en-US", boost_value=11.0)),
+        ("examplePhrases", "a 2-word example phrase",
+         dict(term="speechops two", dialect="en-US",
+              example_phrases=examples("use speechops two please", "speechops two",
+                                       "we like speechops two a lot"))),
+        ("term", "a missing term", dict(dialect="en-US", example_phrases=ok_examples)),
+        ("dialect", "a missing dialect", dict(term="speechops three")),
+    ]
+    for field, what, attrs in bad:
+        err = call(post, mk(models.DictionaryFeedback, **attrs), expect_status=400)
+        expect_400_naming(R_DICTIONARY_POST, err, field, what)
+    call(post, mk(models.DictionaryFeedback, term="Genesys Cloud", dialect="en-US",
+                  boost_value=2.0), expect_status=409)
+
+    # Cursor paging at a page size smaller than the count, following nextUri; the
+    # rejected creates left nothing behind.
+    created = {c.id: key for key, c in ctx.dictionary.items()}
+    n = len(created)
+    pages, entities = list_by_cursor(lister, R_DICTIONARY, DICTIONARY_LIST_ARGS, 5)
+    listed_ids = [e.id for e in entities]
+    REC.expect(R_DICTIONARY, len(listed_ids) == len(set(listed_ids)),
+               "cursor paging listed an entry twice")
+    REC.expect(R_DICTIONARY, set(listed_ids) == set(created),
+               f"following nextUri at pageSize 5 listed {len(set(listed_ids))} entries in "
+               f"{len(pages)} page(s), created {n}")
+    if pages:
+        REC.expect(R_DICTIONARY, len(pages) == math.ceil(n / 5),
+                   f"nextUri led through {len(pages)} pages for {n} entries at pageSize 5")
+        REC.expect(R_DICTIONARY, all(len(p.entities or []) == 5 for p in pages[:-1]),
+                   f"page sizes {[len(p.entities or []) for p in pages]} at pageSize 5")
+        REC.expect(R_DICTIONARY, pages[0].total in (None, n),
+                   f"total {pages[0].total!r}, expected {n}")
+        REC.expect(R_DICTIONARY, pages[0].page_count in (None, math.ceil(n / 5)),
+                   f"pageCount {pages[0].page_count!r}, expected {math.ceil(n / 5)}")
+        REC.expect(R_DICTIONARY, all(p.page_size == 5 for p in pages), "pageSize not echoed")
+    by_id = {e.id: e for e in entities}
+    for key, c in ctx.dictionary.items():
+        if c.id in by_id:
+            check_dictionary_echo(R_DICTIONARY, by_id[c.id], reqs[key], full=False)
+
+    # The dialect filter, paged and unpaged.
+    def want(dialect):
+        return sorted(c.id for (d, _), c in ctx.dictionary.items() if d == dialect)
+
+    pages, entities = list_by_cursor(lister, R_DICTIONARY, DICTIONARY_LIST_ARGS, 4,
+                                     dialect="en-US")
+    REC.expect(R_DICTIONARY, sorted(e.id for e in entities) == want("en-US"),
+               f"dialect=en-US at pageSize 4 listed {len(entities)} entries, expected "
+               f"{len(want('en-US'))}")
+    REC.expect(R_DICTIONARY, len(pages) == math.ceil(len(want("en-US")) / 4),
+               f"dialect=en-US at pageSize 4 took {len(pages)} pages")
+    if pages:
+        REC.expect(R_DICTIONARY, pages[0].total in (None, len(want("en-US"))),
+                   f"dialect=en-US: total {pages[0].total!r}, expected {len(want('en-US'))}")
+    for dialect in ("es-US", "de-DE", "fr-FR"):
+        page = call(lister, dialect=dialect)
+        if page is None:
+            continue
+        got = sorted(e.id for e in page.entities or [])
+        REC.expect(R_DICTIONARY, got == want(dialect),
+                   f"dialect={dialect} listed {[e.term for e in page.entities or []]}")
+        REC.expect(R_DICTIONARY, all(e.dialect == dialect for e in page.entities or []),
+                   f"dialect={dialect} listed another dialect")
+        REC.expect(R_DICTIONARY, not page.next_uri,
+                   f"dialect={dialect}: a nextUri on a page holding every entry")
+
+    # PUT: every field changes; the minimal entry gains examples; identity conflicts
+    # and limits apply to updates too.
+    if full is not None:
+        put_req = mk(models.DictionaryFeedback, term="Genesys Cloud", dialect="en-US",
+                     boost_value=7.0, transcription_engine="Genesys",
+                     display_as="Genesys Cloud",
+                     example_phrases=examples("welcome to Genesys Cloud support",
+                                              "is Genesys Cloud down right now",
+                                              "the Genesys Cloud desktop app",
+                                              "log in to Genesys Cloud please"),
+                     sounds_like=["jenesis cloud"])
+        got = call_status(ctx, R_DICTIONARY_PUT, 200, put, full.id, body=put_req)
+        check_dictionary_echo(R_DICTIONARY_PUT, got, put_req)
+        if got is not None:
+            REC.expect(R_DICTIONARY_PUT, got.id == full.id, "PUT changed the id")
+            reqs[("en-US", "Genesys Cloud")] = put_req
+        check_dictionary_echo(R_DICTIONARY_ONE, call(get_one, full.id), put_req)
+        err = call(put, full.id, body=mk(models.DictionaryFeedback, term="Genesys Cloud",
+                                          dialect="en-US", boost_value=11.0),
+                   expect_status=400)
+        expect_400_naming(R_DICTIONARY_PUT, err, "boostValue", "a boostValue of 11")
+    if minimal is not None:
+        put_req = mk(models.DictionaryFeedback, term="speechops", dialect="en-US",
+                     boost_value=1.0, example_phrases=ok_examples,
+                     sounds_like=["speech ops"])
+        got = call_status(ctx, R_DICTIONARY_PUT, 200, put, minimal.id, body=put_req)
+        check_dictionary_echo(R_DICTIONARY_PUT, got, put_req)
+        check_dictionary_echo(R_DICTIONARY_ONE, call(get_one, minimal.id), put_req)
+        call(put, minimal.id, body=mk(models.DictionaryFeedback, term="Genesys Cloud",
+                                      dialect="en-US"), expect_status=409)
+        page = call(lister, dialect="en-US")
+        if page is not None:
+            e = {e.id: e for e in page.entities or []}.get(minimal.id)
+            if REC.expect(R_DICTIONARY, e is not None, "an updated entry is not listed"):
+                check_dictionary_echo(R_DICTIONARY, e, put_req, full=False)
+
+    # DELETE: 204, then 404 by id and on a second delete, and gone from the list.
+    victim = ctx.dictionary.pop(("en-US", "fillerword08"), None)
+    if victim is not None:
+        call_status(ctx, R_DICTIONARY_DELETE, 204, delete, victim.id)
+        call(get_one, victim.id, expect_status=404)
+        call(delete, victim.id, expect_status=404)
+        page = call(lister, dialect="en-US")
+        if page is not None:
+            got = sorted(e.id for e in page.entities or [])
+            REC.expect(R_DICTIONARY, victim.id not in got, "a deleted entry is still listed")
+            REC.expect(R_DICTIONARY, got == want("en-US"),
+                       "deleting one entry changed the others")
+
+
 def sec_rejects(ctx):
     """Unknown request fields (and an enum value the SDK does not have) are 400s."""
     client = ctx.client
@@ -949,6 +1334,27 @@ def sec_rejects(ctx):
     if p is not None:
         cases.append(("PUT", f"/programs/{p.id}", {"name": p.name, "colour": "red"},
                       "colour"))
+    sentiment = {"phrase": "SDK reject phrase", "dialect": "en-US", "feedbackValue": "Positive"}
+    term = {"term": "rejectword", "dialect": "en-US",
+            "examplePhrases": [{"phrase": "say rejectword right now"},
+                               {"phrase": "the rejectword is here"},
+                               {"phrase": "we heard rejectword today"}]}
+    cases += [
+        ("POST", "/sentimentfeedback", dict(sentiment, colour="red"), "colour"),
+        ("POST", "/sentimentfeedback", dict(sentiment, feedbackValue="Mixed"),
+         "feedbackValue"),
+        ("POST", "/dictionaryfeedback", dict(term, colour="red"), "colour"),
+        ("POST", "/dictionaryfeedback",
+         dict(term, examplePhrases=term["examplePhrases"][:2] + [
+             {"phrase": "we heard rejectword today", "colour": "red"}]), "colour"),
+        ("POST", "/dictionaryfeedback", dict(term, transcriptionEngine="Whisper"),
+         "transcriptionEngine"),
+        ("POST", "/dictionaryfeedback", dict(term, source="Generated"), "source"),
+    ]
+    d = ctx.dictionary.get(("en-US", "Genesys Cloud"))
+    if d is not None:
+        cases.append(("PUT", f"/dictionaryfeedback/{d.id}",
+                      {"term": d.term, "dialect": d.dialect, "colour": "red"}, "colour"))
     for method, path, body, field in cases:
         try:
             client.call_api(STA + path, method, {}, {},
@@ -959,10 +1365,7 @@ def sec_rejects(ctx):
         except ApiException as e:
             err = check_error_body(REC.last_route, e, 400)
             if err and e.status == 400:
-                named = field in (err.get("message") or "") or any(
-                    field in (d.get("fieldName") or "") for d in err.get("details") or []
-                    if isinstance(d, dict))
-                REC.expect(REC.last_route, named,
+                REC.expect(REC.last_route, names_field(err, field),
                            f"the 400 for {field!r} does not name the field")
         else:
             REC.problem(REC.last_route, f"accepted a body with {field}={body.get(field)!r} "
@@ -1089,7 +1492,9 @@ def main():
     watchdog.start()
     try:
         ctx = Ctx(sdk_client(sandbox.url))
-        for section in (sec_topics, sec_programs, sec_org, sec_detection, sec_rejects):
+        for section in (sec_topics, sec_programs, sec_sentiment_feedback,
+                        sec_dictionary_feedback, sec_org, sec_detection,
+                        sec_rejects):
             try:
                 section(ctx)
             except Exception as e:

@@ -4,9 +4,11 @@
 //! kinds. Everything else (storage, paging, identity conflicts, publish jobs,
 //! persistence, routes) is the generic collection's (`collection.rs`).
 
+pub mod category;
 pub mod dictionary_feedback;
 pub mod program;
 pub mod sentiment_feedback;
+pub mod settings;
 pub mod speech_rule;
 pub mod topic;
 
@@ -17,6 +19,8 @@ pub static ALL: &[&Resource] = &[
     &topic::RESOURCE,
     &program::RESOURCE,
     &speech_rule::RESOURCE,
+    &category::RESOURCE,
     &sentiment_feedback::RESOURCE,
     &dictionary_feedback::RESOURCE,
+    &settings::RESOURCE,
 ];

@@ -13,7 +13,7 @@ use super::super::collection::{
 };
 use super::super::error::{ApiError, ErrorDetail};
 use super::super::store::Store;
-use super::topic;
+use super::{settings, topic};
 
 /// SPEC 3: at most 500 topics per dialect per program.
 pub const MAX_PROGRAM_TOPICS_PER_DIALECT: usize = 500;
@@ -24,7 +24,10 @@ pub static RESOURCE: Resource = Resource {
     path: "/api/v2/speechandtextanalytics/programs",
     // `GET /programs` pages 20 by default (SDK 269 documentation).
     paging: Paging::Cursor { default_size: 20 },
+    max_page_size: 500,
     create_status: 200,
+    singleton: false,
+    initial: none::initial,
     get_one: true,
     put: true,
     publish: Some(Publish {
@@ -42,8 +45,8 @@ pub static RESOURCE: Resource = Resource {
     conflict: |name| format!("A program named '{name}' already exists"),
     check,
     after_write: none::after_write,
-    before_delete: none::before_delete,
-    after_delete: none::after_delete,
+    before_delete,
+    after_delete,
     render,
     refine_query: none::refine_query,
     matches: none::matches,
@@ -107,6 +110,36 @@ fn check(store: &Store, input: &Input, _id: Option<&str>) -> Result<(), ApiError
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The org's default program is deleted only with `forceDelete=true`.
+fn before_delete(store: &Store, id: &str, force: bool) -> Result<(), ApiError> {
+    if !force && settings::default_program(store).as_deref() == Some(id) {
+        let mut e = ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "Program {id} is the default program; choose another default program first, \
+or delete it with forceDelete=true"
+            ),
+        );
+        e.details.push(ErrorDetail {
+            error_code: "program.is.default".into(),
+            field_name: None,
+            entity_id: Some(id.to_string()),
+            entity_name: None,
+        });
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// A default program deleted with `forceDelete` leaves the org without one.
+fn after_delete(store: &mut Store, id: &str, _actor: &str) -> Result<(), ApiError> {
+    if settings::default_program(store).as_deref() == Some(id) {
+        settings::clear_default_program(store)?;
     }
     Ok(())
 }

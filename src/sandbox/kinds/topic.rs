@@ -14,7 +14,7 @@ use super::super::collection::{
 };
 use super::super::error::{ApiError, ErrorDetail};
 use super::super::store::Store;
-use super::program;
+use super::{category, program};
 
 /// Topic dialects (SPEC 3).
 pub const DIALECTS: [&str; 16] = [
@@ -33,7 +33,10 @@ pub static RESOURCE: Resource = Resource {
     dir: "topics",
     path: "/api/v2/speechandtextanalytics/topics",
     paging: Paging::Numbered { default_size: 25 },
+    max_page_size: 500,
     create_status: 200,
+    singleton: false,
+    initial: none::initial,
     get_one: true,
     put: true,
     publish: Some(Publish {
@@ -216,7 +219,24 @@ fn after_write(store: &mut Store, id: &str, input: &Input, actor: &str) -> Resul
 }
 
 /// A topic a program holds cannot be deleted.
-fn before_delete(store: &Store, id: &str) -> Result<(), ApiError> {
+fn before_delete(store: &Store, id: &str, _force: bool) -> Result<(), ApiError> {
+    if let Some(c) = category::using_topic(store, id).first() {
+        let mut e = ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "Topic {id} is used by category {}; change the category first",
+                c.str("name")
+            ),
+        );
+        e.details.push(ErrorDetail {
+            error_code: "topic.in.use".into(),
+            field_name: None,
+            entity_id: Some(c.id.clone()),
+            entity_name: Some(c.str("name").to_string()),
+        });
+        return Err(e);
+    }
     let holders = program::holding(store, id);
     let Some(first) = holders.first() else {
         return Ok(());
