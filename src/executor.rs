@@ -512,7 +512,16 @@ pub async fn execute(
         }
         failed = match phase {
             Phase::Writes(changes) => {
-                run_writes(client, changes, recorder, opts, &mut report, &mut undo).await?
+                run_writes(
+                    client,
+                    changes,
+                    recorder,
+                    opts,
+                    &mut report,
+                    &mut undo,
+                    remote,
+                )
+                .await?
             }
             Phase::Publish(kind, changes) => {
                 run_publish(client, kind, changes, recorder, &mut report).await?
@@ -549,9 +558,11 @@ fn result(c: &Change, id: Option<String>, status: Status) -> OpResult {
     }
 }
 
-/// The id of every managed object, for bodies that refer to others by name.
-fn managed_ids(state: &TargetState) -> Ids {
+/// The id of every managed object, and of the outside objects the specs name, for
+/// bodies that refer to others by name.
+fn managed_ids(state: &TargetState, remote: &RemoteState) -> Ids {
     let mut ids = Ids::default();
+    ids.extend_external(&remote.external);
     for (kind, name, e) in state.entries() {
         ids.insert(kind, name, &e.id);
     }
@@ -566,8 +577,9 @@ async fn run_writes(
     opts: &ExecOptions,
     report: &mut Report,
     undo: &mut Vec<(Change, Undo)>,
+    remote: &RemoteState,
 ) -> Result<bool, ExecError> {
-    let ids = Arc::new(managed_ids(&recorder.target_state()));
+    let ids = Arc::new(managed_ids(&recorder.target_state(), remote));
     let mut pending = changes.into_iter();
     let mut tasks = tokio::task::JoinSet::new();
     let mut failed = false;
@@ -965,7 +977,7 @@ async fn republish_restored(
 /// Ids for restoring a body: managed objects, plus the objects the body itself
 /// referred to as the org listed them (a program may hold unmanaged topics).
 fn rollback_ids(recorder: &Recorder, remote: &RemoteState, c: &Change) -> Ids {
-    let mut ids = managed_ids(&recorder.target_state());
+    let mut ids = managed_ids(&recorder.target_state(), remote);
     if let Some(r) = c.id.as_deref().and_then(|id| remote.by_id(c.kind, id)) {
         for x in &r.refs {
             if ids.get(x.kind, &x.name).is_none() {

@@ -17,6 +17,11 @@ use crate::state::TargetState;
 #[derive(Debug, Clone)]
 pub struct RemoteState {
     pub objects: Vec<Remote>,
+    /// The ids of the outside objects (queues, flows) the specs name.
+    pub external: kinds::Ids,
+    /// Outside names that match no object, or several: plan errors, with the
+    /// spec's location.
+    pub errors: Vec<String>,
     /// sha256 over what the lists returned; changes whenever any object changes.
     pub fingerprint: String,
 }
@@ -140,11 +145,86 @@ pub async fn fetch(
         }
     }
     kinds::add_holders(&mut objects);
-    objects.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+    // Outside objects read back by id are shown by name: the names the specs use,
+    // and for others (a queue a spec no longer names) the org's listing.
+    let (external, errors) = resolve_external(client, desired).await?;
+    let known: BTreeMap<(String, String), String> = external
+        .externals()
+        .map(|(class, name, id)| ((class.to_string(), id.to_string()), name.to_string()))
+        .collect();
+    let mut bodies: Vec<(usize, kinds::Object)> = objects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| o.body.as_deref().map(|b| (i, b.clone())))
+        .filter(|(_, b)| !b.external_refs().is_empty())
+        .collect();
+    if !bodies.is_empty() {
+        let mut only: Vec<kinds::Object> = bodies.iter().map(|(_, b)| b.clone()).collect();
+        kinds::name_external_ids(client, &mut only, &known).await?;
+        for ((i, _), b) in bodies.iter_mut().zip(only) {
+            if let Some(o) = objects.get_mut(*i) {
+                o.body = Some(Arc::new(b));
+            }
+        }
+    }
     Ok(RemoteState {
         objects,
+        external,
+        errors,
         fingerprint,
     })
+}
+
+/// Looks up every outside name the specs use (one lookup per distinct name, through
+/// the kind that uses it), and reports each that matches no object or several.
+async fn resolve_external(
+    client: &Client,
+    desired: &[Desired],
+) -> Result<(kinds::Ids, Vec<String>), genesys::Error> {
+    let mut wanted: BTreeMap<Kind, BTreeSet<(&'static str, String)>> = BTreeMap::new();
+    for d in desired {
+        for (class, name) in d.object.external_refs() {
+            wanted
+                .entry(d.object.kind())
+                .or_default()
+                .insert((class, name.to_string()));
+        }
+    }
+    let mut found: BTreeMap<(&'static str, String), Vec<String>> = BTreeMap::new();
+    for (kind, names) in wanted {
+        found.extend(
+            kind.resolve_external(client, names.into_iter().collect())
+                .await?,
+        );
+    }
+    let mut ids = kinds::Ids::default();
+    for ((class, name), list) in &found {
+        if let [id] = list.as_slice() {
+            ids.insert_external(class, name, id);
+        }
+    }
+    let mut errors = Vec::new();
+    for d in desired {
+        for (class, name) in d.object.external_refs() {
+            let n = found.get(&(class, name.to_string())).map_or(0, Vec::len);
+            if n == 1 {
+                continue;
+            }
+            let at = d.location.as_deref().unwrap_or("(unknown location)");
+            let (kind, spec) = (d.object.kind(), d.object.name());
+            errors.push(if n == 0 {
+                format!("{at}: {kind} {spec:?} names {class} {name:?}, which matches no {class} in the org")
+            } else {
+                format!(
+                    "{at}: {kind} {spec:?} names {class} {name:?}, which matches {n} {class}s in the org; \
+rename them in Genesys so the name is unique"
+                )
+            });
+        }
+    }
+    errors.sort();
+    errors.dedup();
+    Ok((ids, errors))
 }
 
 fn fingerprint_line(

@@ -293,6 +293,11 @@ pub async fn fetch(client: &Client, kind: Kind) -> Result<Vec<Imported>, genesys
             }
         })
         .collect();
+    let mut bodies: Vec<crate::kinds::Object> = out.iter().map(|i| i.object.clone()).collect();
+    crate::kinds::name_external_ids(client, &mut bodies, &BTreeMap::new()).await?;
+    for (i, b) in out.iter_mut().zip(bodies) {
+        i.object = b;
+    }
     out.sort_by(|a, b| {
         (a.object.kind(), a.object.name(), &a.id).cmp(&(b.object.kind(), b.object.name(), &b.id))
     });

@@ -157,7 +157,7 @@ pub async fn compute(
     prune: bool,
 ) -> anyhow::Result<(Plan, RemoteState)> {
     let remote = remote::fetch(client, desired, lock).await?;
-    let plan = diff::plan(&diff::PlanInput {
+    let mut plan = diff::plan(&diff::PlanInput {
         target: &settings.target_name,
         desired,
         remote: &remote.objects,
@@ -165,6 +165,7 @@ pub async fn compute(
         prune,
         max_change_percent: settings.max_change_percent,
     });
+    plan.errors.extend(remote.errors.iter().cloned());
     Ok((plan, remote))
 }
 

@@ -221,6 +221,9 @@ fn program_membership_follows_topic_rename() {
         topics: vec!["Old".into()],
         tags: vec![],
         published: true,
+        queues: None,
+        flows: None,
+        transcription_engines: None,
     });
     let prog_desired = Object::Program(Program {
         topics: vec!["New".into()],

@@ -85,17 +85,51 @@ pub struct Put {
     pub meta: CallMeta,
 }
 
-/// The org ids of objects by kind and name, for writes that refer to other objects.
+/// The org ids of objects by kind and name, for writes that refer to other objects;
+/// and of objects outside speechops (queues, flows) by class and name.
 #[derive(Debug, Clone, Default)]
-pub struct Ids(BTreeMap<(Kind, String), String>);
+pub struct Ids {
+    managed: BTreeMap<(Kind, String), String>,
+    external: BTreeMap<(String, String), String>,
+}
 
 impl Ids {
     pub fn insert(&mut self, kind: Kind, name: &str, id: &str) {
-        self.0.insert((kind, name.to_string()), id.to_string());
+        self.managed
+            .insert((kind, name.to_string()), id.to_string());
     }
 
     pub fn get(&self, kind: Kind, name: &str) -> Option<&str> {
-        self.0.get(&(kind, name.to_string())).map(String::as_str)
+        self.managed
+            .get(&(kind, name.to_string()))
+            .map(String::as_str)
+    }
+
+    /// Records the id of an outside object (`queue`, `flow`).
+    pub fn insert_external(&mut self, class: &str, name: &str, id: &str) {
+        self.external
+            .insert((class.to_string(), name.to_string()), id.to_string());
+    }
+
+    /// The id of an outside object.
+    pub fn external(&self, class: &str, name: &str) -> Option<&str> {
+        self.external
+            .get(&(class.to_string(), name.to_string()))
+            .map(String::as_str)
+    }
+
+    /// Every outside object's `(class, name, id)`.
+    pub fn externals(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.external
+            .iter()
+            .map(|((c, n), id)| (c.as_str(), n.as_str(), id.as_str()))
+    }
+
+    /// Adds the outside objects of `other`.
+    pub fn extend_external(&mut self, other: &Ids) {
+        for (k, v) in &other.external {
+            self.external.insert(k.clone(), v.clone());
+        }
     }
 
     /// The ids of `names` of `kind`, or the names that have no id.
@@ -146,6 +180,9 @@ pub fn refs_in_list(node: &Node, key: &'static str, kind: Kind) -> Vec<SpecRef> 
         _ => Vec::new(),
     }
 }
+
+/// Outside names by `(class, name)` with every id each matched.
+pub type Resolved = Vec<((&'static str, String), Vec<String>)>;
 
 /// Looks up a spec of the tree by kind and name (for whole-tree checks).
 pub type Lookup<'a> = dyn Fn(Kind, &str) -> Option<&'a Object> + 'a;
@@ -214,6 +251,31 @@ pub trait Managed:
     }
     /// Renames references: `rename(kind, name)` gives the new name, if any.
     fn rename_refs(&mut self, _rename: &dyn Fn(Kind, &str) -> Option<String>) {}
+    /// Objects outside speechops that the object names (`("queue", name)`), resolved
+    /// to ids at plan time by [`Managed::resolve_external`].
+    fn external_refs(&self) -> Vec<(&'static str, &str)> {
+        Vec::new()
+    }
+    /// Renames the outside names (ids read from the org become names).
+    fn rename_external(&mut self, _rename: &dyn Fn(&str, &str) -> Option<String>) {}
+    /// The ids of outside objects by exact name: every match of each name (none or
+    /// several make the plan fail).
+    fn resolve_external(
+        _client: &Client,
+        _names: Vec<(&'static str, String)>,
+    ) -> impl Future<Output = ApiResult<Resolved>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// The names of outside objects read back by id: `((class, id), name)` for each
+    /// found.
+    fn name_external(
+        _client: &Client,
+        _ids: Vec<(&'static str, String)>,
+    ) -> impl Future<Output = ApiResult<Vec<((&'static str, String), String)>>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
     /// The remote object as `desired` sees it: for kinds whose specs may leave fields
     /// unmanaged, those fields take the desired (absent) value, so they never show as
     /// a change.
@@ -317,6 +379,44 @@ pub fn name_refs(
             .map(|(_, _, n)| n.clone())
     });
     (body, refs)
+}
+
+/// Gives outside objects read back by id (a program's queues and flows) their names,
+/// where `known` (the names the specs use) does not: one listing per class, only when
+/// some id is unknown.
+pub async fn name_external_ids(
+    client: &Client,
+    objects: &mut [Object],
+    known: &BTreeMap<(String, String), String>,
+) -> ApiResult<()> {
+    let mut unknown: BTreeMap<Kind, BTreeSet<(&'static str, String)>> = BTreeMap::new();
+    for o in objects.iter() {
+        for (class, id) in o.external_refs() {
+            if !known.contains_key(&(class.to_string(), id.to_string())) {
+                unknown
+                    .entry(o.kind())
+                    .or_default()
+                    .insert((class, id.to_string()));
+            }
+        }
+    }
+    let mut names = known.clone();
+    for (kind, ids) in unknown {
+        for ((class, id), name) in kind
+            .name_external(client, ids.into_iter().collect())
+            .await?
+        {
+            names.insert((class.to_string(), id), name);
+        }
+    }
+    for o in objects.iter_mut() {
+        if !o.external_refs().is_empty() {
+            *o = o.with_external_renamed(&|class, id| {
+                names.get(&(class.to_string(), id.to_string())).cloned()
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Records, on every object, what the org's other objects refer to it (a topic a
@@ -569,6 +669,28 @@ macro_rules! registry {
                 }
             }
 
+            /// Looks up the outside names the kind's specs use.
+            pub async fn resolve_external(
+                self,
+                client: &Client,
+                names: Vec<(&'static str, String)>,
+            ) -> ApiResult<Resolved> {
+                match self {
+                    $(Kind::$variant => <$ty>::resolve_external(client, names).await),+
+                }
+            }
+
+            /// Names outside objects read back by id.
+            pub async fn name_external(
+                self,
+                client: &Client,
+                ids: Vec<(&'static str, String)>,
+            ) -> ApiResult<Vec<((&'static str, String), String)>> {
+                match self {
+                    $(Kind::$variant => <$ty>::name_external(client, ids).await),+
+                }
+            }
+
             /// Every kind's response decoders over one body (fuzzing).
             pub fn decode_wire(body: &[u8]) -> usize {
                 0 $(+ <$ty>::decode_wire(body))+
@@ -635,6 +757,24 @@ macro_rules! registry {
             pub fn refs(&self) -> Vec<(Kind, &str)> {
                 match self {
                     $(Object::$variant(m) => m.refs()),+
+                }
+            }
+
+            /// The outside objects this one names.
+            pub fn external_refs(&self) -> Vec<(&'static str, &str)> {
+                match self {
+                    $(Object::$variant(m) => m.external_refs()),+
+                }
+            }
+
+            /// The same object with its outside names renamed (and normalised again).
+            pub fn with_external_renamed(&self, rename: &dyn Fn(&str, &str) -> Option<String>) -> Object {
+                match self {
+                    $(Object::$variant(m) => {
+                        let mut m = m.clone();
+                        m.rename_external(rename);
+                        Object::$variant(m.normalized())
+                    })+
                 }
             }
 

@@ -35,6 +35,43 @@ pub struct ProgramSpec {
     pub tags: Vec<String>,
     #[serde(default = "default_true")]
     pub published: bool,
+    /// Routing queue NAMES the program is mapped to (resolved to ids at plan time);
+    /// absent: not managed; `[]`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queues: Option<Vec<String>>,
+    /// Architect flow names the program is mapped to; absent: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flows: Option<Vec<String>>,
+    /// The program's transcription engines; absent: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcription_engines: Option<Vec<EngineSpec>>,
+}
+
+/// One transcription engine setting of a program (SDK `ProgramTranscriptionEngine`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EngineSpec {
+    pub engine: Engine,
+    /// `{language}-{country}` dialects.
+    #[serde(default)]
+    pub dialects: Vec<String>,
+}
+
+super::string_enum!(
+    /// A transcription engine.
+    Engine { Genesys = "Genesys", GenesysExtended = "GenesysExtended", TranscriptionConnector = "TranscriptionConnector" }
+);
+
+impl PartialOrd for Engine {
+    fn partial_cmp(&self, other: &Engine) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Engine {
+    fn cmp(&self, other: &Engine) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
 }
 
 /// Genesys limit: topics per dialect per program.
@@ -65,6 +102,52 @@ fn validate(ctx: &mut Ctx<'_>, spec: &ProgramSpec) {
             seen.insert(t, i);
         }
     }
+    for key in ["queues", "flows"] {
+        let list = if key == "queues" {
+            &spec.queues
+        } else {
+            &spec.flows
+        };
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, name) in list.iter().flatten().enumerate() {
+            let pos = ctx.pos(&[Seg::Key(key), Seg::Index(i)]);
+            if name.trim().is_empty() {
+                ctx.error(
+                    &format!("program.{key}-empty"),
+                    pos,
+                    format!("{key} names must not be empty"),
+                    None,
+                );
+            } else if let Some(first) = seen.get(name.as_str()) {
+                let line = ctx.pos(&[Seg::Key(key), Seg::Index(*first)]).0;
+                ctx.warning(
+                    &format!("program.duplicate-{key}"),
+                    pos,
+                    format!("`{name}` is listed twice (also on line {line})"),
+                    Some("remove one of them".into()),
+                );
+            } else {
+                seen.insert(name, i);
+            }
+        }
+    }
+    for (i, e) in spec.transcription_engines.iter().flatten().enumerate() {
+        for (j, d) in e.dialects.iter().enumerate() {
+            if !super::sentiment_feedback::is_dialect(d) {
+                ctx.error(
+                    "program.engine-dialect",
+                    ctx.pos(&[
+                        Seg::Key("transcriptionEngines"),
+                        Seg::Index(i),
+                        Seg::Key("dialects"),
+                        Seg::Index(j),
+                    ]),
+                    format!("dialect {d:?} is not {{language}}-{{country}}, such as en-US"),
+                    None,
+                );
+            }
+        }
+    }
 }
 
 /// A normalised Speech & Text Analytics program. `topics` holds topic names, sorted.
@@ -76,6 +159,13 @@ pub struct Program {
     pub topics: Vec<String>,
     pub tags: Vec<String>,
     pub published: bool,
+    /// Queue names; `None`: not managed (specs) or not read (remote).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queues: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flows: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcription_engines: Option<Vec<EngineSpec>>,
 }
 
 /// Wire shapes of `/api/v2/speechandtextanalytics/programs` (SDK 269
@@ -128,6 +218,57 @@ pub mod wire {
         pub topic_ids: Vec<String>,
         pub tags: Vec<String>,
     }
+
+    /// `{id, selfUri}`.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+    #[serde(default)]
+    pub struct Ref {
+        pub id: String,
+    }
+
+    /// `GET`/`PUT /programs/{id}/mappings` (SDK `TopicsDefinitionsProgramMappings`).
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+    #[serde(default)]
+    pub struct Mappings {
+        #[serde(deserialize_with = "nullable")]
+        pub queues: Vec<Ref>,
+        #[serde(deserialize_with = "nullable")]
+        pub flows: Vec<Ref>,
+    }
+
+    /// Body of `PUT /programs/{id}/mappings` (SDK `ProgramMappingsRequest`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct MappingsRequest {
+        pub queue_ids: Vec<String>,
+        pub flow_ids: Vec<String>,
+    }
+
+    /// One `ProgramTranscriptionEngine`.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+    #[serde(default)]
+    pub struct Engine {
+        pub engine: String,
+        #[serde(deserialize_with = "nullable")]
+        pub dialects: Vec<String>,
+    }
+
+    /// `GET`/`PUT /programs/{id}/transcriptionengines` (`ProgramTranscriptionEngines`,
+    /// and as the body `TranscriptionEnginesRequest`).
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct Engines {
+        #[serde(deserialize_with = "nullable")]
+        pub transcription_engines: Vec<Engine>,
+    }
+
+    /// A queue or flow as listed (`{id, name}`).
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+    #[serde(default)]
+    pub struct Named {
+        pub id: String,
+        pub name: String,
+    }
 }
 
 /// A wire program as a normalised model program (topics by name).
@@ -138,8 +279,28 @@ pub fn from_wire(p: &wire::Program) -> Program {
         topics: p.topics.iter().map(|t| t.name.clone()).collect(),
         tags: p.tags.clone(),
         published: p.published,
+        queues: None,
+        flows: None,
+        transcription_engines: None,
     }
     .normalized()
+}
+
+/// A program read in full: its mappings (queue and flow ids, named later from the
+/// names the specs use) and its transcription engines.
+fn with_settings(mut p: Program, m: &wire::Mappings, e: &wire::Engines) -> Program {
+    p.queues = Some(m.queues.iter().map(|q| q.id.clone()).collect());
+    p.flows = Some(m.flows.iter().map(|f| f.id.clone()).collect());
+    p.transcription_engines = Some(
+        e.transcription_engines
+            .iter()
+            .map(|e| EngineSpec {
+                engine: Engine::parse(&e.engine).unwrap_or(Engine::Genesys),
+                dialects: e.dialects.clone(),
+            })
+            .collect(),
+    );
+    p.normalized()
 }
 
 /// Page size of the cursor-paged program list.
@@ -204,6 +365,53 @@ impl Client {
         self.delete_at(path_of(id), force.then_some(("forceDelete", "true")))
             .await
     }
+    /// A program's queue and flow mappings (none, when Genesys has none: 404).
+    pub async fn get_program_mappings(&self, id: &str) -> ApiResult<wire::Mappings> {
+        match self.get_at(&format!("{}/mappings", path_of(id))).await {
+            Err(crate::genesys::Error::Api { status: 404, .. }) => Ok(wire::Mappings::default()),
+            other => other,
+        }
+    }
+    /// Sets a program's mappings (the PUT replaces both lists).
+    pub async fn put_program_mappings(
+        &self,
+        id: &str,
+        body: &wire::MappingsRequest,
+    ) -> ApiResult<Written<wire::Mappings>> {
+        self.put(format!("{}/mappings", path_of(id)), body).await
+    }
+    /// A program's transcription engines (none, when Genesys has none: 404).
+    pub async fn get_program_engines(&self, id: &str) -> ApiResult<wire::Engines> {
+        match self
+            .get_at(&format!("{}/transcriptionengines", path_of(id)))
+            .await
+        {
+            Err(crate::genesys::Error::Api { status: 404, .. }) => Ok(wire::Engines::default()),
+            other => other,
+        }
+    }
+    /// Sets a program's transcription engines.
+    pub async fn put_program_engines(
+        &self,
+        id: &str,
+        body: &wire::Engines,
+    ) -> ApiResult<Written<wire::Engines>> {
+        self.put(format!("{}/transcriptionengines", path_of(id)), body)
+            .await
+    }
+    /// Routing queues or Architect flows with exactly this name.
+    pub async fn find_named(&self, class: &str, name: &str) -> ApiResult<Vec<String>> {
+        let path = match class {
+            "queue" => "/api/v2/routing/queues",
+            _ => "/api/v2/flows",
+        };
+        let listed: Vec<wire::Named> = self.list_numbered(path, 100, Some(("name", name))).await?;
+        Ok(listed
+            .into_iter()
+            .filter(|x| x.name == name)
+            .map(|x| x.id)
+            .collect())
+    }
     /// Starts one publish job for these programs and polls it to completion.
     pub async fn publish_programs(&self, ids: &[String]) -> ApiResult<Written<PublishJob>> {
         if ids.is_empty() {
@@ -218,11 +426,73 @@ impl Client {
 }
 
 impl Program {
-    /// Canonical form: tags and topic names sorted.
+    /// Canonical form: tags, topic, queue and flow names, engines sorted.
     pub fn normalized(mut self) -> Program {
         sort_dedup(&mut self.tags);
         sort_dedup(&mut self.topics);
+        for list in [&mut self.queues, &mut self.flows].into_iter().flatten() {
+            sort_dedup(list);
+        }
+        if let Some(engines) = &mut self.transcription_engines {
+            for e in engines.iter_mut() {
+                sort_dedup(&mut e.dialects);
+            }
+            engines.sort();
+        }
         self
+    }
+}
+
+impl Program {
+    /// Writes the managed mappings and engines, each through its own endpoint. A
+    /// mapping list the spec leaves out keeps what the org has (the PUT needs both).
+    /// Returns whether it wrote anything.
+    async fn put_settings(&self, client: &Client, id: &str, ids: &Ids) -> ApiResult<bool> {
+        let mut wrote = false;
+        if self.queues.is_some() || self.flows.is_some() {
+            // A name the plan resolved becomes its id; a value read back from the org
+            // that no spec names (a rollback restoring it) is already an id.
+            let resolve = |class: &str, names: &Option<Vec<String>>| -> Option<Vec<String>> {
+                names.as_ref().map(|names| {
+                    names
+                        .iter()
+                        .map(|n| ids.external(class, n).unwrap_or(n).to_string())
+                        .collect()
+                })
+            };
+            let (queues, flows) = (resolve("queue", &self.queues), resolve("flow", &self.flows));
+            let current = if queues.is_none() || flows.is_none() {
+                Some(client.get_program_mappings(id).await?)
+            } else {
+                None
+            };
+            let kept = |f: fn(&wire::Mappings) -> &Vec<wire::Ref>| {
+                current
+                    .as_ref()
+                    .map(|m| f(m).iter().map(|r| r.id.clone()).collect())
+                    .unwrap_or_default()
+            };
+            let body = wire::MappingsRequest {
+                queue_ids: queues.unwrap_or_else(|| kept(|m| &m.queues)),
+                flow_ids: flows.unwrap_or_else(|| kept(|m| &m.flows)),
+            };
+            client.put_program_mappings(id, &body).await?;
+            wrote = true;
+        }
+        if let Some(engines) = &self.transcription_engines {
+            let body = wire::Engines {
+                transcription_engines: engines
+                    .iter()
+                    .map(|e| wire::Engine {
+                        engine: e.engine.as_str().to_string(),
+                        dialects: e.dialects.clone(),
+                    })
+                    .collect(),
+            };
+            client.put_program_engines(id, &body).await?;
+            wrote = true;
+        }
+        Ok(wrote)
     }
 }
 
@@ -249,6 +519,9 @@ impl Managed for Program {
             topics: spec.topics,
             tags: spec.tags,
             published: spec.published,
+            queues: spec.queues,
+            flows: spec.flows,
+            transcription_engines: spec.transcription_engines,
         }
         .normalized()
     }
@@ -261,6 +534,9 @@ impl Managed for Program {
             topics: self.topics.clone(),
             tags: self.tags.clone(),
             published: self.published,
+            queues: self.queues.clone(),
+            flows: self.flows.clone(),
+            transcription_engines: self.transcription_engines.clone(),
         }
     }
 
@@ -329,6 +605,67 @@ impl Managed for Program {
             }
         }
     }
+    fn external_refs(&self) -> Vec<(&'static str, &str)> {
+        let queues = self.queues.iter().flatten().map(|q| ("queue", q.as_str()));
+        let flows = self.flows.iter().flatten().map(|f| ("flow", f.as_str()));
+        queues.chain(flows).collect()
+    }
+    fn rename_external(&mut self, rename: &dyn Fn(&str, &str) -> Option<String>) {
+        for (class, list) in [("queue", &mut self.queues), ("flow", &mut self.flows)] {
+            for x in list.iter_mut().flatten() {
+                if let Some(new) = rename(class, x) {
+                    *x = new;
+                }
+            }
+        }
+    }
+    async fn resolve_external(
+        client: &Client,
+        names: Vec<(&'static str, String)>,
+    ) -> ApiResult<super::Resolved> {
+        let mut out = Vec::with_capacity(names.len());
+        for (class, name) in names {
+            let ids = client.find_named(class, &name).await?;
+            out.push(((class, name), ids));
+        }
+        Ok(out)
+    }
+    /// Every queue and flow of the org, listed once per class.
+    async fn name_external(
+        client: &Client,
+        ids: Vec<(&'static str, String)>,
+    ) -> ApiResult<Vec<((&'static str, String), String)>> {
+        let mut out = Vec::new();
+        for (class, path) in [
+            ("queue", "/api/v2/routing/queues"),
+            ("flow", "/api/v2/flows"),
+        ] {
+            if !ids.iter().any(|(c, _)| *c == class) {
+                continue;
+            }
+            let all: Vec<wire::Named> = client.list_numbered(path, 100, None).await?;
+            for x in all {
+                if ids.iter().any(|(c, id)| *c == class && *id == x.id) {
+                    out.push(((class, x.id), x.name));
+                }
+            }
+        }
+        Ok(out)
+    }
+    /// Mappings and engines a spec leaves out are not managed.
+    fn seen_by(&self, desired: &Program) -> Program {
+        let mut seen = self.clone();
+        if desired.queues.is_none() {
+            seen.queues = None;
+        }
+        if desired.flows.is_none() {
+            seen.flows = None;
+        }
+        if desired.transcription_engines.is_none() {
+            seen.transcription_engines = None;
+        }
+        seen
+    }
 
     async fn list(client: &Client) -> ApiResult<Vec<Listed>> {
         Ok(client
@@ -349,9 +686,14 @@ impl Managed for Program {
     }
 
     async fn get(client: &Client, id: &str) -> ApiResult<Fetched> {
-        let p = client.get_program(id).await?;
+        let (p, m, e) = tokio::join!(
+            client.get_program(id),
+            client.get_program_mappings(id),
+            client.get_program_engines(id)
+        );
+        let p = p?;
         Ok(Fetched {
-            body: from_wire(&p).into(),
+            body: with_settings(from_wire(&p), &m?, &e?).into(),
             refs: p
                 .topics
                 .iter()
@@ -396,9 +738,15 @@ impl Managed for Program {
             Some(id) => client.update_program(id, &req).await?,
             None => client.create_program(&req).await?,
         };
+        // The settings' writes may move the program's dateModified: record the last.
+        let date_modified = if self.put_settings(client, &w.value.id, ids).await? {
+            client.get_program(&w.value.id).await?.date_modified
+        } else {
+            w.value.date_modified
+        };
         Ok(Put {
             id: w.value.id,
-            date_modified: w.value.date_modified,
+            date_modified,
             published: w.value.published,
             meta: w.meta,
         })
@@ -426,6 +774,9 @@ impl Managed for Program {
             topics: Vec::new(),
             tags,
             published,
+            queues: None,
+            flows: None,
+            transcription_engines: None,
         }
         .normalized()
     }

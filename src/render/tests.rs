@@ -57,6 +57,9 @@ fn every_action() -> Plan {
         topics: vec!["Recording disclosure".into()],
         tags: vec!["outbound".into()],
         published: true,
+        queues: None,
+        flows: None,
+        transcription_engines: None,
     });
     let mut renamed = change(
         Action::Update,

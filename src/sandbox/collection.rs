@@ -81,8 +81,12 @@ pub struct Input {
 /// How a kind's list pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Paging {
-    /// `pageSize` + `pageNumber`, answered with `selfUri` / `nextUri` (SDK listings).
-    Numbered { default_size: usize },
+    /// `pageSize` + `pageNumber`, answered with `selfUri` / `nextUri` (SDK listings);
+    /// with `pageNumber` too where the SDK's listing has it.
+    Numbered {
+        default_size: usize,
+        page_number: bool,
+    },
     /// `pageSize` + `pageNumber`, answered with `pageNumber` (the tutorial's API).
     Plain { default_size: usize },
     /// `pageSize` + `nextPage` cursor, the next page at `nextUri`.
@@ -390,7 +394,7 @@ impl Store {
                     "pageCount": page_count,
                 }))
             }
-            Paging::Numbered { .. } => {
+            Paging::Numbered { page_number, .. } => {
                 let start = (q.page_number - 1).saturating_mul(q.page_size);
                 let page: Vec<_> = hits.into_iter().skip(start).take(q.page_size).collect();
                 let page_uri = |n: usize| {
@@ -408,10 +412,18 @@ impl Store {
                     "pageCount": page_count,
                     "selfUri": page_uri(q.page_number),
                 });
-                if q.page_number < page_count
-                    && let Value::Object(m) = &mut body
-                {
-                    m.insert("nextUri".into(), json!(page_uri(q.page_number + 1)));
+                if let Value::Object(m) = &mut body {
+                    if q.page_number < page_count {
+                        m.insert("nextUri".into(), json!(page_uri(q.page_number + 1)));
+                    }
+                    if page_number {
+                        m.insert("pageNumber".into(), json!(q.page_number));
+                        m.insert("firstUri".into(), json!(page_uri(1)));
+                        m.insert("lastUri".into(), json!(page_uri(page_count.max(1))));
+                        if q.page_number > 1 {
+                            m.insert("previousUri".into(), json!(page_uri(q.page_number - 1)));
+                        }
+                    }
                 }
                 Ok(body)
             }
@@ -510,11 +522,15 @@ impl Store {
         };
         self.unique(r, &input, Some(id))?;
         (r.check)(self, &input, Some(id))?;
+        // The body replaces every field it has; fields that sub-resources own (a
+        // program's mappings) are kept.
+        let mut fields = old.fields.clone();
+        fields.extend(input.fields.clone());
         let rec = Rec {
             date_modified_ms: self.tick(),
             modified_by: actor.to_string(),
             published: r.publish.map(|_| false),
-            fields: input.fields.clone(),
+            fields,
             ..old
         };
         self.put(r, rec)?;

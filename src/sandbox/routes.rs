@@ -96,6 +96,17 @@ pub fn router(app: Shared) -> Router {
             "/api/v2/analytics/transcripts/aggregates/query",
             post(transcript_aggregates),
         )
+        .route(
+            &format!("{}/{{id}}/mappings", kinds::program::RESOURCE.path),
+            get(get_program_mappings).put(put_program_mappings),
+        )
+        .route(
+            &format!(
+                "{}/{{id}}/transcriptionengines",
+                kinds::program::RESOURCE.path
+            ),
+            get(get_program_engines).put(put_program_engines),
+        )
         .route("/api/v2/routing/queues", get(list_queues))
         .route("/api/v2/flows", get(list_flows))
         .route("/api/v2/organizations/me", get(get_org))
@@ -433,7 +444,7 @@ fn comma_list(v: &str) -> Vec<String> {
 /// (`name`, `ids`, `state`, `sortBy`, `sortOrder`) and its own.
 fn list_query(r: &Resource, raw: Option<String>) -> Result<ListQuery, ApiError> {
     let (paging, default_size): (&[&str], usize) = match r.paging {
-        Paging::Numbered { default_size } | Paging::Plain { default_size } => {
+        Paging::Numbered { default_size, .. } | Paging::Plain { default_size } => {
             (&["pageSize", "pageNumber"], default_size)
         }
         Paging::Cursor { default_size } => (&["pageSize", "nextPage"], default_size),
@@ -687,6 +698,62 @@ async fn transcript_aggregates(
     require_json(&headers)?;
     let topics = app.with_store(|s| Ok(kinds::topic::detectable(s))).await?;
     let body = super::detection::aggregates(&body, &app.seed, &topics)?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn get_program_mappings(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    let body = app
+        .with_store(move |s| kinds::program::mappings_json(s, &id))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn put_program_mappings(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let id = path_id(id)?;
+    require_json(&headers)?;
+    let who = actor(caller);
+    let queues: Vec<String> = app.seed.queues.iter().map(|(id, _)| id.clone()).collect();
+    let flows: Vec<String> = app.seed.flows.iter().map(|(id, _, _)| id.clone()).collect();
+    let body = app
+        .with_store(move |s| kinds::program::put_mappings(s, &id, &body, (&queues, &flows), &who))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn get_program_engines(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    let body = app
+        .with_store(move |s| kinds::program::engines_json(s, &id))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn put_program_engines(
+    State(app): State<Shared>,
+    caller: Option<axum::Extension<Caller>>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let id = path_id(id)?;
+    require_json(&headers)?;
+    let who = actor(caller);
+    let body = app
+        .with_store(move |s| kinds::program::put_engines(s, &id, &body, &who))
+        .await?;
     Ok(json(StatusCode::OK, body))
 }
 

@@ -13,4 +13,5 @@ mod gitops;
 mod plan;
 mod review;
 mod sandbox;
+mod sta;
 mod validate;

@@ -172,6 +172,39 @@ impl Sandbox {
         })
     }
 
+    /// GET an API path with a token for [`CLIENT_ID`] and parse JSON.
+    pub fn get_json_authed(&self, path: &str) -> serde_json::Value {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let http = reqwest::Client::new();
+            let token: serde_json::Value = http
+                .post(format!("{}/oauth/token", self.url))
+                .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .expect("token")
+                .json()
+                .await
+                .expect("token json");
+            let bearer = token["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            http.get(format!("{}{}", self.url, path))
+                .bearer_auth(bearer)
+                .send()
+                .await
+                .expect("request")
+                .json()
+                .await
+                .expect("json")
+        })
+    }
+
     /// A library client for this sandbox (to seed or inspect the org out of band).
     pub fn client(&self) -> speechops::genesys::Client {
         speechops::genesys::Client::new(

@@ -94,6 +94,14 @@ EXPECTED_ROUTES = [
     f"GET {STA}/dictionaryfeedback/{{id}}",
     f"PUT {STA}/dictionaryfeedback/{{id}}",
     f"DELETE {STA}/dictionaryfeedback/{{id}}",
+    f"GET {STA}/categories",
+    f"POST {STA}/categories",
+    f"GET {STA}/categories/{{id}}",
+    f"PUT {STA}/categories/{{id}}",
+    f"DELETE {STA}/categories/{{id}}",
+    f"GET {STA}/settings",
+    f"PATCH {STA}/settings",
+    f"PUT {STA}/settings",
 ]
 # Never called: DELETE {STA}/sentimentfeedback (the SDK's
 # delete_speechandtextanalytics_sentimentfeedback) deletes every sentiment feedback of
@@ -139,6 +147,17 @@ REQUIRED = {
                            "soundsLike", "selfUri"],
     "DictionaryFeedbackExamplePhrase": ["phrase"],
     "UserReference": ["id"],
+    # SPEC 8.6: the SDK's models. CategoriesEntityListing is a numbered SDK listing
+    # (pageNumber, and selfUri like every other SDK listing this file checks).
+    "CategoriesEntityListing": ["entities", "pageSize", "pageNumber", "total", "pageCount",
+                                "selfUri"],
+    "StaCategory": ["id", "name", "interactionType", "criteria", "createdBy",
+                    "dateCreated", "modifiedBy", "dateModified", "selfUri"],
+    "Operand": ["type"],
+    "Term": ["word", "participantType"],
+    "InfixOperator": ["operatorType"],
+    "SpeechTextAnalyticsSettingsResponse": ["expectedDialects", "textAnalyticsEnabled",
+                                            "agentEmpathyEnabled"],
 }
 
 # Genesys datetimes: ISO-8601 UTC, e.g. 2024-01-31T12:00:00.000Z.
@@ -587,6 +606,15 @@ R_DICTIONARY_ONE = f"GET {STA}/dictionaryfeedback/{{id}}"
 R_DICTIONARY_PUT = f"PUT {STA}/dictionaryfeedback/{{id}}"
 R_DICTIONARY_DELETE = f"DELETE {STA}/dictionaryfeedback/{{id}}"
 DICTIONARY_LIST_ARGS = ["dialect", "transcription_engine", "next_page", "page_size"]
+R_CATEGORIES = f"GET {STA}/categories"
+R_CATEGORY_POST = f"POST {STA}/categories"
+R_CATEGORY = f"GET {STA}/categories/{{id}}"
+R_CATEGORY_PUT = f"PUT {STA}/categories/{{id}}"
+R_CATEGORY_DELETE = f"DELETE {STA}/categories/{{id}}"
+CATEGORY_LIST_ARGS = ["page_size", "page_number", "name", "sort_order", "sort_by", "ids"]
+R_SETTINGS = f"GET {STA}/settings"
+R_SETTINGS_PATCH = f"PATCH {STA}/settings"
+R_SETTINGS_PUT = f"PUT {STA}/settings"
 
 
 class Ctx:
@@ -597,6 +625,7 @@ class Ctx:
         self.programs = {}  # name -> Program
         self.sentiments = {}   # (dialect, phrase) -> SentimentFeedback
         self.dictionary = {}   # (dialect, term) -> DictionaryFeedback
+        self.categories = {}   # name -> StaCategory
 
 
 def check_topic_echo(route, got, req):
@@ -1312,8 +1341,419 @@ def sec_dictionary_feedback(ctx):
                        "deleting one entry changed the others")
 
 
+def call_json(ctx, fn, *args, **kwargs):
+    """`call`, plus the HTTP status and the raw JSON body of a success:
+    (result, status, raw); status and raw are None when the call failed."""
+    ctx.client.last_response = None
+    result = call(fn, *args, **kwargs)
+    resp = ctx.client.last_response
+    if resp is None:
+        return result, None, None
+    try:
+        raw = json.loads(resp.data) if (resp.data or "").strip() else None
+    except (TypeError, ValueError):
+        raw = None  # reported by the deserialize hook
+    return result, resp.status, raw
+
+
+def near_criteria(topic_id, word="competitor"):
+    """An OperandGroup: a Topic operand Near (with an operatorPosition) a Term operand
+    with occurrence, inverted and voiceSecondsPosition."""
+    return mk(models.Operand, type="OperandGroup", operands=[
+        mk(models.Operand, type="Topic", topic_id=topic_id,
+           infix_operator=mk(models.InfixOperator, operator_type="Near",
+                             operator_position=mk(models.OperatorPosition,
+                                                  voice_seconds_position=30,
+                                                  digital_words_position=50))),
+        mk(models.Operand, type="Term", occurrence=2, inverted=True,
+           term=mk(models.Term, word=word, participant_type="External"),
+           voice_seconds_position=mk(models.OperandPosition, starting_position_value=0,
+                                     starting_position_direction="FromStart",
+                                     ending_position_value=60,
+                                     ending_position_direction="FromEnd")),
+    ])
+
+
+def term_operand(word, who="Both"):
+    return mk(models.Operand, type="Term", term=mk(models.Term, word=word,
+                                                   participant_type=who))
+
+
+def check_category_echo(ctx, route, got, raw, req):
+    """A StaCategory (typed `got`, its raw JSON `raw`) carries what the CategoryRequest
+    set; its criteria echo exactly: the JSON the SDK sent, nothing added or dropped."""
+    if got is None:
+        return
+    REC.expect(route, bool(got.id), "StaCategory without an id")
+    for attr in ("name", "description", "interaction_type"):
+        sent, back = getattr(req, attr), getattr(got, attr)
+        if sent is not None and back != OUTDATED:  # OUTDATED: reported by the walk
+            REC.expect(route, back == sent,
+                       f"StaCategory.{attr}: sent {sent!r}, got {back!r}")
+    if req.description is None:
+        REC.expect(route, not got.description,
+                   f"StaCategory.description: sent none, got {got.description!r}")
+    if got.id:
+        REC.expect(route, got.self_uri == f"{STA}/categories/{got.id}",
+                   f"StaCategory.selfUri {got.self_uri!r} is not the category's path")
+    if raw is not None:
+        sent = ctx.client.sanitize_for_serialization(req.criteria)
+        back = raw.get("criteria") if isinstance(raw, dict) else None
+        REC.expect(route, back == sent,
+                   f"StaCategory.criteria does not echo the request: sent "
+                   f"{json.dumps(sent, sort_keys=True)}, got {json.dumps(back, sort_keys=True)}")
+
+
+def sec_categories(ctx):
+    """Categories: numbered pages of at most 25 (name / ids filters, sortBy name |
+    description, sortOrder), create, GET / PUT / DELETE by id, criteria trees built
+    from the SDK's Operand models; a topic a category uses cannot be deleted."""
+    api = ctx.api
+    post = api.post_speechandtextanalytics_categories
+    get_one = api.get_speechandtextanalytics_category
+    put = api.put_speechandtextanalytics_category
+    delete = api.delete_speechandtextanalytics_category
+    lister = api.get_speechandtextanalytics_categories
+    reqs = {}  # name -> the CategoryRequest last written
+    nowhere = "00000000-0000-4000-8000-000000000000"  # names no topic
+
+    # Topics the criteria use, held by no program (so only a category can hold them).
+    def topic(name):
+        return create_topic(ctx, mk(models.TopicRequest, name=name, dialect="en-US",
+                                    phrases=[mk(models.Phrase, text=f"{name.lower()} phrase")]))
+    topic_a = topic("SDK category topic A")
+    topic_b = topic("SDK category topic B")
+    if topic_a is None or topic_b is None:
+        return
+
+    def create(req):
+        got, status, raw = call_json(ctx, post, req)
+        if status is not None:
+            REC.expect(R_CATEGORY_POST, status in (200, 201),
+                       f"answered HTTP {status}, expected 200 (or 201)")
+        check_category_echo(ctx, R_CATEGORY_POST, got, raw, req)
+        if got is not None:
+            ctx.categories[req.name] = got
+            reqs[req.name] = req
+        return got
+
+    # Every CategoryRequest field; a Topic operand Near a Term operand.
+    full_req = mk(models.CategoryRequest, name="SDK full category",
+                  description="every CategoryRequest field", interaction_type="Voice",
+                  criteria=near_criteria(topic_a.id))
+    full = create(full_req)
+    # The required fields only, one Term operand.
+    minimal_req = mk(models.CategoryRequest, name="SDK minimal category",
+                     interaction_type="Digital", criteria=term_operand("refund"))
+    minimal = create(minimal_req)
+    # Fillers: names ascend where descriptions descend.
+    for i in range(5):
+        crit = (mk(models.Operand, type="Topic", topic_id=topic_b.id) if i % 2
+                else term_operand(f"filler{i}", "Internal"))
+        create(mk(models.CategoryRequest, name=f"SDK paging category {i}",
+                  description=f"filler {4 - i}", interaction_type="All", criteria=crit))
+    all_names = sorted(ctx.categories)
+
+    # GET by id.
+    for req, made in ((full_req, full), (minimal_req, minimal)):
+        if made is None:
+            continue
+        got, status, raw = call_json(ctx, get_one, made.id)
+        check_category_echo(ctx, R_CATEGORY, got, raw, req)
+        if got is not None:
+            REC.expect(R_CATEGORY, got.id == made.id,
+                       f"GET by id answered id {got.id!r}, not {made.id!r}")
+            REC.expect(R_CATEGORY, got.date_created == made.date_created,
+                       "GET by id: dateCreated differs from the created one")
+    call(get_one, nowhere, expect_status=404)
+
+    # Rejected creates: a duplicate name, a missing interactionType, an Operand type the
+    # SDK does not have (sent as given, past the SDK's setter, and as the setter sends
+    # it), a topicId naming no topic.
+    call(post, mk(models.CategoryRequest, name="SDK full category", interaction_type="All",
+                  criteria=term_operand("duplicate")), expect_status=409)
+    err = call(post, mk(models.CategoryRequest, name="SDK never category",
+                        criteria=term_operand("never")), expect_status=400)
+    expect_400_naming(R_CATEGORY_POST, err, "interactionType", "a missing interactionType")
+    odd = term_operand("never")
+    odd._type = "Phrase"  # the SDK's setter would turn it into 'outdated_sdk_version'
+    for what, operand in (("an Operand type 'Phrase'", odd),
+                          ("an Operand type the SDK's setter mangled",
+                           mk(models.Operand, type="Phrase",
+                              term=mk(models.Term, word="never", participant_type="Both")))):
+        err = call(post, mk(models.CategoryRequest, name="SDK never category",
+                            interaction_type="All",
+                            criteria=mk(models.Operand, type="OperandGroup",
+                                        operands=[term_operand("fine"), operand])),
+                   expect_status=400)
+        expect_400_naming(R_CATEGORY_POST, err, "type", what)
+    err = call(post, mk(models.CategoryRequest, name="SDK never category",
+                        interaction_type="Voice", criteria=near_criteria(nowhere)),
+               expect_status=400)
+    expect_400_naming(R_CATEGORY_POST, err, "topicId", "a topicId naming no topic")
+
+    # Numbered paging at pageSize 2 (created categories > 5), by pageNumber; each page
+    # echoes pageNumber/pageSize and points at the next one. The rejected creates left
+    # nothing behind.
+    created = {c.id: name for name, c in ctx.categories.items()}
+    n = len(created)
+    want_pages = math.ceil(n / 2)
+    pages, entities, raw_by_id = [], [], {}
+    for number in range(1, 50):
+        page, _, raw = call_json(ctx, lister, page_size=2, page_number=number)
+        if page is None:
+            break
+        pages.append(page)
+        ents = page.entities or []
+        entities += ents
+        for e in (raw or {}).get("entities") or []:
+            if isinstance(e, dict):
+                raw_by_id[e.get("id")] = e
+        REC.expect(R_CATEGORIES, page.page_number == number,
+                   f"page {number}: pageNumber {page.page_number!r}")
+        REC.expect(R_CATEGORIES, page.page_size == 2,
+                   f"page {number}: pageSize {page.page_size!r}, expected 2")
+        last = number >= page.page_count if page.page_count else len(ents) < 2
+        if last:
+            REC.expect(R_CATEGORIES, not page.next_uri,
+                       f"the last page ({number}) has a nextUri {page.next_uri!r}")
+        elif REC.expect(R_CATEGORIES, page.next_uri,
+                        "a page before the last (of a numbered listing) has no nextUri"):
+            kwargs = next_uri_kwargs(R_CATEGORIES, page.next_uri, CATEGORY_LIST_ARGS)
+            REC.expect(R_CATEGORIES, kwargs.get("page_number") == number + 1
+                       and kwargs.get("page_size") == 2,
+                       f"page {number}: nextUri {page.next_uri!r} is not pageNumber "
+                       f"{number + 1} at pageSize 2")
+        if last or not ents:
+            break
+    listed_ids = [e.id for e in entities]
+    REC.expect(R_CATEGORIES, len(listed_ids) == len(set(listed_ids)),
+               "paging at pageSize 2 listed a category twice")
+    REC.expect(R_CATEGORIES, set(listed_ids) == set(created),
+               f"paging at pageSize 2 listed {sorted(e.name for e in entities)}, "
+               f"created {sorted(created.values())}")
+    if pages:
+        REC.expect(R_CATEGORIES, len(pages) == want_pages,
+                   f"{len(pages)} pages for {n} categories at pageSize 2")
+        REC.expect(R_CATEGORIES, all(len(p.entities or []) == 2 for p in pages[:-1]),
+                   f"page sizes {[len(p.entities or []) for p in pages]} at pageSize 2")
+        REC.expect(R_CATEGORIES, pages[0].total == n,
+                   f"total {pages[0].total!r}, expected {n}")
+        REC.expect(R_CATEGORIES, pages[0].page_count == want_pages,
+                   f"pageCount {pages[0].page_count!r}, expected {want_pages}")
+    beyond = call(lister, page_size=2, page_number=want_pages + 1)
+    if beyond is not None:
+        REC.expect(R_CATEGORIES, not beyond.entities and not beyond.next_uri,
+                   f"page {want_pages + 1} of {want_pages}: "
+                   f"{[e.name for e in beyond.entities or []]}, nextUri {beyond.next_uri!r}")
+    for e in entities:
+        name = created.get(e.id)
+        if name is not None:
+            check_category_echo(ctx, R_CATEGORIES, e, raw_by_id.get(e.id), reqs[name])
+
+    # Filters and sorting.
+    def filtered(expected, **filters):
+        page = call(lister, page_size=25, **filters)
+        if page is not None and expected is not None:
+            REC.expect(R_CATEGORIES, names_of(page.entities or []) == sorted(expected),
+                       f"filter {filters} listed {names_of(page.entities or [])}, "
+                       f"expected {sorted(expected)}")
+        return page
+
+    filtered([f"SDK paging category {i}" for i in range(5)], name="paging CATEGORY")
+    filtered(["SDK full category"], name="SDK full category")
+    filtered([], name="no such category")
+    if full is not None and minimal is not None:
+        filtered(["SDK full category", "SDK minimal category"], ids=[full.id, minimal.id])
+        err = call(lister, ids=[full.id], name="SDK", expect_status=400)
+        expect_400_naming(R_CATEGORIES, err, "ids", "ids combined with name")
+    err = call(lister, ids=[f"{nowhere[:-2]}{i:02d}" for i in range(26)], expect_status=400)
+    expect_400_naming(R_CATEGORIES, err, "ids", "26 ids")
+    err = call(lister, page_size=26, expect_status=400)
+    expect_400_naming(R_CATEGORIES, err, "pageSize", "pageSize 26")
+    for key, attr in (("name", "name"), ("description", "description")):
+        asc = filtered(all_names, sort_by=key, sort_order="asc")
+        desc = filtered(all_names, sort_by=key, sort_order="desc")
+        if asc is None or desc is None:
+            continue
+        up = [e.name for e in asc.entities or []]
+        down = [e.name for e in desc.entities or []]
+        REC.expect(R_CATEGORIES, down == up[::-1],
+                   f"sortBy={key}: sortOrder=desc {down} is not asc reversed {up}")
+        vals = [getattr(e, attr) for e in asc.entities or [] if getattr(e, attr)]
+        REC.expect(R_CATEGORIES, vals in (sorted(vals), sorted(vals, key=str.lower)),
+                   f"sortBy={key} sortOrder=asc is not ascending: {vals}")
+
+    # PUT replaces the whole category: new criteria (a nested group), no description
+    # now; identity conflicts and unknown topics apply to updates too.
+    if minimal is not None:
+        put_req = mk(models.CategoryRequest, name="SDK minimal category",
+                     description="now a nested tree", interaction_type="All",
+                     criteria=mk(models.Operand, type="OperandGroup", operands=[
+                         mk(models.Operand, type="OperandGroup", inverted=False,
+                            infix_operator=mk(models.InfixOperator, operator_type="And"),
+                            operands=[
+                                mk(models.Operand, type="Topic", topic_id=topic_b.id,
+                                   infix_operator=mk(models.InfixOperator,
+                                                     operator_type="Or")),
+                                mk(models.Operand, type="Term", occurrence=1,
+                                   term=mk(models.Term, word="cancel",
+                                           participant_type="External"),
+                                   digital_words_position=mk(
+                                       models.OperandPosition, starting_position_value=5,
+                                       starting_position_direction="FromEnd")),
+                            ]),
+                         term_operand("refund", "Internal"),
+                     ]))
+        got, status, raw = call_json(ctx, put, minimal.id, put_req)
+        check_category_echo(ctx, R_CATEGORY_PUT, got, raw, put_req)
+        if got is not None:
+            REC.expect(R_CATEGORY_PUT, got.id == minimal.id, "PUT changed the id")
+            REC.expect(R_CATEGORY_PUT, got.date_created == minimal.date_created,
+                       "PUT changed dateCreated")
+            reqs[put_req.name] = put_req
+        got, status, raw = call_json(ctx, get_one, minimal.id)
+        check_category_echo(ctx, R_CATEGORY, got, raw, put_req)
+        put_req = mk(models.CategoryRequest, name="SDK minimal category",
+                     interaction_type="Digital", criteria=term_operand("refund"))
+        got, status, raw = call_json(ctx, put, minimal.id, put_req)
+        check_category_echo(ctx, R_CATEGORY_PUT, got, raw, put_req)
+        call(put, minimal.id, mk(models.CategoryRequest, name="SDK full category",
+                                 interaction_type="All", criteria=term_operand("x")),
+             expect_status=409)
+        err = call(put, minimal.id, mk(models.CategoryRequest, name="SDK minimal category",
+                                       interaction_type="All",
+                                       criteria=near_criteria(nowhere)),
+                   expect_status=400)
+        expect_400_naming(R_CATEGORY_PUT, err, "topicId", "a topicId naming no topic")
+    call(put, nowhere, mk(models.CategoryRequest, name="SDK never category",
+                          interaction_type="All", criteria=term_operand("x")),
+         expect_status=404)
+
+    # A topic a category uses cannot be deleted (409); once the category is gone
+    # (204, then 404) it can, and a category can no longer name it.
+    if full is not None:
+        call(api.delete_speechandtextanalytics_topic, topic_a.id, expect_status=409)
+        call(api.get_speechandtextanalytics_topic, topic_a.id)
+        ctx.categories.pop("SDK full category", None)
+        call_status(ctx, R_CATEGORY_DELETE, 204, delete, full.id)
+        call(get_one, full.id, expect_status=404)
+        call(delete, full.id, expect_status=404)
+        page = call(lister, page_size=25)
+        if page is not None:
+            got = sorted(e.id for e in page.entities or [])
+            REC.expect(R_CATEGORIES, full.id not in got, "a deleted category is still listed")
+            REC.expect(R_CATEGORIES, got == sorted(c.id for c in ctx.categories.values()),
+                       "deleting one category changed the others")
+        call_status(ctx, R_TOPIC_DELETE, 204, api.delete_speechandtextanalytics_topic,
+                    topic_a.id)
+        ctx.topics.pop("SDK category topic A", None)
+        call(api.get_speechandtextanalytics_topic, topic_a.id, expect_status=404)
+        err = call(post, mk(models.CategoryRequest, name="SDK never category",
+                            interaction_type="Voice", criteria=near_criteria(topic_a.id)),
+                   expect_status=400)
+        expect_400_naming(R_CATEGORY_POST, err, "topicId", "a topicId naming a deleted topic")
+
+
+def sec_settings(ctx):
+    """The org's STA settings: GET, PATCH (merges), PUT (replaces); defaultProgramId
+    must name a program, and the default program is deleted only with forceDelete."""
+    api = ctx.api
+    get = api.get_speechandtextanalytics_settings
+    patch = api.patch_speechandtextanalytics_settings
+    put = api.put_speechandtextanalytics_settings
+    fresh = {"defaultProgram": None, "expectedDialects": ["en-US"],
+             "textAnalyticsEnabled": False, "agentEmpathyEnabled": False}
+
+    def expect_state(route, got, want, what):
+        if got is None:
+            return
+        dp = got.default_program
+        have = {"defaultProgram": dp.id if dp is not None else None,
+                "expectedDialects": sorted(got.expected_dialects or []),
+                "textAnalyticsEnabled": got.text_analytics_enabled,
+                "agentEmpathyEnabled": got.agent_empathy_enabled}
+        want = dict(want, expectedDialects=sorted(want["expectedDialects"]))
+        REC.expect(route, have == want, f"{what}: got {have}, expected {want}")
+        if dp is not None:
+            REC.expect(route, dp.self_uri == f"{STA}/programs/{dp.id}",
+                       f"{what}: defaultProgram.selfUri {dp.self_uri!r} is not the "
+                       f"program's path")
+
+    def write(route, fn, what, want, **fields):
+        got = call_status(ctx, route, 200, fn,
+                          mk(models.SpeechTextAnalyticsSettingsRequest, **fields))
+        expect_state(route, got, want, what)
+        expect_state(R_SETTINGS, call(get), want, f"GET after {what}")
+
+    expect_state(R_SETTINGS, call_status(ctx, R_SETTINGS, 200, get), fresh, "a fresh org")
+    first = create_program(ctx, mk(models.ProgramRequest, name="SDK default program 1"))
+    second = create_program(ctx, mk(models.ProgramRequest, name="SDK default program 2"))
+    if first is None or second is None:
+        return
+
+    # PATCH one field at a time: the others stay.
+    want = dict(fresh, defaultProgram=first.id)
+    write(R_SETTINGS_PATCH, patch, "PATCH defaultProgramId", want, default_program_id=first.id)
+    want["textAnalyticsEnabled"] = True
+    write(R_SETTINGS_PATCH, patch, "PATCH textAnalyticsEnabled", want,
+          text_analytics_enabled=True)
+    want["expectedDialects"] = ["en-US", "es-US", "de-DE"]
+    write(R_SETTINGS_PATCH, patch, "PATCH expectedDialects", want,
+          expected_dialects=["en-US", "es-US", "de-DE"])
+    want["agentEmpathyEnabled"] = True
+    write(R_SETTINGS_PATCH, patch, "PATCH agentEmpathyEnabled", want,
+          agent_empathy_enabled=True)
+    write(R_SETTINGS_PATCH, patch, "an empty PATCH", want)
+
+    # A defaultProgramId naming no program: a 400 naming the field, nothing written.
+    nowhere = "00000000-0000-4000-8000-000000000000"
+    for route, fn in ((R_SETTINGS_PATCH, patch), (R_SETTINGS_PUT, put)):
+        err = call(fn, mk(models.SpeechTextAnalyticsSettingsRequest,
+                          default_program_id=nowhere, text_analytics_enabled=False),
+                   expect_status=400)
+        expect_400_naming(route, err, "defaultProgramId", "a defaultProgramId naming no program")
+    expect_state(R_SETTINGS, call(get), want, "GET after the rejected writes")
+
+    # Moving the default frees the old default program: it deletes without forceDelete.
+    want["defaultProgram"] = second.id
+    write(R_SETTINGS_PATCH, patch, "PATCH defaultProgramId to another program", want,
+          default_program_id=second.id)
+    ctx.programs.pop("SDK default program 1", None)
+    call(api.delete_speechandtextanalytics_program, first.id)
+    call(api.get_speechandtextanalytics_program, first.id, expect_status=404)
+    expect_state(R_SETTINGS, call(get), want, "GET after deleting a former default program")
+
+    # PUT one field: the others return to the fresh org's values.
+    want = dict(fresh, agentEmpathyEnabled=True)
+    write(R_SETTINGS_PUT, put, "PUT agentEmpathyEnabled alone", want,
+          agent_empathy_enabled=True)
+    want = {"defaultProgram": second.id, "expectedDialects": ["en-GB", "fr-FR"],
+            "textAnalyticsEnabled": True, "agentEmpathyEnabled": False}
+    write(R_SETTINGS_PUT, put, "PUT every field", want, default_program_id=second.id,
+          expected_dialects=["en-GB", "fr-FR"], text_analytics_enabled=True,
+          agent_empathy_enabled=False)
+
+    # The default program: 409 without forceDelete (nothing changes), deleted with it,
+    # and then the settings have no defaultProgram (the other fields stay).
+    call(api.delete_speechandtextanalytics_program, second.id, expect_status=409)
+    kept = call(api.get_speechandtextanalytics_program, second.id)
+    REC.expect(R_PROGRAM, kept is None or kept.id == second.id,
+               "GET of the default program after a refused delete answered another id")
+    expect_state(R_SETTINGS, call(get), want, "GET after a refused delete of the default program")
+    ctx.programs.pop("SDK default program 2", None)
+    got = call(api.delete_speechandtextanalytics_program, second.id, force_delete=True)
+    if got is not None and got.id is not None:
+        REC.expect(R_PROGRAM_DELETE, got.id == second.id,
+                   f"DeleteProgramResponse.id {got.id!r} is not the deleted program")
+    call(api.get_speechandtextanalytics_program, second.id, expect_status=404)
+    want["defaultProgram"] = None
+    expect_state(R_SETTINGS, call(get), want, "GET after force-deleting the default program")
+
+
 def sec_rejects(ctx):
-    """Unknown request fields (and an enum value the SDK does not have) are 400s."""
+    """Unknown request fields, enum values the SDK does not have and (for categories)
+    integers of the wrong JSON type are 400s naming the field."""
     client = ctx.client
     t = ctx.topics.get("Zeta topic")
     p = ctx.programs.get("SDK minimal program")
@@ -1355,7 +1795,47 @@ def sec_rejects(ctx):
     if d is not None:
         cases.append(("PUT", f"/dictionaryfeedback/{d.id}",
                       {"term": d.term, "dialect": d.dialect, "colour": "red"}, "colour"))
-    for method, path, body, field in cases:
+    term = {"type": "Term", "term": {"word": "reject", "participantType": "Both"}}
+    category = {"name": "SDK reject category", "interactionType": "Voice", "criteria": term}
+
+    def crit(**fields):
+        return dict(category, criteria=dict(term, **fields))
+
+    cases += [
+        ("POST", "/categories", dict(category, colour="red"), "colour"),
+        ("POST", "/categories", crit(colour="red"), "colour"),
+        ("POST", "/categories",
+         crit(term={"word": "reject", "participantType": "Both", "colour": "red"}), "colour"),
+        ("POST", "/categories", crit(infixOperator={"operatorType": "And", "colour": "red"}),
+         "colour"),
+        ("POST", "/categories", crit(voiceSecondsPosition={"startingPositionValue": 0,
+                                                           "colour": "red"}), "colour"),
+        ("POST", "/categories", dict(category, interactionType="Chat"), "interactionType"),
+        ("POST", "/categories", crit(term={"word": "reject", "participantType": "Agent"}),
+         "participantType", "a Term.participantType 'Agent'"),
+        ("POST", "/categories", crit(infixOperator={"operatorType": "Xor"}), "operatorType",
+         "an InfixOperator.operatorType 'Xor'"),
+        ("POST", "/categories",
+         crit(voiceSecondsPosition={"startingPositionValue": 0,
+                                    "startingPositionDirection": "Middle"}),
+         "startingPositionDirection", "an OperandPosition.startingPositionDirection 'Middle'"),
+        # Integers of the wrong JSON type: the sandbox 400s on a string occurrence
+        # (and OperandPosition value); an OperatorPosition value must not be dropped
+        # silently either.
+        ("POST", "/categories", crit(occurrence="2"), "occurrence",
+         "a string Operand.occurrence"),
+        ("POST", "/categories",
+         crit(infixOperator={"operatorType": "Near",
+                             "operatorPosition": {"voiceSecondsPosition": "30"}}),
+         "voiceSecondsPosition", "a string OperatorPosition.voiceSecondsPosition"),
+        ("PATCH", "/settings", {"textAnalyticsEnabled": True, "colour": "red"}, "colour"),
+        ("PUT", "/settings", {"textAnalyticsEnabled": True, "colour": "red"}, "colour"),
+    ]
+    c = ctx.categories.get("SDK minimal category")
+    if c is not None:
+        cases.append(("PUT", f"/categories/{c.id}",
+                      dict(category, name=c.name, colour="red"), "colour"))
+    for method, path, body, field, *what in cases:
         try:
             client.call_api(STA + path, method, {}, {},
                             {"Accept": "application/json",
@@ -1368,8 +1848,9 @@ def sec_rejects(ctx):
                 REC.expect(REC.last_route, names_field(err, field),
                            f"the 400 for {field!r} does not name the field")
         else:
-            REC.problem(REC.last_route, f"accepted a body with {field}={body.get(field)!r} "
-                                        f"(expected 400)" if field in body else
+            REC.problem(REC.last_route, f"accepted {what[0]} (expected 400)" if what else
+                        f"accepted a body with {field}={body.get(field)!r} "
+                        f"(expected 400)" if field in body else
                         f"accepted a body with an unknown nested field {field!r} "
                         f"(expected 400)")
 
@@ -1493,8 +1974,8 @@ def main():
     try:
         ctx = Ctx(sdk_client(sandbox.url))
         for section in (sec_topics, sec_programs, sec_sentiment_feedback,
-                        sec_dictionary_feedback, sec_org, sec_detection,
-                        sec_rejects):
+                        sec_dictionary_feedback, sec_categories, sec_settings, sec_org,
+                        sec_detection, sec_rejects):
             try:
                 section(ctx)
             except Exception as e:

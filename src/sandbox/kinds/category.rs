@@ -25,7 +25,10 @@ pub static RESOURCE: Resource = Resource {
     label: "Category",
     dir: "categories",
     path: "/api/v2/speechandtextanalytics/categories",
-    paging: Paging::Plain { default_size: 25 },
+    paging: Paging::Numbered {
+        default_size: 25,
+        page_number: true,
+    },
     max_page_size: 25,
     create_status: 200,
     singleton: false,
@@ -186,8 +189,17 @@ fn operand(c: &mut Checker, v: &Value, at: &str, depth: usize) -> Value {
                     c.keys(p, &["voiceSecondsPosition", "digitalWordsPosition"], &pf);
                     let mut pm = Map::new();
                     for key in ["voiceSecondsPosition", "digitalWordsPosition"] {
-                        if let Some(n) = Checker::get(p, key).and_then(Value::as_u64) {
-                            pm.insert(key.into(), json!(n));
+                        if let Some(n) = Checker::get(p, key) {
+                            match n.as_u64() {
+                                Some(n) => {
+                                    pm.insert(key.into(), json!(n));
+                                }
+                                None => c.problem(
+                                    format!("{pf}.{key}"),
+                                    "invalid.type",
+                                    format!("'{pf}.{key}' must be a non-negative integer"),
+                                ),
+                            }
                         }
                     }
                     m.insert("operatorPosition".into(), Value::Object(pm));
@@ -260,14 +272,14 @@ fn position(c: &mut Checker, v: &Value, at: &str) -> Value {
     Value::Object(out)
 }
 
-/// Every `topicId` of a criteria tree.
-pub fn topic_ids(v: &Value, out: &mut Vec<String>) {
+/// Every `topicId` of a criteria tree, with its field path.
+pub fn topic_ids(v: &Value, at: &str, out: &mut Vec<(String, String)>) {
     if let Some(id) = v.get("topicId").and_then(Value::as_str) {
-        out.push(id.to_string());
+        out.push((format!("{at}.topicId"), id.to_string()));
     }
     if let Some(Value::Array(items)) = v.get("operands") {
-        for item in items {
-            topic_ids(item, out);
+        for (i, item) in items.iter().enumerate() {
+            topic_ids(item, &format!("{at}.operands[{i}]"), out);
         }
     }
 }
@@ -276,15 +288,15 @@ pub fn topic_ids(v: &Value, out: &mut Vec<String>) {
 fn check(store: &Store, input: &Input, _id: Option<&str>) -> Result<(), ApiError> {
     let mut ids = Vec::new();
     if let Some(c) = input.fields.get("criteria") {
-        topic_ids(c, &mut ids);
+        topic_ids(c, "criteria", &mut ids);
     }
-    for id in ids {
+    for (field, id) in ids {
         if store.record(&topic::RESOURCE, &id).is_none() {
             return Err(
-                ApiError::bad_request(format!("'criteria' names no existing topic: {id}"))
+                ApiError::bad_request(format!("'{field}' names no existing topic: {id}"))
                     .with_detail(ErrorDetail {
                         error_code: "invalid.value".into(),
-                        field_name: Some("criteria".into()),
+                        field_name: Some(field),
                         entity_id: Some(id),
                         entity_name: None,
                     }),
@@ -301,9 +313,9 @@ pub fn using_topic<'a>(store: &'a Store, topic_id: &str) -> Vec<&'a Rec> {
         .filter(|c| {
             let mut ids = Vec::new();
             if let Some(v) = c.fields.get("criteria") {
-                topic_ids(v, &mut ids);
+                topic_ids(v, "criteria", &mut ids);
             }
-            ids.iter().any(|t| t == topic_id)
+            ids.iter().any(|(_, t)| t == topic_id)
         })
         .collect()
 }

@@ -208,3 +208,200 @@ fn render(store: &Store, p: &Rec, full: bool) -> Value {
     put_common(&mut m, &RESOURCE, p, full);
     Value::Object(m)
 }
+
+/// `TopicsDefinitionsProgramMappings` of a program: its queues and flows by id.
+pub fn mappings_json(store: &Store, id: &str) -> Result<Value, ApiError> {
+    let p = store
+        .record(&RESOURCE, id)
+        .ok_or_else(|| ApiError::not_found(RESOURCE.label, id))?;
+    let refs = |key: &str, path: &str| -> Value {
+        Value::Array(
+            p.strings(key)
+                .into_iter()
+                .map(|x| json!({"id": x, "selfUri": format!("{path}/{x}")}))
+                .collect(),
+        )
+    };
+    let mut m = Map::new();
+    m.insert(
+        "program".into(),
+        entity_ref(&p.id, Some(p.str("name")), &RESOURCE),
+    );
+    m.insert("queues".into(), refs("queueIds", "/api/v2/routing/queues"));
+    m.insert("flows".into(), refs("flowIds", "/api/v2/flows"));
+    sub_common(&mut m, p, "mappings");
+    Ok(Value::Object(m))
+}
+
+/// `modifiedBy` / `dateModified` of a program's sub-resource (its last write, or the
+/// program's).
+fn sub_common(m: &mut Map<String, Value>, p: &Rec, key: &str) {
+    let by = p
+        .fields
+        .get(&format!("{key}ModifiedBy"))
+        .and_then(Value::as_str)
+        .unwrap_or(&p.modified_by)
+        .to_string();
+    let ms = p
+        .fields
+        .get(&format!("{key}ModifiedMs"))
+        .and_then(Value::as_i64)
+        .unwrap_or(p.date_modified_ms);
+    m.insert("modifiedBy".into(), super::super::collection::by(&by));
+    m.insert(
+        "dateModified".into(),
+        json!(super::super::ids::format_ms(ms)),
+    );
+}
+
+/// `PUT /programs/{id}/mappings` (`ProgramMappingsRequest`: both lists required,
+/// every id a known queue / flow). The PUT replaces both lists.
+pub fn put_mappings(
+    store: &mut Store,
+    id: &str,
+    body: &[u8],
+    (queues, flows): (&[String], &[String]),
+    actor: &str,
+) -> Result<Value, ApiError> {
+    let obj = parse_object(body)?;
+    let mut c = Checker::default();
+    c.keys(&obj, &["queueIds", "flowIds"], "");
+    let mut lists = Vec::new();
+    for (key, known, what) in [("queueIds", queues, "queue"), ("flowIds", flows, "flow")] {
+        let list = c.strings(&obj, key, "");
+        if list.is_none() && Checker::get(&obj, key).is_none() {
+            c.problem(
+                key.into(),
+                "missing.required.field",
+                format!("'{key}' is required"),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        let list: Vec<String> = list
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|x| seen.insert(x.clone()))
+            .collect();
+        for (i, x) in list.iter().enumerate() {
+            if !known.contains(x) {
+                c.problem(
+                    format!("{key}[{i}]"),
+                    "invalid.value",
+                    format!("'{key}[{i}]' names no existing {what}: {x}"),
+                );
+            }
+        }
+        lists.push(list);
+    }
+    let lists = c.finish(lists)?;
+    let Some(mut p) = store.record(&RESOURCE, id).cloned() else {
+        return Err(ApiError::not_found(RESOURCE.label, id));
+    };
+    p.fields.insert("queueIds".into(), json!(lists[0]));
+    p.fields.insert("flowIds".into(), json!(lists[1]));
+    p.fields.insert("mappingsModifiedBy".into(), json!(actor));
+    let now = store.tick();
+    p.fields.insert("mappingsModifiedMs".into(), json!(now));
+    store.put(&RESOURCE, p)?;
+    mappings_json(store, id)
+}
+
+pub const ENGINES: [&str; 3] = ["Genesys", "GenesysExtended", "TranscriptionConnector"];
+
+/// `ProgramTranscriptionEngines` of a program.
+pub fn engines_json(store: &Store, id: &str) -> Result<Value, ApiError> {
+    let p = store
+        .record(&RESOURCE, id)
+        .ok_or_else(|| ApiError::not_found(RESOURCE.label, id))?;
+    let mut m = Map::new();
+    m.insert("id".into(), json!(p.id));
+    m.insert(
+        "program".into(),
+        entity_ref(&p.id, Some(p.str("name")), &RESOURCE),
+    );
+    m.insert(
+        "transcriptionEngines".into(),
+        p.fields
+            .get("transcriptionEngines")
+            .cloned()
+            .unwrap_or(json!([])),
+    );
+    sub_common(&mut m, p, "engines");
+    m.insert(
+        "selfUri".into(),
+        json!(format!("{}/{}/transcriptionengines", RESOURCE.path, p.id)),
+    );
+    Ok(Value::Object(m))
+}
+
+/// `PUT /programs/{id}/transcriptionengines` (`TranscriptionEnginesRequest`).
+pub fn put_engines(
+    store: &mut Store,
+    id: &str,
+    body: &[u8],
+    actor: &str,
+) -> Result<Value, ApiError> {
+    let obj = parse_object(body)?;
+    let mut c = Checker::default();
+    c.keys(&obj, &["transcriptionEngines"], "");
+    let mut engines = Vec::new();
+    match c.array(&obj, "transcriptionEngines", "") {
+        None => {
+            if Checker::get(&obj, "transcriptionEngines").is_none() {
+                c.problem(
+                    "transcriptionEngines".into(),
+                    "missing.required.field",
+                    "'transcriptionEngines' is required".into(),
+                );
+            }
+        }
+        Some(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let prefix = format!("transcriptionEngines[{i}]");
+                let Some(e) = c.object(item, &prefix) else {
+                    continue;
+                };
+                c.keys(e, &["engine", "dialects", "engineIntegration"], &prefix);
+                let mut m = Map::new();
+                if let Some(engine) = c
+                    .one_of(e, "engine", &prefix, &ENGINES, Some(""))
+                    .filter(|x| !x.is_empty())
+                {
+                    m.insert("engine".into(), json!(engine));
+                }
+                let dialects = c.strings(e, "dialects", &prefix).unwrap_or_default();
+                for (j, d) in dialects.iter().enumerate() {
+                    if !super::sentiment_feedback::plausible_dialect(d) {
+                        c.problem(
+                            format!("{prefix}.dialects[{j}]"),
+                            "invalid.value",
+                            format!("'{prefix}.dialects[{j}]' value '{d}' is not {{language}}-{{country}}"),
+                        );
+                    }
+                }
+                m.insert("dialects".into(), json!(dialects));
+                if let Some(v) = Checker::get(e, "engineIntegration") {
+                    let f = format!("{prefix}.engineIntegration");
+                    if let Some(ei) = c.object(v, &f) {
+                        c.keys(ei, &["id", "selfUri"], &f);
+                        if let Some(id) = c.string(ei, "id", &f) {
+                            m.insert("engineIntegration".into(), json!({"id": id}));
+                        }
+                    }
+                }
+                engines.push(Value::Object(m));
+            }
+        }
+    }
+    let engines = c.finish(engines)?;
+    let Some(mut p) = store.record(&RESOURCE, id).cloned() else {
+        return Err(ApiError::not_found(RESOURCE.label, id));
+    };
+    p.fields
+        .insert("transcriptionEngines".into(), Value::Array(engines));
+    p.fields.insert("enginesModifiedBy".into(), json!(actor));
+    let now = store.tick();
+    p.fields.insert("enginesModifiedMs".into(), json!(now));
+    store.put(&RESOURCE, p)?;
+    engines_json(store, id)
+}

@@ -32,7 +32,10 @@ pub static RESOURCE: Resource = Resource {
     label: "Topic",
     dir: "topics",
     path: "/api/v2/speechandtextanalytics/topics",
-    paging: Paging::Numbered { default_size: 25 },
+    paging: Paging::Numbered {
+        default_size: 25,
+        page_number: false,
+    },
     max_page_size: 500,
     create_status: 200,
     singleton: false,
