@@ -219,6 +219,10 @@ fn response_seeds() -> Vec<Vec<u8>> {
         r#"{"id":"j","state":"Running","topics":[{"id":"1"}]}"#,
         r#"{"message":"Name is required","code":"bad.request","status":400,"contextId":"c","details":[{"errorCode":"x","fieldName":"name"}],"errors":[]}"#,
         r#"{"entities":[{"id":"r","name":"R","phrases":[{"phrase":"a","matchType":"exact"}],"scoring":[{"type":"additive","value":0.5}]}],"pageNumber":1,"pageCount":1}"#,
+        r#"{"entities":[{"id":"c","name":"C","interactionType":"Voice","criteria":{"type":"OperandGroup","operands":[{"type":"Topic","topicId":"t","infixOperator":{"operatorType":"Near","operatorPosition":{"voiceSecondsPosition":30}}},{"type":"Term","occurrence":1,"term":{"word":"w","participantType":"External"}}]}}],"pageSize":25,"pageNumber":1,"total":1,"pageCount":1}"#,
+        r#"{"id":"d","term":"Acme","dialect":"en-GB","boostValue":3.5,"examplePhrases":[{"phrase":"I like Acme a lot","source":"Manual"}],"soundsLike":["akme"],"status":"Active"}"#,
+        r#"{"entities":[{"id":"s","phrase":"not bad","dialect":"en-US","feedbackValue":"Positive","dateCreated":"2026-01-01T00:00:00.000Z"}]}"#,
+        r#"{"defaultProgram":{"id":"p","selfUri":"/p"},"expectedDialects":["en-US"],"textAnalyticsEnabled":true,"agentEmpathyEnabled":false}"#,
         "<html>502 Bad Gateway</html>",
     ]
     .iter()
