@@ -147,12 +147,12 @@ pub async fn fetch(
     kinds::add_holders(&mut objects);
     // Outside objects read back by id are shown by name: the names the specs use,
     // and for others (a queue a spec no longer names) the org's listing.
-    let (external, errors) = resolve_external(client, desired).await?;
+    let (mut external, errors) = resolve_external(client, desired).await?;
     let known: BTreeMap<(String, String), String> = external
         .externals()
         .map(|(class, name, id)| ((class.to_string(), id.to_string()), name.to_string()))
         .collect();
-    let mut bodies: Vec<(usize, kinds::Object)> = objects
+    let bodies: Vec<(usize, kinds::Object)> = objects
         .iter()
         .enumerate()
         .filter_map(|(i, o)| o.body.as_deref().map(|b| (i, b.clone())))
@@ -160,10 +160,17 @@ pub async fn fetch(
         .collect();
     if !bodies.is_empty() {
         let mut only: Vec<kinds::Object> = bodies.iter().map(|(_, b)| b.clone()).collect();
-        kinds::name_external_ids(client, &mut only, &known).await?;
-        for ((i, _), b) in bodies.iter_mut().zip(only) {
+        let named = kinds::name_external_ids(client, &mut only, &known).await?;
+        for ((i, _), b) in bodies.iter().zip(only) {
             if let Some(o) = objects.get_mut(*i) {
                 o.body = Some(Arc::new(b));
+            }
+        }
+        // What the org holds now can be written back (a rollback): its names map to
+        // its ids, unless a spec's name already means another object.
+        for ((class, id), name) in named {
+            if external.external(&class, &name).is_none() {
+                external.insert_external(&class, &name, &id);
             }
         }
     }

@@ -384,11 +384,12 @@ pub fn name_refs(
 /// Gives outside objects read back by id (a program's queues and flows) their names,
 /// where `known` (the names the specs use) does not: one listing per class, only when
 /// some id is unknown.
+/// Returns every `(class, id) → name` it used.
 pub async fn name_external_ids(
     client: &Client,
     objects: &mut [Object],
     known: &BTreeMap<(String, String), String>,
-) -> ApiResult<()> {
+) -> ApiResult<BTreeMap<(String, String), String>> {
     let mut unknown: BTreeMap<Kind, BTreeSet<(&'static str, String)>> = BTreeMap::new();
     for o in objects.iter() {
         for (class, id) in o.external_refs() {
@@ -416,7 +417,7 @@ pub async fn name_external_ids(
             });
         }
     }
-    Ok(())
+    Ok(names)
 }
 
 /// Records, on every object, what the org's other objects refer to it (a topic a

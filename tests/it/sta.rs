@@ -393,3 +393,55 @@ fn moving_the_default_program_then_deleting_the_old_one_is_ordered() {
     let (code, plan) = plan_json(&repo, &sandbox, &["--prune"]);
     assert_eq!(code, 0, "{plan}");
 }
+
+#[test]
+fn atomic_rolls_back_a_program_s_mappings_and_engines() {
+    let repo = Repo::new();
+    let sandbox = seeded_sandbox(&repo);
+    let spec = "kind: Topic\nname: T\ndialect: en-US\nphrases: [{text: hi there}]\n---\nkind: Program\nname: P\ntopics: [T]\nqueues: [Retention EN]\nflows: []\ntranscriptionEngines: [{engine: Genesys, dialects: [en-US]}]\n";
+    repo.write("rules/a.yaml", spec);
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let id = plan_id(&repo, &sandbox, "Program", "P");
+    let path = format!("/api/v2/speechandtextanalytics/programs/{id}");
+
+    // Change the mappings and engines, and add a sentiment entry whose create (written
+    // after programs) fails: --atomic puts the program back as it was.
+    repo.write(
+        "rules/a.yaml",
+        &format!(
+            "{}---\nkind: SentimentFeedback\nphrase: fine\ndialect: en-US\nfeedbackValue: Neutral\n",
+            spec.replace("[Retention EN]", "[Retention ES]")
+                .replace("flows: []", "flows: [Inbound main]")
+                .replace("engine: Genesys,", "engine: GenesysExtended,")
+        ),
+    );
+    sandbox.post(
+        "/__sandbox/fail?method=POST&route=/api/v2/speechandtextanalytics/sentimentfeedback&status=409",
+    );
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve", "--atomic"]);
+    assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let mappings = sandbox.get_json_authed(&format!("{path}/mappings"));
+    assert_eq!(mappings["queues"][0]["id"], "q-en", "{mappings}");
+    assert_eq!(mappings["queues"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        mappings["flows"].as_array().map(Vec::len),
+        Some(0),
+        "{mappings}"
+    );
+    let engines = sandbox.get_json_authed(&format!("{path}/transcriptionengines"));
+    assert_eq!(
+        engines["transcriptionEngines"][0]["engine"], "Genesys",
+        "{engines}"
+    );
+
+    // Without the failure, the same plan applies and the org then matches.
+    repo.write(
+        "rules/a.yaml",
+        &spec.replace("[Retention EN]", "[Retention ES]"),
+    );
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let mappings = sandbox.get_json_authed(&format!("{path}/mappings"));
+    assert_eq!(mappings["queues"][0]["id"], "q-es", "{mappings}");
+    let (code, plan) = plan_json(&repo, &sandbox, &[]);
+    assert_eq!(code, 0, "{plan}");
+}
