@@ -833,7 +833,10 @@ async fn undo_one(
                 .put(client, Some(id), Some(before), ids)
                 .await
                 .map(|ok| {
+                    // A kind Genesys cannot update is restored by a delete and a
+                    // create: the restored object has a new id.
                     let entry = prev.clone().map(|(name, mut e)| {
+                        e.id = ok.id.clone();
                         e.date_modified = ok.date_modified.clone();
                         e.published = ok.published;
                         (name, e)

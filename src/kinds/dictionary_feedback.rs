@@ -162,7 +162,7 @@ fn examples(ctx: &mut Ctx<'_>, spec: &DictionaryFeedbackSpec, term: &str) {
                 "dictionaryfeedback.example-words",
                 pos,
                 format!(
-                    "example phrase {p:?} has {words} words; Genesys needs {MIN_EXAMPLE_WORDS} to {MAX_EXAMPLE_WORDS}"
+                    "example phrase {p:?} has {words} word(s); Genesys needs {MIN_EXAMPLE_WORDS} to {MAX_EXAMPLE_WORDS}"
                 ),
                 None,
             );
@@ -198,10 +198,12 @@ pub struct DictionaryFeedback {
     pub term: String,
     pub dialect: String,
     pub boost_value: f64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub display_as: String,
     pub example_phrases: Vec<String>,
     pub sounds_like: Vec<String>,
     /// Empty: all engines (not managed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub transcription_engine: String,
 }
 

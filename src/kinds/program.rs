@@ -115,7 +115,7 @@ fn validate(ctx: &mut Ctx<'_>, spec: &ProgramSpec) {
                 ctx.error(
                     &format!("program.{key}-empty"),
                     pos,
-                    format!("{key} names must not be empty"),
+                    format!("{} names must not be empty", key.trim_end_matches('s')),
                     None,
                 );
             } else if let Some(first) = seen.get(name.as_str()) {

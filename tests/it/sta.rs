@@ -445,3 +445,34 @@ fn atomic_rolls_back_a_program_s_mappings_and_engines() {
     let (code, plan) = plan_json(&repo, &sandbox, &[]);
     assert_eq!(code, 0, "{plan}");
 }
+
+#[test]
+fn a_rolled_back_replace_keeps_the_entry_managed_under_its_new_id() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    let spec = "kind: SentimentFeedback\nphrase: meh\ndialect: en-US\nfeedbackValue: Negative\n---\nkind: SpeechAnalyticsSettings\ntextAnalyticsEnabled: false\n";
+    repo.write("rules/a.yaml", spec);
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    // The replace lands, then the settings write (after it in write order) fails.
+    repo.write(
+        "rules/a.yaml",
+        &spec
+            .replace("Negative", "Positive")
+            .replace("textAnalyticsEnabled: false", "textAnalyticsEnabled: true"),
+    );
+    sandbox.post(
+        "/__sandbox/fail?method=PATCH&route=/api/v2/speechandtextanalytics/settings&status=409",
+    );
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve", "--atomic"]);
+    assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("rolled back"), "{}", run.stdout);
+    // The entry is back as it was, under a new id the lockfile records: the next
+    // plan is the same replace again, not a takeover.
+    let list = sandbox.get_json_authed("/api/v2/speechandtextanalytics/sentimentfeedback");
+    assert_eq!(list["entities"][0]["feedbackValue"], "Negative", "{list}");
+    let id = plan_id(&repo, &sandbox, "SentimentFeedback", "en-US: meh");
+    assert_eq!(list["entities"][0]["id"], id.as_str(), "{list}");
+    let run = repo.run_against(&sandbox, &["plan"]);
+    assert!(!run.stdout.contains("TAKEOVER"), "{}", run.stdout);
+    assert!(run.stdout.contains("(REPLACE:"), "{}", run.stdout);
+}

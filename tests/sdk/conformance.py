@@ -80,6 +80,10 @@ EXPECTED_ROUTES = [
     f"DELETE {STA}/programs/{{id}}",
     f"POST {STA}/programs/publishjobs",
     f"GET {STA}/programs/publishjobs/{{id}}",
+    f"GET {STA}/programs/{{id}}/mappings",
+    f"PUT {STA}/programs/{{id}}/mappings",
+    f"GET {STA}/programs/{{id}}/transcriptionengines",
+    f"PUT {STA}/programs/{{id}}/transcriptionengines",
     "GET /api/v2/organizations/me",
     f"POST {STA}/topics/testphrase/jobs",
     f"GET {STA}/topics/testphrase/jobs/{{id}}",
@@ -110,6 +114,9 @@ EXPECTED_ROUTES = [
 # The project's own seed: queues, flows and sample transcripts (SPEC 9).
 SEED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                          "sandbox-seed.yaml")
+# Its queue and flow ids: the only ones a program's mappings may name.
+SEED_QUEUES = ["q-retention-en", "q-retention-es", "q-care-uk", "q-sales-out"]
+SEED_FLOWS = ["f-inbound-main", "f-uk-care"]
 
 # Fields the contract says are always present (SPEC 8.3, 8.4, 9). List-typed ones carry
 # the rule "arrays present even when empty". Optional fields (description, nextUri,
@@ -158,6 +165,13 @@ REQUIRED = {
     "InfixOperator": ["operatorType"],
     "SpeechTextAnalyticsSettingsResponse": ["expectedDialects", "textAnalyticsEnabled",
                                             "agentEmpathyEnabled"],
+    # A program's sub-resources: its queue / flow mappings and transcription engines.
+    "TopicsDefinitionsProgramMappings": ["program", "queues", "flows", "modifiedBy",
+                                         "dateModified"],
+    "ProgramTranscriptionEngines": ["id", "program", "transcriptionEngines", "modifiedBy",
+                                    "dateModified", "selfUri"],
+    "ProgramTranscriptionEngine": ["dialects"],
+    "EngineIntegration": ["id"],
 }
 
 # Genesys datetimes: ISO-8601 UTC, e.g. 2024-01-31T12:00:00.000Z.
@@ -176,7 +190,8 @@ def route_of(method, url):
     segs = path.split("/")
     if path.startswith(STA + "/"):
         base = len(STA.split("/"))
-        segs = [s if i <= base or s in ("topics", "programs", "publishjobs", "testphrase", "jobs")
+        segs = [s if i <= base or s in ("topics", "programs", "publishjobs", "testphrase", "jobs",
+                                        "mappings", "transcriptionengines")
                 else "{id}"
                 for i, s in enumerate(segs)]
     return f"{method} {'/'.join(segs)}"
@@ -592,6 +607,10 @@ R_PROGRAM_PUT = f"PUT {STA}/programs/{{id}}"
 R_PROGRAM_DELETE = f"DELETE {STA}/programs/{{id}}"
 R_PROGRAM_JOB_POST = f"POST {STA}/programs/publishjobs"
 R_PROGRAM_JOB = f"GET {STA}/programs/publishjobs/{{id}}"
+R_MAPPINGS = f"GET {STA}/programs/{{id}}/mappings"
+R_MAPPINGS_PUT = f"PUT {STA}/programs/{{id}}/mappings"
+R_ENGINES = f"GET {STA}/programs/{{id}}/transcriptionengines"
+R_ENGINES_PUT = f"PUT {STA}/programs/{{id}}/transcriptionengines"
 
 TOPIC_LIST_ARGS = ["next_page", "page_size", "page_number", "state", "name", "ids",
                    "dialects", "sort_by", "sort_order"]
@@ -1028,6 +1047,196 @@ def sec_programs(ctx):
             REC.expect(R_PROGRAM_DELETE, got.id == p.id,
                        f"DeleteProgramResponse.id {got.id!r} is not the deleted program")
         call(api.get_speechandtextanalytics_program, p.id, expect_status=404)
+
+
+def check_mappings(route, got, program, queue_ids, flow_ids, what):
+    """A TopicsDefinitionsProgramMappings names `program` and holds exactly the
+    (distinct) queue and flow ids, each once, with their selfUris."""
+    if got is None:
+        return
+    prog = got.program
+    REC.expect(route, prog is not None and prog.id == program.id,
+               f"{what}: program {prog.id if prog else None!r}, expected {program.id!r}")
+    if prog is not None:
+        REC.expect(route, prog.name == program.name,
+                   f"{what}: program.name {prog.name!r}, expected {program.name!r}")
+    for key, refs, sent, path in (("queues", got.queues, queue_ids, "/api/v2/routing/queues"),
+                                  ("flows", got.flows, flow_ids, "/api/v2/flows")):
+        back = [r.id for r in refs or []]
+        REC.expect(route, len(back) == len(set(back)),
+                   f"{what}: {key} lists an id twice: {back}")
+        REC.expect(route, sorted(set(back)) == sorted(set(sent)),
+                   f"{what}: {key} {back}, expected {sorted(set(sent))}")
+        for r in refs or []:
+            REC.expect(route, r.self_uri == f"{path}/{r.id}",
+                       f"{what}: {key}[].selfUri {r.self_uri!r} is not {path}/{r.id}")
+
+
+def sec_program_mappings(ctx):
+    """GET / PUT /programs/{id}/mappings: a program's queues and flows. The PUT replaces
+    both lists (both required), stores an id once, names only the seeded queues and
+    flows (400 naming queueIds[i] / flowIds[i]); a program update keeps them."""
+    api = ctx.api
+    get = api.get_speechandtextanalytics_program_mappings
+    put = api.put_speechandtextanalytics_program_mappings
+    nowhere = "00000000-0000-4000-8000-000000000000"  # names no program
+    req = mk(models.ProgramRequest, name="SDK mapped program", description="has mappings",
+             topic_ids=[], tags=["mapped"])
+    program = create_program(ctx, req)
+    if program is None:
+        return
+
+    def write(queue_ids, flow_ids, what):
+        got = call_status(ctx, R_MAPPINGS_PUT, 200, put, program.id,
+                          mk(models.ProgramMappingsRequest, queue_ids=queue_ids,
+                             flow_ids=flow_ids))
+        check_mappings(R_MAPPINGS_PUT, got, program, queue_ids, flow_ids, what)
+        check_mappings(R_MAPPINGS, call(get, program.id), program, queue_ids, flow_ids,
+                       f"GET after {what}")
+        return got
+
+    # A fresh program maps nothing: both arrays present and empty.
+    fresh = call_status(ctx, R_MAPPINGS, 200, get, program.id)
+    check_mappings(R_MAPPINGS, fresh, program, [], [], "a fresh program")
+
+    # PUT sets both lists; a second PUT with fewer ids removes the others; duplicate ids
+    # are stored once.
+    first = write(["q-retention-en", "q-care-uk", "q-sales-out"],
+                  ["f-inbound-main", "f-uk-care"], "PUT 3 queues, 2 flows")
+    if first is not None and fresh is not None and first.date_modified and fresh.date_modified:
+        REC.expect(R_MAPPINGS_PUT, first.date_modified >= fresh.date_modified,
+                   f"dateModified went backwards: {fresh.date_modified} -> "
+                   f"{first.date_modified}")
+    write(["q-care-uk"], ["f-uk-care"], "PUT fewer ids")
+    write(["q-sales-out", "q-retention-es", "q-sales-out"],
+          ["f-inbound-main", "f-inbound-main"], "PUT duplicate ids")
+    queue_ids, flow_ids = ["q-sales-out", "q-retention-es"], ["f-inbound-main"]
+
+    # Rejected PUTs write nothing: an id naming no seeded queue / flow (also past a
+    # duplicate: i is the index in the request), a missing list.
+    bad = [
+        ("queueIds[1]", "an unknown queue id",
+         dict(queue_ids=["q-retention-en", "q-nowhere"], flow_ids=[])),
+        ("flowIds[2]", "an unknown flow id",
+         dict(queue_ids=[], flow_ids=["f-inbound-main", "f-uk-care", "f-nowhere"])),
+        ("queueIds[2]", "an unknown queue id after a duplicate",
+         dict(queue_ids=["q-care-uk", "q-care-uk", "q-nowhere"], flow_ids=[])),
+        ("flowIds", "a missing flowIds", dict(queue_ids=["q-care-uk"])),
+        ("queueIds", "a missing queueIds", dict(flow_ids=["f-uk-care"])),
+    ]
+    for field, what, attrs in bad:
+        err = call(put, program.id, mk(models.ProgramMappingsRequest, **attrs),
+                   expect_status=400)
+        expect_400_naming(R_MAPPINGS_PUT, err, field, what)
+    check_mappings(R_MAPPINGS, call(get, program.id), program, queue_ids, flow_ids,
+                   "GET after the rejected PUTs")
+
+    # An unknown program: 404 on both.
+    call(get, nowhere, expect_status=404)
+    call(put, nowhere, mk(models.ProgramMappingsRequest, queue_ids=["q-care-uk"],
+                          flow_ids=[]), expect_status=404)
+
+    # Updating the program (PUT /programs/{id}) keeps its mappings.
+    put_req = mk(models.ProgramRequest, name="SDK mapped program",
+                 description="updated, mappings kept", topic_ids=[], tags=[])
+    updated = call(api.put_speechandtextanalytics_program, program.id, put_req)
+    check_program_echo(R_PROGRAM_PUT, updated, put_req)
+    check_mappings(R_MAPPINGS, call(get, program.id), program, queue_ids, flow_ids,
+                   "GET after a program update (PUT /programs/{id})")
+
+
+def engines_of(engines):
+    """Comparable form of ProgramTranscriptionEngine models (sent or received)."""
+    return [(e.engine, list(e.dialects or []),
+             e.engine_integration.id if e.engine_integration is not None else None)
+            for e in engines or []]
+
+
+def sec_program_engines(ctx):
+    """GET / PUT /programs/{id}/transcriptionengines: engine (Genesys | GenesysExtended
+    | TranscriptionConnector), dialects ({language}-{country}), engineIntegration."""
+    api = ctx.api
+    get = api.get_speechandtextanalytics_program_transcriptionengines
+    put = api.put_speechandtextanalytics_program_transcriptionengines
+    nowhere = "00000000-0000-4000-8000-000000000000"  # names no program
+    program = create_program(ctx, mk(models.ProgramRequest, name="SDK engines program"))
+    if program is None:
+        return
+
+    def engine(name, *dialects, integration=None):
+        e = mk(models.ProgramTranscriptionEngine, engine=name, dialects=list(dialects))
+        if integration is not None:
+            e.engine_integration = mk(models.EngineIntegration, id=integration)
+        return e
+
+    def check(route, got, sent, what):
+        if got is None:
+            return
+        REC.expect(route, engines_of(got.transcription_engines) == engines_of(sent),
+                   f"{what}: transcriptionEngines {engines_of(got.transcription_engines)}, "
+                   f"expected {engines_of(sent)}")
+        REC.expect(route, got.program is not None and got.program.id == program.id
+                   and got.program.name == program.name,
+                   f"{what}: program {got.program.id if got.program else None!r} does not "
+                   f"name the program {program.id!r} ({program.name!r})")
+        want_uri = f"{STA}/programs/{program.id}/transcriptionengines"
+        REC.expect(route, got.self_uri == want_uri,
+                   f"{what}: selfUri {got.self_uri!r}, expected {want_uri!r}")
+
+    def write(sent, what):
+        got = call_status(ctx, R_ENGINES_PUT, 200, put, program.id,
+                          mk(models.TranscriptionEnginesRequest, transcription_engines=sent))
+        check(R_ENGINES_PUT, got, sent, what)
+        check(R_ENGINES, call(get, program.id), sent, f"GET after {what}")
+
+    check(R_ENGINES, call_status(ctx, R_ENGINES, 200, get, program.id), [],
+          "a fresh program")
+    write([engine("Genesys", "en-US", "es-US"),
+           engine("TranscriptionConnector", "de-DE", integration="sdk-integration-1")],
+          "PUT two engines")
+    kept = [engine("GenesysExtended", "en-GB", "fr-FR")]
+    write(kept, "PUT one engine")
+
+    # Rejected PUTs write nothing: an engine the SDK does not have (sent as given, past
+    # the SDK's setter, and as the setter sends it), a malformed dialect, a missing
+    # transcriptionEngines.
+    odd = engine("Genesys", "en-US")
+    odd._engine = "Whisper"  # the SDK's setter would turn it into 'outdated_sdk_version'
+    bad = [
+        ("engine", "an engine 'Whisper'", [engine("Genesys", "en-US"), odd]),
+        ("engine", "an engine the SDK's setter mangled", [engine("Whisper", "en-US")]),
+        ("dialects[1]", "a dialect 'english'", [engine("Genesys", "en-US", "english")]),
+        ("dialects[0]", "a dialect 'en_us'", [engine("GenesysExtended", "en_us")]),
+        ("transcriptionEngines", "a missing transcriptionEngines", None),
+    ]
+    for field, what, sent in bad:
+        err = call(put, program.id,
+                   mk(models.TranscriptionEnginesRequest, transcription_engines=sent),
+                   expect_status=400)
+        expect_400_naming(R_ENGINES_PUT, err, field, what)
+    check(R_ENGINES, call(get, program.id), kept, "GET after the rejected PUTs")
+
+    # An unknown program: 404 on both.
+    call(get, nowhere, expect_status=404)
+    call(put, nowhere, mk(models.TranscriptionEnginesRequest,
+                          transcription_engines=[engine("Genesys", "en-US")]),
+         expect_status=404)
+
+    # Updating the program (PUT /programs/{id}) keeps its engines.
+    put_req = mk(models.ProgramRequest, name="SDK engines program",
+                 description="updated, engines kept", topic_ids=[], tags=[])
+    check_program_echo(R_PROGRAM_PUT,
+                       call(api.put_speechandtextanalytics_program, program.id, put_req),
+                       put_req)
+    check(R_ENGINES, call(get, program.id), kept,
+          "GET after a program update (PUT /programs/{id})")
+
+    # Every field of ProgramTranscriptionEngine is optional in SDK 269 (the .NET 270
+    # docs agree): an engine entry without `engine` is accepted and echoed as sent.
+    sent = [mk(models.ProgramTranscriptionEngine, dialects=["en-US"])]
+    got = call(put, program.id, mk(models.TranscriptionEnginesRequest,
+                                   transcription_engines=sent))
+    check(R_ENGINES_PUT, got, sent, "PUT of an engine entry without engine")
 
 
 def check_sentiment_echo(route, got, req):
@@ -1774,6 +1983,18 @@ def sec_rejects(ctx):
     if p is not None:
         cases.append(("PUT", f"/programs/{p.id}", {"name": p.name, "colour": "red"},
                       "colour"))
+        engine = {"engine": "Genesys", "dialects": ["en-US"]}
+        cases += [
+            ("PUT", f"/programs/{p.id}/mappings",
+             {"queueIds": [], "flowIds": [], "colour": "red"}, "colour"),
+            ("PUT", f"/programs/{p.id}/transcriptionengines",
+             {"transcriptionEngines": [engine], "colour": "red"}, "colour"),
+            ("PUT", f"/programs/{p.id}/transcriptionengines",
+             {"transcriptionEngines": [dict(engine, colour="red")]}, "colour"),
+            ("PUT", f"/programs/{p.id}/transcriptionengines",
+             {"transcriptionEngines": [dict(engine, engineIntegration={
+                 "id": "sdk-integration-1", "colour": "red"})]}, "colour"),
+        ]
     sentiment = {"phrase": "SDK reject phrase", "dialect": "en-US", "feedbackValue": "Positive"}
     term = {"term": "rejectword", "dialect": "en-US",
             "examplePhrases": [{"phrase": "say rejectword right now"},
@@ -1973,7 +2194,8 @@ def main():
     watchdog.start()
     try:
         ctx = Ctx(sdk_client(sandbox.url))
-        for section in (sec_topics, sec_programs, sec_sentiment_feedback,
+        for section in (sec_topics, sec_programs, sec_program_mappings,
+                        sec_program_engines, sec_sentiment_feedback,
                         sec_dictionary_feedback, sec_categories, sec_settings, sec_org,
                         sec_detection, sec_rejects):
             try:

@@ -276,12 +276,7 @@ pub fn put_mappings(
                 format!("'{key}' is required"),
             );
         }
-        let mut seen = BTreeSet::new();
-        let list: Vec<String> = list
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|x| seen.insert(x.clone()))
-            .collect();
+        let list = list.unwrap_or_default();
         for (i, x) in list.iter().enumerate() {
             if !known.contains(x) {
                 c.problem(
@@ -291,6 +286,11 @@ pub fn put_mappings(
                 );
             }
         }
+        let mut seen = BTreeSet::new();
+        let list: Vec<String> = list
+            .into_iter()
+            .filter(|x| seen.insert(x.clone()))
+            .collect();
         lists.push(list);
     }
     let lists = c.finish(lists)?;
