@@ -98,7 +98,7 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Fetch remote state, diff, and print the plan
     #[command(
-        after_help = "Examples:\n  speechops plan --sandbox\n  speechops plan --format markdown --out plan.json\n  speechops plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error"
+        after_help = "Examples:\n  speechops plan --sandbox\n  speechops plan --format markdown --out plan.json\n  speechops plan --detailed-exitcode   # 0 no changes, 2 changes, 1 error, 3 refused by a guard"
     )]
     Plan(PlanArgs),
     /// Plan (or load PLANFILE), then make the org match the repository
