@@ -438,9 +438,13 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
     let mut patched: Option<Node> = None;
     let mut removed: Vec<String> = Vec::new();
     let mut reported: Vec<(&'static str, (u64, u64), String)> = Vec::new();
+    // Set when a mapping lost a required key: the document goes on to be checked for
+    // structure, but what remains is not the spec, so its semantic checks are skipped.
+    let mut incomplete = false;
     for _ in 0..MAX_STRUCTURAL_ERRORS * 2 {
         let node = patched.as_ref().unwrap_or(ctx.node);
         let e = match yaml::from_node::<T>(node) {
+            Ok(_) if incomplete => return None,
             Ok(spec) => return Some((spec, patched)),
             Err(e) => e,
         };
@@ -449,7 +453,23 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
                 .iter()
                 .any(|k| e.message.contains(&format!("`{k}`")))
         {
-            return None; // we removed it ourselves; its own error is already reported
+            // We removed it ourselves and its own error is already reported. A nested
+            // mapping that lost a required key goes too, so that the rest of the
+            // document (the next operand of a category) is still checked.
+            let at = (e.line, e.column);
+            if e.line == 0 || at == doc_pos {
+                return None;
+            }
+            let mut copy = patched.take().unwrap_or_else(|| ctx.node.clone());
+            match yaml::remove_at(&mut copy, at) {
+                Some(key) => {
+                    removed.extend(key);
+                    patched = Some(copy);
+                    incomplete = true;
+                    continue;
+                }
+                None => return None,
+            }
         }
         let pos = if e.line == 0 {
             doc_pos

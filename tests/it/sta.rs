@@ -476,3 +476,21 @@ fn a_rolled_back_replace_keeps_the_entry_managed_under_its_new_id() {
     assert!(!run.stdout.contains("TAKEOVER"), "{}", run.stdout);
     assert!(run.stdout.contains("(REPLACE:"), "{}", run.stdout);
 }
+
+#[test]
+fn every_bad_operand_of_a_category_is_reported() {
+    let repo = Repo::new();
+    repo.write(
+        "rules/c.yaml",
+        "kind: Category\nname: C\ninteractionType: All\ncriteria:\n  type: OperandGroup\n  operands:\n    - {type: Term, term: {word: x, participantType: Agent}, infixOperator: {operatorType: Or}}\n    - {type: Term, term: {word: y, participantType: Customer}}\n",
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("unknown value `Agent`"), "{all}");
+    assert!(all.contains("unknown value `Customer`"), "{all}");
+    assert!(all.contains("rules/c.yaml:8:"), "{all}");
+    // What remains after the bad terms are set aside is not the spec: no semantic
+    // errors about operands that lost their term.
+    assert!(!all.contains("needs `term"), "{all}");
+}
