@@ -58,9 +58,10 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
     if let Some(out) = &args.out {
         SavedPlan::new(&plan, &remote.fingerprint, prune, &tree.files).save(out)?;
         eprintln!(
-            "Saved the plan to {}; apply it with `speechops apply {}`.",
+            "Saved the plan to {}; apply it with `speechops apply {}{}`.",
             out.display(),
-            out.display()
+            out.display(),
+            target_flags(global)
         );
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
@@ -97,6 +98,25 @@ pub fn overrides(settings: &Settings, args: &OverrideArgs) -> Overrides {
         allow_empty: args.allow_empty,
         allow_takeover: args.allow_takeover || settings.allow_takeover,
     }
+}
+
+/// The flags that chose this plan's target, for the `apply` hint (a saved plan is
+/// refused against another target).
+fn target_flags(global: &GlobalArgs) -> String {
+    let mut flags = String::new();
+    if let Some(dir) = &global.sandbox {
+        flags.push_str(&format!(" --sandbox={}", dir.display()));
+    }
+    if let Some(t) = &global.target {
+        flags.push_str(&format!(" --target {t}"));
+    }
+    if let Some(r) = &global.region {
+        flags.push_str(&format!(" --region {r}"));
+    }
+    if let Some(u) = &global.api_url {
+        flags.push_str(&format!(" --api-url {u}"));
+    }
+    flags
 }
 
 /// Why applying this plan would be refused, told on stderr: errors found at plan time

@@ -185,9 +185,49 @@ fn check_operand(ctx: &mut Ctx<'_>, o: &Operand, path: &mut Vec<Seg<'static>>) {
             }
         }
     }
+    if o.kind != OperandType::Term && o.term.is_some()
+        || o.kind != OperandType::Topic && o.topic.is_some()
+        || o.kind != OperandType::OperandGroup && !o.operands.is_empty()
+    {
+        ctx.warning(
+            "category.operand-extra",
+            pos(ctx, path),
+            format!(
+                "an operand of type {} also has fields of another type (term, topic or operands)",
+                o.kind.as_str()
+            ),
+            Some("Genesys reads only the fields of the operand's type".into()),
+        );
+    }
+    let last = o.operands.len().saturating_sub(1);
     for (i, child) in o.operands.iter().enumerate() {
         path.extend([Seg::Key("operands"), Seg::Index(i)]);
         check_operand(ctx, child, path);
+        match (&child.infix_operator, i == last) {
+            (None, false) => ctx.warning(
+                "category.operator-missing",
+                pos(ctx, path),
+                "this operand has no infixOperator joining it to the next one".into(),
+                Some("add `infixOperator: {operatorType: And}` (or Or, Near)".into()),
+            ),
+            (Some(_), true) => ctx.warning(
+                "category.operator-trailing",
+                pos(ctx, path),
+                "the last operand of a group has an infixOperator, which joins nothing".into(),
+                None,
+            ),
+            (Some(op), false)
+                if op.operator_type == OperatorType::Near && op.operator_position.is_none() =>
+            {
+                ctx.warning(
+                    "category.near-without-position",
+                    pos(ctx, path),
+                    "a Near operator without operatorPosition does not say how near".into(),
+                    Some("add `operatorPosition: {voiceSecondsPosition: N}`".into()),
+                )
+            }
+            _ => {}
+        }
         path.truncate(path.len() - 2);
     }
 }

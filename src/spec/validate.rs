@@ -218,21 +218,39 @@ fn duplicate_names(entries: &[Entry], diags: &mut Vec<Diagnostic>) -> HashSet<us
             && entries[j].object.name() == first.object.name()
         {
             let dup = &entries[j];
+            let kind = first.object.kind();
+            let (message, hint) = if kind.singleton() {
+                (
+                    format!(
+                        "a second {kind}: there is one per org, already defined at {}",
+                        at(first, first.doc_pos)
+                    ),
+                    "merge the two documents into one".to_string(),
+                )
+            } else {
+                (
+                    format!(
+                        "duplicate {kind} name {:?}: also defined at {}",
+                        first.object.name(),
+                        at(first, first.name_pos)
+                    ),
+                    format!(
+                        "names are unique per kind; rename or remove one of the two (first at {})",
+                        at(first, first.name_pos)
+                    ),
+                )
+            };
             diags.push(Diagnostic::new(
                 Severity::Error,
                 "spec.duplicate-name",
-                format!(
-                    "duplicate {} name {:?}: also defined at {}",
-                    first.object.kind(),
-                    first.object.name(),
-                    at(first, first.name_pos)
-                ),
+                message,
                 &dup.file,
-                dup.name_pos,
-                Some(format!(
-                    "names are unique per kind; rename or remove one of the two (first at {})",
-                    at(first, first.name_pos)
-                )),
+                if kind.singleton() {
+                    dup.doc_pos
+                } else {
+                    dup.name_pos
+                },
+                Some(hint),
             ));
             dropped.insert(j);
             j += 1;

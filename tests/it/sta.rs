@@ -494,3 +494,21 @@ fn every_bad_operand_of_a_category_is_reported() {
     // errors about operands that lost their term.
     assert!(!all.contains("needs `term"), "{all}");
 }
+
+#[test]
+fn operands_not_joined_by_an_operator_are_warned_at_their_line() {
+    let repo = Repo::new();
+    repo.write(
+        "rules/c.yaml",
+        "kind: Category\nname: C\ninteractionType: All\ncriteria:\n  type: OperandGroup\n  operands:\n    - {type: Term, term: {word: x, participantType: Both}}\n    - {type: Term, term: {word: y, participantType: Both}, infixOperator: {operatorType: Near}}\n",
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 0, "warnings only: {}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("category.operator-missing"), "{all}");
+    assert!(all.contains("rules/c.yaml:7:"), "{all}");
+    assert!(all.contains("category.operator-trailing"), "{all}");
+    assert!(all.contains("rules/c.yaml:8:"), "{all}");
+    let strict = repo.run(&["validate", "--strict"]);
+    assert_eq!(strict.code, 1, "{}", strict.stdout);
+}
