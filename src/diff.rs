@@ -23,6 +23,8 @@ pub struct Desired {
     pub renamed_from: Option<String>,
     /// `file:line:column` of the spec, for plan-time errors.
     pub location: Option<String>,
+    /// `(class, name, file:line:column)` of each outside name the spec writes.
+    pub external_at: Vec<(String, String, String)>,
 }
 
 /// A remote object as the diff needs it.

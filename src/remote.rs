@@ -217,7 +217,13 @@ async fn resolve_external(
             if n == 1 {
                 continue;
             }
-            let at = d.location.as_deref().unwrap_or("(unknown location)");
+            let at = d
+                .external_at
+                .iter()
+                .find(|(c, n, _)| c == class && n == name)
+                .map(|(_, _, at)| at.as_str())
+                .or(d.location.as_deref())
+                .unwrap_or("(unknown location)");
             let (kind, spec) = (d.object.kind(), d.object.name());
             errors.push(if n == 0 {
                 format!("{at}: {kind} {spec:?} names {class} {name:?}, which matches no {class} in the org")

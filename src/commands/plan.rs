@@ -156,6 +156,14 @@ pub fn take_desired(tree: &mut SpecTree) -> Vec<Desired> {
     std::mem::take(&mut tree.specs)
         .into_iter()
         .map(|s| Desired {
+            external_at: s
+                .external
+                .iter()
+                .map(|(class, name, at)| {
+                    let at = format!("{}:{}:{}", at.file.display(), at.line, at.column);
+                    (class.to_string(), name.clone(), at)
+                })
+                .collect(),
             object: std::sync::Arc::new(s.object),
             renamed_from: s.renamed_from,
             location: Some(format!(

@@ -33,6 +33,7 @@ fn topic(name: &str, phrases: &[&str]) -> Object {
 
 fn desired(o: Object) -> Desired {
     Desired {
+        external_at: Vec::new(),
         object: Arc::new(o),
         renamed_from: None,
         location: None,
@@ -147,6 +148,7 @@ fn rename_is_an_in_place_update() {
     let old = topic("Old", &["x"]);
     let new = topic("New", &["x"]);
     let d = [Desired {
+        external_at: Vec::new(),
         object: Arc::new(new),
         renamed_from: Some("Old".into()),
         location: None,
@@ -174,6 +176,7 @@ fn a_rename_that_landed_but_was_not_recorded_is_re_recorded() {
     let old = topic("Old", &["x"]);
     let new = topic("New", &["x"]);
     let d = [Desired {
+        external_at: Vec::new(),
         object: Arc::new(new.clone()),
         renamed_from: Some("Old".into()),
         location: None,
@@ -240,6 +243,7 @@ fn program_membership_follows_topic_rename() {
     }];
     let d = [
         Desired {
+            external_at: Vec::new(),
             object: Arc::new(new),
             renamed_from: Some("Old".into()),
             location: None,

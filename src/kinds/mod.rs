@@ -256,6 +256,10 @@ pub trait Managed:
     fn external_refs(&self) -> Vec<(&'static str, &str)> {
         Vec::new()
     }
+    /// Where a spec document writes its outside names: `(class, name, position)`.
+    fn spec_external_refs(_node: &Node) -> Vec<(&'static str, String, (u64, u64))> {
+        Vec::new()
+    }
     /// Renames the outside names (ids read from the org become names).
     fn rename_external(&mut self, _rename: &dyn Fn(&str, &str) -> Option<String>) {}
     /// The ids of outside objects by exact name: every match of each name (none or
@@ -614,6 +618,13 @@ macro_rules! registry {
             pub fn check_kind(self, entries: &[&Entry], diags: &mut Vec<Diagnostic>) {
                 match self {
                     $(Kind::$variant => <$ty>::check_kind(entries, diags)),+
+                }
+            }
+
+            /// Where a spec document of this kind writes its outside names.
+            pub fn spec_external_refs(self, node: &Node) -> Vec<(&'static str, String, (u64, u64))> {
+                match self {
+                    $(Kind::$variant => <$ty>::spec_external_refs(node)),+
                 }
             }
 

@@ -610,6 +610,15 @@ impl Managed for Program {
         let flows = self.flows.iter().flatten().map(|f| ("flow", f.as_str()));
         queues.chain(flows).collect()
     }
+    fn spec_external_refs(node: &Node) -> Vec<(&'static str, String, (u64, u64))> {
+        let mut out = Vec::new();
+        for (class, key) in [("queue", "queues"), ("flow", "flows")] {
+            for r in refs_in_list(node, key, Kind::Program) {
+                out.push((class, r.name, r.pos));
+            }
+        }
+        out
+    }
     fn rename_external(&mut self, rename: &dyn Fn(&str, &str) -> Option<String>) {
         for (class, list) in [("queue", &mut self.queues), ("flow", &mut self.flows)] {
             for x in list.iter_mut().flatten() {

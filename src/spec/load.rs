@@ -28,6 +28,8 @@ pub struct Entry {
     pub renamed_from_pos: (u64, u64),
     /// References to other specs by name, in source order, with their locations.
     pub refs: Vec<crate::kinds::SpecRef>,
+    /// Names of outside objects (queues, flows): `(class, name, position)`.
+    pub external: Vec<(&'static str, String, (u64, u64))>,
 }
 
 /// Everything one file produced.
@@ -412,6 +414,7 @@ fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
     };
     let (object, renamed_from) = kind.load(ctx, doc_pos)?;
     let refs = kind.spec_refs(node);
+    let external = kind.spec_external_refs(node);
     Some(Entry {
         object,
         renamed_from,
@@ -420,6 +423,7 @@ fn load_doc(ctx: &mut Ctx<'_>) -> Option<Entry> {
         name_pos: node.pos(&[Seg::Key("name")]),
         renamed_from_pos: node.pos(&[Seg::Key("renamedFrom")]),
         refs,
+        external,
     })
 }
 

@@ -77,6 +77,8 @@ pub struct LoadedSpec {
     pub renamed_from: Option<String>,
     /// Where the document starts.
     pub location: SourceLocation,
+    /// Where it names outside objects: `(class, name, location)`.
+    pub external: Vec<(&'static str, String, SourceLocation)>,
 }
 
 /// A spec file and the sha256 of its bytes.
@@ -153,6 +155,14 @@ pub fn load_tree(dir: &Path) -> Result<SpecTree, LoadError> {
         .enumerate()
         .filter(|(i, _)| !dropped.contains(i))
         .map(|(_, e)| LoadedSpec {
+            external: e
+                .external
+                .into_iter()
+                .map(|(class, name, (line, column))| {
+                    let file = e.file.clone();
+                    (class, name, SourceLocation { file, line, column })
+                })
+                .collect(),
             location: SourceLocation {
                 file: e.file,
                 line: e.doc_pos.0,

@@ -300,7 +300,7 @@ fn a_queue_name_matching_nothing_or_two_queues_fails_the_plan_naming_the_spec() 
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stderr.contains(
-            "rules/p.yaml:6:1: Program \"P\" names queue \"Nowhere\", which matches no queue"
+            "rules/p.yaml:9:10: Program \"P\" names queue \"Nowhere\", which matches no queue"
         ),
         "{}",
         run.stderr
