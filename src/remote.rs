@@ -47,7 +47,20 @@ pub async fn fetch(
     let wanted =
         |kind: Kind| lock.count(kind) > 0 || desired.iter().any(|d| d.object.kind() == kind);
     let needed = |k: Kind| wanted(k) || kinds::referrers(k).into_iter().any(wanted);
-    let holders = |k: Kind| k.refers_to().iter().copied().any(wanted);
+    // Only a managed object whose spec is gone can be deleted: what holds objects of
+    // a kind matters only when the kind has one.
+    let spec_named = |k: Kind, name: &str| {
+        desired.iter().any(|d| {
+            d.object.kind() == k
+                && (d.object.name() == name || d.renamed_from.as_deref() == Some(name))
+        })
+    };
+    let deletable = |k: Kind| {
+        lock.entries()
+            .iter()
+            .any(|(kind, name, _)| *kind == k && !spec_named(k, name))
+    };
+    let holders = |k: Kind| k.refers_to().iter().copied().any(deletable);
     let listed_kinds: Vec<(Kind, bool)> = Kind::ALL
         .iter()
         .copied()
