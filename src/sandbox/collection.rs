@@ -153,6 +153,9 @@ pub struct Resource {
     /// neither).
     pub get_one: bool,
     pub put: bool,
+    /// Whether `DELETE` of the collection path deletes every object (sentiment
+    /// feedback has it; speechops never calls it).
+    pub delete_all: bool,
     pub publish: Option<Publish>,
     pub delete_reply: DeleteReply,
     /// Boolean query parameters a delete accepts (`forceDelete`); none: the query
@@ -553,6 +556,16 @@ impl Store {
         self.remove(r.dir, id)?;
         self.records_mut(r).remove(id);
         (r.after_delete)(self, id, actor)
+    }
+
+    /// Deletes every object of the kind.
+    pub fn delete_every(&mut self, r: &Resource) -> Result<(), ApiError> {
+        let ids: Vec<String> = self.records(r).map(|rec| rec.id.clone()).collect();
+        for id in ids {
+            self.remove(r.dir, &id)?;
+            self.records_mut(r).remove(&id);
+        }
+        Ok(())
     }
 
     // ----- singletons -----

@@ -165,6 +165,11 @@ fn kind_routes(router: Router<Shared>, r: &'static Resource) -> Router<Shared> {
                   body: Bytes| update(app, r, caller, id, headers, body),
         );
     }
+    let collection = if r.delete_all {
+        collection.delete(move |State(app): State<Shared>| delete_every(app, r))
+    } else {
+        collection
+    };
     let mut router = router
         .route(r.path, collection)
         .route(&format!("{}/{{id}}", r.path), one);
@@ -642,6 +647,11 @@ async fn write_singleton(
         .with_store(move |s| s.write_singleton(r, input, merge, &who))
         .await?;
     Ok(json(StatusCode::OK, body))
+}
+
+async fn delete_every(app: Shared, r: &'static Resource) -> ApiResult {
+    app.with_store(move |s| s.delete_every(r)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn create_job(

@@ -106,10 +106,11 @@ EXPECTED_ROUTES = [
     f"GET {STA}/settings",
     f"PATCH {STA}/settings",
     f"PUT {STA}/settings",
+    f"DELETE {STA}/sentimentfeedback",
 ]
-# Never called: DELETE {STA}/sentimentfeedback (the SDK's
-# delete_speechandtextanalytics_sentimentfeedback) deletes every sentiment feedback of
-# the org; speechops must never call it and the sandbox does not serve it.
+# DELETE {STA}/sentimentfeedback (the SDK's delete_speechandtextanalytics_sentimentfeedback)
+# deletes every sentiment feedback of the org. speechops never calls it (an integration
+# test counts it); the sandbox serves it, checked here last in its section.
 
 # The project's own seed: queues, flows and sample transcripts (SPEC 9).
 SEED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -1252,9 +1253,8 @@ def check_sentiment_echo(route, got, req):
 
 
 def sec_sentiment_feedback(ctx):
-    """Sentiment feedback: unpaged list (dialect filter), create (201), delete (204).
-
-    Never calls delete_speechandtextanalytics_sentimentfeedback (delete all)."""
+    """Sentiment feedback: unpaged list (dialect filter), create (201), delete (204),
+    and last the delete-all route (204, then the list is empty)."""
     api = ctx.api
     post = api.post_speechandtextanalytics_sentimentfeedback
     entries = [
@@ -1348,6 +1348,14 @@ def sec_sentiment_feedback(ctx):
             REC.expect(R_SENTIMENT_POST, got.id != victim.id,
                        "a re-created entry reuses the deleted entry's id")
             ctx.sentiments[key] = got
+
+    # Delete all: 204, and nothing is listed afterwards.
+    route = f"DELETE {STA}/sentimentfeedback"
+    call_status(ctx, route, 204, api.delete_speechandtextanalytics_sentimentfeedback)
+    after = listed()
+    if after is not None:
+        REC.expect(route, not after, f"{len(after)} entries left after delete-all")
+    ctx.sentiments.clear()
 
 
 def examples(*phrases):

@@ -1,7 +1,8 @@
 //! Sentiment feedback (`/api/v2/speechandtextanalytics/sentimentfeedback`, SDK 269
 //! `SentimentFeedback`): request validation and response shape. One unpaged list
-//! (filter `dialect`), create (201) and delete by id (204); no GET by id and no
-//! update, as on Genesys. The identity is dialect + phrase.
+//! (filter `dialect`), create (201), delete by id (204) and delete-all (204, which
+//! speechops never calls); no GET by id and no update, as on Genesys. The identity is
+//! dialect + phrase.
 
 use serde_json::{Map, Value, json};
 
@@ -23,6 +24,7 @@ pub static RESOURCE: Resource = Resource {
     initial: none::initial,
     get_one: false,
     put: false,
+    delete_all: true,
     publish: None,
     delete_reply: DeleteReply::NoContent,
     delete_params: &[],

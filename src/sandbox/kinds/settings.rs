@@ -23,6 +23,7 @@ pub static RESOURCE: Resource = Resource {
     initial,
     get_one: false,
     put: false,
+    delete_all: false,
     publish: None,
     delete_reply: DeleteReply::NoContent,
     delete_params: &[],

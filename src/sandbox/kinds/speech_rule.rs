@@ -28,6 +28,7 @@ pub static RESOURCE: Resource = Resource {
     initial: none::initial,
     get_one: true,
     put: true,
+    delete_all: false,
     publish: None,
     delete_reply: DeleteReply::NoContent,
     delete_params: &[],

@@ -42,6 +42,7 @@ pub static RESOURCE: Resource = Resource {
     initial: none::initial,
     get_one: true,
     put: true,
+    delete_all: false,
     publish: Some(Publish {
         job_kind: "Topics",
         key: "topicIds",
