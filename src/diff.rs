@@ -762,10 +762,19 @@ fn conflicts(input: &PlanInput<'_>, changes: &[Change]) -> Vec<Guard> {
         for holder in &r.held_by {
             let released = match holder_change(holder.kind, &holder.id) {
                 Some(h) if h.action == Action::Delete => true,
-                Some(h) => h
-                    .after
-                    .as_deref()
-                    .is_some_and(|after| !after.refs().contains(&(c.kind, c.name.as_str()))),
+                // The holder's change releases the object only when its spec manages
+                // that reference (a settings spec without `defaultProgram` does not)
+                // and no longer makes it.
+                Some(h) => h.after.as_deref().is_some_and(|after| {
+                    let target = (c.kind, r.name.as_str());
+                    let held = input
+                        .remote
+                        .iter()
+                        .find(|x| x.kind == holder.kind && x.id == holder.id)
+                        .and_then(|x| x.body.as_deref());
+                    let managed = held.is_none_or(|b| b.seen_by(after).refs().contains(&target));
+                    managed && !after.refs().contains(&(c.kind, c.name.as_str()))
+                }),
                 None => false,
             };
             if !released {

@@ -588,8 +588,9 @@ async fn run_writes(
             let Some(c) = pending.next() else { break };
             let intent = recorder.intent(c.action.as_str(), &c, None)?;
             let (client, ids) = (client.clone(), Arc::clone(&ids));
+            let held = org_body(remote, &c);
             tasks.spawn(async move {
-                let res = write(&client, &c, &ids).await;
+                let res = write(&client, &c, held.as_deref(), &ids).await;
                 (c, intent, res)
             });
         }
@@ -615,12 +616,19 @@ async fn run_writes(
         match res {
             Ok(ok) => {
                 let after_sha = c.after.as_deref().map(Object::sha256);
+                // A partly landed write is recorded (its id, so nothing is lost or
+                // taken over later) with no spec hash: the next plan reads the object
+                // and shows what is still missing.
                 let entry = after_sha.clone().map(|sha| LockEntry {
                     applied_at: audit::now_rfc3339(),
                     date_modified: ok.date_modified.clone(),
                     id: ok.id.clone(),
                     published: ok.published,
-                    spec_sha256: sha,
+                    spec_sha256: if ok.incomplete.is_some() {
+                        String::new()
+                    } else {
+                        sha
+                    },
                 });
                 // Audit first: a crash before the lockfile write is then recovered by
                 // adoption, and the audit trail never misses a real write.
@@ -632,10 +640,14 @@ async fn run_writes(
                     intent: Some(intent),
                     before: recorder.remote_sha_before(&c),
                     after: after_sha,
-                    status: "ok",
+                    status: if ok.incomplete.is_some() {
+                        "failed"
+                    } else {
+                        "ok"
+                    },
                     meta: Some(&ok.meta),
+                    message: ok.incomplete.clone(),
                     changes: audit::field_changes(c.before.as_deref(), c.after.as_deref()),
-                    ..Record::default()
                 })?;
                 if let Some((old, _)) = prev.as_ref().filter(|(n, _)| *n != c.name) {
                     recorder.set_entry(c.kind, old, None)?;
@@ -657,7 +669,19 @@ async fn run_writes(
                     },
                     _ => Undo::Deleted { prev },
                 };
-                report.push(result(&c, Some(ok.id), Status::Done));
+                match ok.incomplete {
+                    Some(why) => {
+                        tracing::error!(
+                            "{} {} {:?} failed: {why}",
+                            c.action.as_str(),
+                            c.kind,
+                            c.name
+                        );
+                        report.push(result(&c, Some(ok.id), Status::Failed(why)));
+                        failed = true;
+                    }
+                    None => report.push(result(&c, Some(ok.id), Status::Done)),
+                }
                 undo.push((c, u));
             }
             Err(e) => {
@@ -674,8 +698,22 @@ async fn run_writes(
     Ok(failed)
 }
 
-/// One write request for a change.
-async fn write(client: &Client, c: &Change, ids: &Ids) -> Result<Put, genesys::Error> {
+/// The body the org held before this run, whole (a change's `before` shows only what
+/// its spec manages): writes keep what the spec does not manage from it.
+fn org_body(remote: &RemoteState, c: &Change) -> Option<Arc<Object>> {
+    c.id.as_deref()
+        .and_then(|id| remote.by_id(c.kind, id))
+        .and_then(|r| r.body.clone())
+        .or_else(|| c.before.clone())
+}
+
+/// One write request for a change. `held` is the body the org holds.
+async fn write(
+    client: &Client,
+    c: &Change,
+    held: Option<&Object>,
+    ids: &Ids,
+) -> Result<Put, genesys::Error> {
     let id = c.id.clone().unwrap_or_default();
     match (c.action, &c.after) {
         (Action::Delete, _) => c.kind.delete(client, &id).await.map(|w| Put {
@@ -683,10 +721,11 @@ async fn write(client: &Client, c: &Change, ids: &Ids) -> Result<Put, genesys::E
             date_modified: None,
             published: false,
             meta: w.meta,
+            incomplete: None,
         }),
         (Action::Create | Action::Update, Some(after)) => {
             let target = (c.action == Action::Update).then_some(id.as_str());
-            after.put(client, target, c.before.as_deref(), ids).await
+            after.put(client, target, held, ids).await
         }
         _ => Err(genesys::Error::Decode {
             method: "-".into(),
@@ -794,7 +833,8 @@ async fn rollback(
             status: "pending",
             ..Record::default()
         })?;
-        match undo_one(client, &c, &u, &ids).await {
+        let held = org_body(remote, &c);
+        match undo_one(client, &c, &u, held.as_deref(), &ids).await {
             Ok(restored) => {
                 let again = record_undone(recorder, report, (&c, &u), &action, intent, restored)?;
                 republish.extend(again);
@@ -820,6 +860,7 @@ async fn undo_one(
     client: &Client,
     c: &Change,
     u: &Undo,
+    held: Option<&Object>,
     ids: &Ids,
 ) -> Result<Restored, genesys::Error> {
     match u {
@@ -829,24 +870,21 @@ async fn undo_one(
             .await
             .map(|w| (None, id.clone(), w.meta)),
         Undo::Updated { id, prev } => match &c.before {
-            Some(before) => before
-                .put(client, Some(id), Some(before), ids)
-                .await
-                .map(|ok| {
-                    // A kind Genesys cannot update is restored by a delete and a
-                    // create: the restored object has a new id.
-                    let entry = prev.clone().map(|(name, mut e)| {
-                        e.id = ok.id.clone();
-                        e.date_modified = ok.date_modified.clone();
-                        e.published = ok.published;
-                        (name, e)
-                    });
-                    (entry, ok.id, ok.meta)
-                }),
+            Some(before) => before.put(client, Some(id), held, ids).await.map(|ok| {
+                // A kind Genesys cannot update is restored by a delete and a
+                // create: the restored object has a new id.
+                let entry = prev.clone().map(|(name, mut e)| {
+                    e.id = ok.id.clone();
+                    e.date_modified = ok.date_modified.clone();
+                    e.published = ok.published;
+                    (name, e)
+                });
+                (entry, ok.id, ok.meta)
+            }),
             None => Err(missing_before(c)),
         },
         Undo::Deleted { prev } => match &c.before {
-            Some(before) => before.put(client, None, Some(before), ids).await.map(|ok| {
+            Some(before) => before.put(client, None, held, ids).await.map(|ok| {
                 let entry = prev.clone().map(|(name, mut e)| {
                     e.id = ok.id.clone();
                     e.date_modified = ok.date_modified.clone();

@@ -173,7 +173,11 @@ pub async fn fetch(
         .collect();
     if !bodies.is_empty() {
         let mut only: Vec<kinds::Object> = bodies.iter().map(|(_, b)| b.clone()).collect();
-        let named = kinds::name_external_ids(client, &mut only, &known).await?;
+        let classes: BTreeSet<&'static str> = desired
+            .iter()
+            .flat_map(|d| d.object.external_classes())
+            .collect();
+        let named = kinds::name_external_ids(client, &mut only, &known, &classes).await;
         for ((i, _), b) in bodies.iter().zip(only) {
             if let Some(o) = objects.get_mut(*i) {
                 o.body = Some(Arc::new(b));
@@ -309,7 +313,8 @@ fn bodies_to_get(
             .or_else(|| find(name));
         match (spec, managed) {
             (Some(d), Some((_, entry))) => {
-                let proven = entry.date_modified.is_some()
+                let proven = !d.object.always_read()
+                    && entry.date_modified.is_some()
                     && entry.date_modified == *date_modified
                     && entry.spec_sha256 == d.object.sha256();
                 if !proven {

@@ -294,7 +294,9 @@ pub async fn fetch(client: &Client, kind: Kind) -> Result<Vec<Imported>, genesys
         })
         .collect();
     let mut bodies: Vec<crate::kinds::Object> = out.iter().map(|i| i.object.clone()).collect();
-    let _ = crate::kinds::name_external_ids(client, &mut bodies, &BTreeMap::new()).await?;
+    let every_class = ["queue", "flow"].into_iter().collect();
+    let _ =
+        crate::kinds::name_external_ids(client, &mut bodies, &BTreeMap::new(), &every_class).await;
     for (i, b) in out.iter_mut().zip(bodies) {
         i.object = b;
     }

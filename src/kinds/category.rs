@@ -253,8 +253,8 @@ pub mod wire {
 
     use crate::genesys::types::IdName;
 
-    /// `Operand` on the wire: as the spec's, with `topicId` for `topic`. Kept as
-    /// JSON so unknown future fields survive a read; converted field by field.
+    /// `Operand` on the wire: as the spec's, with `topicId` for `topic`; read as JSON
+    /// and converted field by field (an unknown field is an error, never dropped).
     pub type Operand = serde_json::Value;
 
     /// A category as Genesys returns it.
@@ -282,8 +282,9 @@ pub mod wire {
 }
 
 /// The model operand of a wire operand: `topicId` becomes `topic` (the id, until
-/// `remote` names it). An operand that does not parse keeps what it can.
-fn operand_from_wire(v: &serde_json::Value, refs: &mut Vec<RemoteRef>) -> Operand {
+/// `remote` names it). An operand speechops cannot model (a field or value a newer
+/// Genesys added) is an error: a substitute would be written back over the org's.
+fn operand_from_wire(v: &serde_json::Value, refs: &mut Vec<RemoteRef>) -> Result<Operand, String> {
     let mut v = v.clone();
     if let Some(obj) = v.as_object_mut() {
         if let Some(id) = obj
@@ -298,24 +299,15 @@ fn operand_from_wire(v: &serde_json::Value, refs: &mut Vec<RemoteRef>) -> Operan
             obj.insert("topic".into(), serde_json::Value::String(id));
         }
         if let Some(serde_json::Value::Array(items)) = obj.remove("operands") {
-            let children: Vec<serde_json::Value> = items
-                .iter()
-                .map(|c| serde_json::to_value(operand_from_wire(c, refs)).unwrap_or_default())
-                .collect();
+            let mut children = Vec::with_capacity(items.len());
+            for c in &items {
+                let child = operand_from_wire(c, refs)?;
+                children.push(serde_json::to_value(child).map_err(|e| e.to_string())?);
+            }
             obj.insert("operands".into(), serde_json::Value::Array(children));
         }
     }
-    serde_json::from_value(v).unwrap_or(Operand {
-        kind: OperandType::OperandGroup,
-        occurrence: None,
-        inverted: None,
-        term: None,
-        topic: None,
-        voice_seconds_position: None,
-        digital_words_position: None,
-        infix_operator: None,
-        operands: Vec::new(),
-    })
+    serde_json::from_value(v).map_err(|e| e.to_string())
 }
 
 /// The wire operand of a model operand: topic names become ids.
@@ -345,16 +337,28 @@ fn operand_to_wire(o: &Operand, ids: &Ids, missing: &mut Vec<String>) -> serde_j
     v
 }
 
-fn from_wire(w: &wire::StaCategory) -> (Category, Vec<RemoteRef>) {
+// The client's structured error is returned rarely; boxing it is not worth it here
+// either (as in genesys::client).
+#[allow(clippy::result_large_err)]
+fn from_wire(w: &wire::StaCategory) -> ApiResult<(Category, Vec<RemoteRef>)> {
     let mut refs = Vec::new();
-    let criteria = operand_from_wire(&w.criteria, &mut refs);
+    let criteria =
+        operand_from_wire(&w.criteria, &mut refs).map_err(|e| genesys::Error::Decode {
+            method: "GET".into(),
+            path: path_of(&w.id),
+            message: format!(
+                "category {:?}: speechops cannot read its criteria ({e}), so it stops rather \
+than guess; a newer speechops may know this field",
+                w.name
+            ),
+        })?;
     let c = Category {
         name: w.name.clone(),
         description: w.description.clone().unwrap_or_default(),
         interaction_type: w.interaction_type.clone().unwrap_or_default(),
         criteria,
     };
-    (c, refs)
+    Ok((c, refs))
 }
 
 fn path() -> String {
@@ -498,9 +502,9 @@ impl Managed for Category {
             .await?
             .into_iter()
             .map(|w| {
-                let (c, refs) = from_wire(&w);
+                let (c, refs) = from_wire(&w)?;
                 let body: super::Object = c.into();
-                Listed {
+                Ok(Listed {
                     fingerprint: Some(body.sha256()),
                     body: Some(body),
                     refs,
@@ -509,14 +513,14 @@ impl Managed for Category {
                     name: w.name,
                     date_modified: w.date_modified,
                     published: false,
-                }
+                })
             })
-            .collect())
+            .collect::<ApiResult<Vec<Listed>>>()?)
     }
 
     async fn get(client: &Client, id: &str) -> ApiResult<Fetched> {
         let w = client.get_category(id).await?;
-        let (c, refs) = from_wire(&w);
+        let (c, refs) = from_wire(&w)?;
         Ok(Fetched {
             body: c.into(),
             refs,
@@ -562,6 +566,7 @@ impl Managed for Category {
             date_modified: w.value.date_modified,
             published: false,
             meta: w.meta,
+            incomplete: None,
         })
     }
 
@@ -596,7 +601,7 @@ impl Managed for Category {
         let n =
             usize::from(serde_json::from_slice::<NumberedPage<wire::StaCategory>>(body).is_ok());
         n + match serde_json::from_slice::<wire::StaCategory>(body) {
-            Ok(w) => 1 + from_wire(&w).1.len(),
+            Ok(w) => 1 + from_wire(&w).map_or(0, |(_, refs)| refs.len()),
             Err(_) => 0,
         }
     }
@@ -605,6 +610,14 @@ impl Managed for Category {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operand_speechops_cannot_model_is_an_error_not_a_substitute() {
+        let json = serde_json::json!({"type": "OperandGroup", "operands": [
+            {"type": "Term", "term": {"word": "x", "participantType": "Both"}, "weight": 2}
+        ]});
+        assert!(operand_from_wire(&json, &mut Vec::new()).is_err());
+    }
 
     #[test]
     fn topics_go_out_as_ids_and_come_back_as_references() {
@@ -616,7 +629,7 @@ mod tests {
             ]
         });
         let mut refs = Vec::new();
-        let op = operand_from_wire(&json, &mut refs);
+        let op = operand_from_wire(&json, &mut refs).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(refs.len(), 1);
         assert_eq!(op.operands[0].topic.as_deref(), Some("t1"));
         let mut ids = Ids::default();

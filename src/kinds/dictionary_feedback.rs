@@ -488,10 +488,17 @@ impl Managed for DictionaryFeedback {
         &self,
         client: &Client,
         id: Option<&str>,
-        _previous: Option<&DictionaryFeedback>,
+        previous: Option<&DictionaryFeedback>,
         _ids: &Ids,
     ) -> ApiResult<Put> {
-        let req = request(self);
+        let mut req = request(self);
+        // The PUT replaces the whole term: an engine the spec does not manage keeps
+        // the org's value.
+        if req.transcription_engine.is_none() {
+            req.transcription_engine = previous
+                .map(|p| p.transcription_engine.clone())
+                .filter(|e| !e.is_empty());
+        }
         let w = match id {
             Some(id) => client.update_dictionary_feedback(id, &req).await?,
             None => client.create_dictionary_feedback(&req).await?,
@@ -501,6 +508,7 @@ impl Managed for DictionaryFeedback {
             date_modified: w.value.date_modified,
             published: false,
             meta: w.meta,
+            incomplete: None,
         })
     }
 

@@ -83,6 +83,10 @@ pub struct Put {
     pub date_modified: Option<String>,
     pub published: bool,
     pub meta: CallMeta,
+    /// The object was written, but a later part of the write failed (a program's
+    /// mappings; the create of a replace, after which the old entry was put back):
+    /// what failed. The write is recorded, and reported as failed.
+    pub incomplete: Option<String>,
 }
 
 /// The org ids of objects by kind and name, for writes that refer to other objects;
@@ -256,6 +260,17 @@ pub trait Managed:
     fn external_refs(&self) -> Vec<(&'static str, &str)> {
         Vec::new()
     }
+    /// Whether the org's body must be read even when the lockfile proves the object
+    /// unchanged (parts written through other endpoints that do not move its
+    /// `dateModified`, such as a program's mappings).
+    fn always_read(&self) -> bool {
+        false
+    }
+    /// The classes of outside objects (`queue`, `flow`) the object manages, named or
+    /// not (`queues: []` manages queues).
+    fn external_classes(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
     /// Where a spec document writes its outside names: `(class, name, position)`.
     fn spec_external_refs(_node: &Node) -> Vec<(&'static str, String, (u64, u64))> {
         Vec::new()
@@ -388,16 +403,20 @@ pub fn name_refs(
 /// Gives outside objects read back by id (a program's queues and flows) their names,
 /// where `known` (the names the specs use) does not: one listing per class, only when
 /// some id is unknown.
-/// Returns every `(class, id) → name` it used.
+/// Only ids of `classes` (those some spec manages) are looked up, best effort: an org
+/// that refuses the listing keeps showing ids. Returns every `(class, id) → name` it
+/// used.
 pub async fn name_external_ids(
     client: &Client,
     objects: &mut [Object],
     known: &BTreeMap<(String, String), String>,
-) -> ApiResult<BTreeMap<(String, String), String>> {
+    classes: &BTreeSet<&'static str>,
+) -> BTreeMap<(String, String), String> {
     let mut unknown: BTreeMap<Kind, BTreeSet<(&'static str, String)>> = BTreeMap::new();
     for o in objects.iter() {
         for (class, id) in o.external_refs() {
-            if !known.contains_key(&(class.to_string(), id.to_string())) {
+            if classes.contains(class) && !known.contains_key(&(class.to_string(), id.to_string()))
+            {
                 unknown
                     .entry(o.kind())
                     .or_default()
@@ -407,11 +426,13 @@ pub async fn name_external_ids(
     }
     let mut names = known.clone();
     for (kind, ids) in unknown {
-        for ((class, id), name) in kind
-            .name_external(client, ids.into_iter().collect())
-            .await?
-        {
-            names.insert((class.to_string(), id), name);
+        match kind.name_external(client, ids.into_iter().collect()).await {
+            Ok(found) => {
+                for ((class, id), name) in found {
+                    names.insert((class.to_string(), id), name);
+                }
+            }
+            Err(e) => tracing::warn!("cannot name the queues and flows a {kind} uses: {e}"),
         }
     }
     for o in objects.iter_mut() {
@@ -421,7 +442,7 @@ pub async fn name_external_ids(
             });
         }
     }
-    Ok(names)
+    names
 }
 
 /// Records, on every object, what the org's other objects refer to it (a topic a
@@ -769,6 +790,20 @@ macro_rules! registry {
             pub fn refs(&self) -> Vec<(Kind, &str)> {
                 match self {
                     $(Object::$variant(m) => m.refs()),+
+                }
+            }
+
+            /// See [`Managed::always_read`].
+            pub fn always_read(&self) -> bool {
+                match self {
+                    $(Object::$variant(m) => m.always_read()),+
+                }
+            }
+
+            /// See [`Managed::external_classes`].
+            pub fn external_classes(&self) -> Vec<&'static str> {
+                match self {
+                    $(Object::$variant(m) => m.external_classes()),+
                 }
             }
 

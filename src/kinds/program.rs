@@ -605,6 +605,19 @@ impl Managed for Program {
             }
         }
     }
+    fn always_read(&self) -> bool {
+        self.queues.is_some() || self.flows.is_some() || self.transcription_engines.is_some()
+    }
+    fn external_classes(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.queues.is_some() {
+            out.push("queue");
+        }
+        if self.flows.is_some() {
+            out.push("flow");
+        }
+        out
+    }
     fn external_refs(&self) -> Vec<(&'static str, &str)> {
         let queues = self.queues.iter().flatten().map(|q| ("queue", q.as_str()));
         let flows = self.flows.iter().flatten().map(|f| ("flow", f.as_str()));
@@ -747,17 +760,23 @@ impl Managed for Program {
             Some(id) => client.update_program(id, &req).await?,
             None => client.create_program(&req).await?,
         };
-        // The settings' writes may move the program's dateModified: record the last.
-        let date_modified = if self.put_settings(client, &w.value.id, ids).await? {
-            client.get_program(&w.value.id).await?.date_modified
-        } else {
-            w.value.date_modified
+        // The program landed: a failure of its mappings or engines is reported with
+        // its id, so the write is recorded (and undone by --atomic).
+        let (date_modified, incomplete) = match self.put_settings(client, &w.value.id, ids).await {
+            // The settings' writes may move the program's dateModified: record the last.
+            Ok(true) => match client.get_program(&w.value.id).await {
+                Ok(p) => (p.date_modified, None),
+                Err(e) => (w.value.date_modified, Some(e.to_string())),
+            },
+            Ok(false) => (w.value.date_modified, None),
+            Err(e) => (w.value.date_modified, Some(e.to_string())),
         };
         Ok(Put {
             id: w.value.id,
             date_modified,
             published: w.value.published,
             meta: w.meta,
+            incomplete,
         })
     }
 

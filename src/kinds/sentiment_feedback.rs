@@ -250,25 +250,47 @@ impl Managed for SentimentFeedback {
         &self,
         client: &Client,
         id: Option<&str>,
-        _previous: Option<&SentimentFeedback>,
+        previous: Option<&SentimentFeedback>,
         _ids: &Ids,
     ) -> ApiResult<Put> {
-        if let Some(id) = id {
-            client.delete_sentiment_feedback(id).await?;
+        let request = |f: &SentimentFeedback| wire::SentimentFeedbackRequest {
+            phrase: f.phrase.clone(),
+            dialect: f.dialect.clone(),
+            feedback_value: f.feedback_value.clone(),
+        };
+        let Some(id) = id else {
+            let w = client.create_sentiment_feedback(&request(self)).await?;
+            return Ok(Put {
+                id: w.value.id,
+                date_modified: w.value.date_created,
+                published: false,
+                meta: w.meta,
+                incomplete: None,
+            });
+        };
+        client.delete_sentiment_feedback(id).await?;
+        match client.create_sentiment_feedback(&request(self)).await {
+            Ok(w) => Ok(Put {
+                id: w.value.id,
+                date_modified: w.value.date_created,
+                published: false,
+                meta: w.meta,
+                incomplete: None,
+            }),
+            // The old entry is gone and the new one was refused: put the old one back
+            // (under a new id), so a failed replace loses nothing.
+            Err(e) => {
+                let Some(old) = previous else { return Err(e) };
+                let w = client.create_sentiment_feedback(&request(old)).await?;
+                Ok(Put {
+                    id: w.value.id,
+                    date_modified: w.value.date_created,
+                    published: false,
+                    meta: w.meta,
+                    incomplete: Some(format!("{e} (the previous entry was put back)")),
+                })
+            }
         }
-        let w = client
-            .create_sentiment_feedback(&wire::SentimentFeedbackRequest {
-                phrase: self.phrase.clone(),
-                dialect: self.dialect.clone(),
-                feedback_value: self.feedback_value.clone(),
-            })
-            .await?;
-        Ok(Put {
-            id: w.value.id,
-            date_modified: w.value.date_created,
-            published: false,
-            meta: w.meta,
-        })
     }
 
     async fn delete(client: &Client, id: &str) -> ApiResult<Written<()>> {

@@ -305,6 +305,7 @@ impl Managed for Settings {
             date_modified: None,
             published: false,
             meta: w.meta,
+            incomplete: None,
         })
     }
 

@@ -671,6 +671,7 @@ impl Managed for SpeechRule {
             date_modified: w.value.date_modified,
             published: false,
             meta: w.meta,
+            incomplete: None,
         })
     }
 

@@ -657,6 +657,7 @@ impl Managed for Topic {
             date_modified: w.value.date_modified,
             published: w.value.published,
             meta: w.meta,
+            incomplete: None,
         })
     }
 

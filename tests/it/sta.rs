@@ -512,3 +512,84 @@ fn operands_not_joined_by_an_operator_are_warned_at_their_line() {
     let strict = repo.run(&["validate", "--strict"]);
     assert_eq!(strict.code, 1, "{}", strict.stdout);
 }
+
+#[test]
+fn a_replace_whose_create_fails_puts_the_old_entry_back_and_records_it() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    let spec = "kind: SentimentFeedback\nphrase: meh\ndialect: en-US\nfeedbackValue: Negative\n";
+    repo.write("rules/s.yaml", spec);
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    repo.write("rules/s.yaml", &spec.replace("Negative", "Positive"));
+    // The replace's delete lands; its create is refused.
+    sandbox.post(
+        "/__sandbox/fail?method=POST&route=/api/v2/speechandtextanalytics/sentimentfeedback&status=422",
+    );
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let list = sandbox.get_json_authed("/api/v2/speechandtextanalytics/sentimentfeedback");
+    assert_eq!(list["entities"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["entities"][0]["feedbackValue"], "Negative", "{list}");
+    let id = plan_id(&repo, &sandbox, "SentimentFeedback", "en-US: meh");
+    assert_eq!(list["entities"][0]["id"], id.as_str(), "{list}");
+    let run = repo.run_against(&sandbox, &["plan"]);
+    assert!(!run.stdout.contains("TAKEOVER"), "{}", run.stdout);
+    assert!(run.stdout.contains("(REPLACE:"), "{}", run.stdout);
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let (code, plan) = plan_json(&repo, &sandbox, &[]);
+    assert_eq!(code, 0, "{plan}");
+}
+
+#[test]
+fn a_program_whose_mappings_fail_is_recorded_and_shown_again() {
+    let repo = Repo::new();
+    let sandbox = seeded_sandbox(&repo);
+    repo.write(
+        "rules/p.yaml",
+        "kind: Topic\nname: T\ndialect: en-US\nphrases: [{text: hi there}]\n---\nkind: Program\nname: P\ntopics: [T]\nqueues: [Retention EN]\n",
+    );
+    sandbox.post(
+        "/__sandbox/fail?method=PUT&route=/api/v2/speechandtextanalytics/programs/{id}/mappings&status=400",
+    );
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    // The program landed: it is managed (no takeover next time) and the next plan
+    // shows the mapping still to write.
+    let id = plan_id(&repo, &sandbox, "Program", "P");
+    let run = repo.run_against(&sandbox, &["plan"]);
+    assert!(!run.stdout.contains("TAKEOVER"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("~ update Program \"P\" [id {id}]")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("+- Retention EN"), "{}", run.stdout);
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let (code, plan) = plan_json(&repo, &sandbox, &[]);
+    assert_eq!(code, 0, "{plan}");
+}
+
+#[test]
+fn a_settings_spec_that_does_not_manage_the_default_program_does_not_release_it() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    let spec = "kind: Topic\nname: T\ndialect: en-US\nphrases: [{text: hi there}]\n---\nkind: Program\nname: P1\ntopics: [T]\n---\nkind: Program\nname: P2\ntopics: [T]\n---\nkind: SpeechAnalyticsSettings\ndefaultProgram: P1\ntextAnalyticsEnabled: false\n";
+    repo.write("rules/a.yaml", spec);
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    // The settings stop managing the default and change something else; P1 goes.
+    repo.write(
+        "rules/a.yaml",
+        &spec
+            .replace("kind: Program\nname: P1\ntopics: [T]\n---\n", "")
+            .replace("defaultProgram: P1\n", "")
+            .replace("textAnalyticsEnabled: false", "textAnalyticsEnabled: true"),
+    );
+    let run = repo.run_against(&sandbox, &["plan", "--prune"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("Program \"P1\" cannot be deleted: SpeechAnalyticsSettings \"settings\" still refers to it"),
+        "{all}"
+    );
+}
