@@ -497,25 +497,22 @@ impl Managed for Category {
     }
 
     async fn list(client: &Client) -> ApiResult<Vec<Listed>> {
-        Ok(client
-            .list_categories()
-            .await?
-            .into_iter()
-            .map(|w| {
-                let (c, refs) = from_wire(&w)?;
-                let body: super::Object = c.into();
-                Ok(Listed {
-                    fingerprint: Some(body.sha256()),
-                    body: Some(body),
-                    refs,
-                    modified_by: w.modified_by.map(|m| m.id),
-                    id: w.id,
-                    name: w.name,
-                    date_modified: w.date_modified,
-                    published: false,
-                })
-            })
-            .collect::<ApiResult<Vec<Listed>>>()?)
+        let mut out = Vec::new();
+        for w in client.list_categories().await? {
+            let (c, refs) = from_wire(&w)?;
+            let body: super::Object = c.into();
+            out.push(Listed {
+                fingerprint: Some(body.sha256()),
+                body: Some(body),
+                refs,
+                modified_by: w.modified_by.map(|m| m.id),
+                id: w.id,
+                name: w.name,
+                date_modified: w.date_modified,
+                published: false,
+            });
+        }
+        Ok(out)
     }
 
     async fn get(client: &Client, id: &str) -> ApiResult<Fetched> {
