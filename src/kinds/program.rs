@@ -55,6 +55,10 @@ pub struct EngineSpec {
     /// `{language}-{country}` dialects.
     #[serde(default)]
     pub dialects: Vec<String>,
+    /// The id of the integration a `TranscriptionConnector` engine uses; absent: not
+    /// managed (the org's is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_integration: Option<String>,
 }
 
 super::string_enum!(
@@ -246,11 +250,13 @@ pub mod wire {
 
     /// One `ProgramTranscriptionEngine`.
     #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
-    #[serde(default)]
+    #[serde(default, rename_all = "camelCase")]
     pub struct Engine {
         pub engine: String,
         #[serde(deserialize_with = "nullable")]
         pub dialects: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub engine_integration: Option<Ref>,
     }
 
     /// `GET`/`PUT /programs/{id}/transcriptionengines` (`ProgramTranscriptionEngines`,
@@ -288,19 +294,39 @@ pub fn from_wire(p: &wire::Program) -> Program {
 
 /// A program read in full: its mappings (queue and flow ids, named later from the
 /// names the specs use) and its transcription engines.
-fn with_settings(mut p: Program, m: &wire::Mappings, e: &wire::Engines) -> Program {
+/// An engine speechops does not know is an error, never a substitute: writing one
+/// back would change the org.
+// The client's structured error is returned rarely; boxing it is not worth it.
+#[allow(clippy::result_large_err)]
+fn with_settings(
+    mut p: Program,
+    id: &str,
+    m: &wire::Mappings,
+    e: &wire::Engines,
+) -> ApiResult<Program> {
     p.queues = Some(m.queues.iter().map(|q| q.id.clone()).collect());
     p.flows = Some(m.flows.iter().map(|f| f.id.clone()).collect());
-    p.transcription_engines = Some(
-        e.transcription_engines
-            .iter()
-            .map(|e| EngineSpec {
-                engine: Engine::parse(&e.engine).unwrap_or(Engine::Genesys),
-                dialects: e.dialects.clone(),
-            })
-            .collect(),
-    );
-    p.normalized()
+    let mut engines = Vec::with_capacity(e.transcription_engines.len());
+    for e in &e.transcription_engines {
+        let Some(engine) = Engine::parse(&e.engine) else {
+            return Err(crate::genesys::Error::Decode {
+                method: "GET".into(),
+                path: format!("{}/transcriptionengines", path_of(id)),
+                message: format!(
+                    "program {:?} uses transcription engine {:?}, which speechops does not \
+know; it stops rather than guess",
+                    p.name, e.engine
+                ),
+            });
+        };
+        engines.push(EngineSpec {
+            engine,
+            dialects: e.dialects.clone(),
+            engine_integration: e.engine_integration.as_ref().map(|r| r.id.clone()),
+        });
+    }
+    p.transcription_engines = Some(engines);
+    Ok(p.normalized())
 }
 
 /// Page size of the cursor-paged program list.
@@ -447,7 +473,13 @@ impl Program {
     /// Writes the managed mappings and engines, each through its own endpoint. A
     /// mapping list the spec leaves out keeps what the org has (the PUT needs both).
     /// Returns whether it wrote anything.
-    async fn put_settings(&self, client: &Client, id: &str, ids: &Ids) -> ApiResult<bool> {
+    async fn put_settings(
+        &self,
+        client: &Client,
+        id: &str,
+        previous: Option<&Program>,
+        ids: &Ids,
+    ) -> ApiResult<bool> {
         let mut wrote = false;
         if self.queues.is_some() || self.flows.is_some() {
             // A name the plan resolved becomes its id; a value read back from the org
@@ -480,12 +512,24 @@ impl Program {
             wrote = true;
         }
         if let Some(engines) = &self.transcription_engines {
+            // An integration the spec does not give keeps the org's, for that engine.
+            let held = |engine: Engine| {
+                previous
+                    .and_then(|p| p.transcription_engines.as_ref())
+                    .and_then(|list| list.iter().find(|e| e.engine == engine))
+                    .and_then(|e| e.engine_integration.clone())
+            };
             let body = wire::Engines {
                 transcription_engines: engines
                     .iter()
                     .map(|e| wire::Engine {
                         engine: e.engine.as_str().to_string(),
                         dialects: e.dialects.clone(),
+                        engine_integration: e
+                            .engine_integration
+                            .clone()
+                            .or_else(|| held(e.engine))
+                            .map(|id| wire::Ref { id }),
                     })
                     .collect(),
             };
@@ -683,8 +727,21 @@ impl Managed for Program {
         if desired.flows.is_none() {
             seen.flows = None;
         }
-        if desired.transcription_engines.is_none() {
-            seen.transcription_engines = None;
+        match &desired.transcription_engines {
+            None => seen.transcription_engines = None,
+            // An integration a spec's engine leaves out is not managed.
+            Some(wanted) => {
+                if let Some(engines) = &mut seen.transcription_engines {
+                    for e in engines.iter_mut() {
+                        let managed = wanted
+                            .iter()
+                            .any(|w| w.engine == e.engine && w.engine_integration.is_some());
+                        if !managed {
+                            e.engine_integration = None;
+                        }
+                    }
+                }
+            }
         }
         seen
     }
@@ -715,7 +772,7 @@ impl Managed for Program {
         );
         let p = p?;
         Ok(Fetched {
-            body: with_settings(from_wire(&p), &m?, &e?).into(),
+            body: with_settings(from_wire(&p), id, &m?, &e?)?.into(),
             refs: p
                 .topics
                 .iter()
@@ -736,7 +793,7 @@ impl Managed for Program {
         &self,
         client: &Client,
         id: Option<&str>,
-        _previous: Option<&Program>,
+        previous: Option<&Program>,
         ids: &Ids,
     ) -> ApiResult<Put> {
         let topic_ids = ids.resolve(Kind::Topic, &self.topics).map_err(|missing| {
@@ -762,15 +819,16 @@ impl Managed for Program {
         };
         // The program landed: a failure of its mappings or engines is reported with
         // its id, so the write is recorded (and undone by --atomic).
-        let (date_modified, incomplete) = match self.put_settings(client, &w.value.id, ids).await {
-            // The settings' writes may move the program's dateModified: record the last.
-            Ok(true) => match client.get_program(&w.value.id).await {
-                Ok(p) => (p.date_modified, None),
+        let (date_modified, incomplete) =
+            match self.put_settings(client, &w.value.id, previous, ids).await {
+                // The settings' writes may move the program's dateModified: record the last.
+                Ok(true) => match client.get_program(&w.value.id).await {
+                    Ok(p) => (p.date_modified, None),
+                    Err(e) => (w.value.date_modified, Some(e.to_string())),
+                },
+                Ok(false) => (w.value.date_modified, None),
                 Err(e) => (w.value.date_modified, Some(e.to_string())),
-            },
-            Ok(false) => (w.value.date_modified, None),
-            Err(e) => (w.value.date_modified, Some(e.to_string())),
-        };
+            };
         Ok(Put {
             id: w.value.id,
             date_modified,

@@ -593,3 +593,33 @@ fn a_settings_spec_that_does_not_manage_the_default_program_does_not_release_it(
         "{all}"
     );
 }
+
+#[test]
+fn an_engine_integration_a_spec_leaves_out_is_kept() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    let spec = "kind: Topic\nname: T\ndialect: en-US\nphrases: [{text: hi there}]\n---\nkind: Program\nname: P\ntopics: [T]\ntranscriptionEngines:\n  - {engine: TranscriptionConnector, dialects: [en-US], engineIntegration: int-1}\n";
+    repo.write("rules/a.yaml", spec);
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let id = plan_id(&repo, &sandbox, "Program", "P");
+    let path = format!("/api/v2/speechandtextanalytics/programs/{id}/transcriptionengines");
+    // Not managed any more: not a change, and kept when the program is written.
+    repo.write(
+        "rules/a.yaml",
+        &spec
+            .replace(", engineIntegration: int-1", "")
+            .replace("topics: [T]", "description: changed\ntopics: [T]"),
+    );
+    let (code, plan) = plan_json(&repo, &sandbox, &[]);
+    assert_eq!(code, 2, "{plan}");
+    let diff = plan["changes"][0].to_string();
+    assert!(!diff.contains("int-1"), "not shown: {diff}");
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let engines = sandbox.get_json_authed(&path);
+    assert_eq!(
+        engines["transcriptionEngines"][0]["engineIntegration"]["id"], "int-1",
+        "{engines}"
+    );
+    let (code, plan) = plan_json(&repo, &sandbox, &[]);
+    assert_eq!(code, 0, "{plan}");
+}

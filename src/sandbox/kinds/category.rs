@@ -19,7 +19,7 @@ pub const PARTICIPANT_TYPES: [&str; 3] = ["Internal", "External", "Both"];
 pub const OPERATOR_TYPES: [&str; 3] = ["Or", "And", "Near"];
 pub const DIRECTIONS: [&str; 2] = ["FromStart", "FromEnd"];
 /// Nesting beyond this is refused (the SDK states no limit; a real tree is shallow).
-const MAX_DEPTH: usize = 16;
+const MAX_DEPTH: usize = 32;
 
 pub static RESOURCE: Resource = Resource {
     label: "Category",
