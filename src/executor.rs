@@ -716,13 +716,11 @@ async fn write(
 ) -> Result<Put, genesys::Error> {
     let id = c.id.clone().unwrap_or_default();
     match (c.action, &c.after) {
-        (Action::Delete, _) => c.kind.delete(client, &id).await.map(|w| Put {
-            id: id.clone(),
-            date_modified: None,
-            published: false,
-            meta: w.meta,
-            incomplete: None,
-        }),
+        (Action::Delete, _) => c
+            .kind
+            .delete(client, &id)
+            .await
+            .map(|w| Put::new(id.clone(), None, false, w.meta)),
         (Action::Create | Action::Update, Some(after)) => {
             let target = (c.action == Action::Update).then_some(id.as_str());
             after.put(client, target, held, ids).await

@@ -558,13 +558,7 @@ impl Managed for Category {
             Some(id) => client.update_category(id, &req).await?,
             None => client.create_category(&req).await?,
         };
-        Ok(Put {
-            id: w.value.id,
-            date_modified: w.value.date_modified,
-            published: false,
-            meta: w.meta,
-            incomplete: None,
-        })
+        Ok(Put::new(w.value.id, w.value.date_modified, false, w.meta))
     }
 
     async fn delete(client: &Client, id: &str) -> ApiResult<Written<()>> {

@@ -503,13 +503,7 @@ impl Managed for DictionaryFeedback {
             Some(id) => client.update_dictionary_feedback(id, &req).await?,
             None => client.create_dictionary_feedback(&req).await?,
         };
-        Ok(Put {
-            id: w.value.id,
-            date_modified: w.value.date_modified,
-            published: false,
-            meta: w.meta,
-            incomplete: None,
-        })
+        Ok(Put::new(w.value.id, w.value.date_modified, false, w.meta))
     }
 
     async fn delete(client: &Client, id: &str) -> ApiResult<Written<()>> {

@@ -89,6 +89,19 @@ pub struct Put {
     pub incomplete: Option<String>,
 }
 
+impl Put {
+    /// A write that landed whole.
+    pub fn new(id: String, date_modified: Option<String>, published: bool, meta: CallMeta) -> Put {
+        Put {
+            id,
+            date_modified,
+            published,
+            meta,
+            incomplete: None,
+        }
+    }
+}
+
 /// The org ids of objects by kind and name, for writes that refer to other objects;
 /// and of objects outside speechops (queues, flows) by class and name.
 #[derive(Debug, Clone, Default)]

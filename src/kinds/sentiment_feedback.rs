@@ -260,23 +260,11 @@ impl Managed for SentimentFeedback {
         };
         let Some(id) = id else {
             let w = client.create_sentiment_feedback(&request(self)).await?;
-            return Ok(Put {
-                id: w.value.id,
-                date_modified: w.value.date_created,
-                published: false,
-                meta: w.meta,
-                incomplete: None,
-            });
+            return Ok(Put::new(w.value.id, w.value.date_created, false, w.meta));
         };
         client.delete_sentiment_feedback(id).await?;
         match client.create_sentiment_feedback(&request(self)).await {
-            Ok(w) => Ok(Put {
-                id: w.value.id,
-                date_modified: w.value.date_created,
-                published: false,
-                meta: w.meta,
-                incomplete: None,
-            }),
+            Ok(w) => Ok(Put::new(w.value.id, w.value.date_created, false, w.meta)),
             // The old entry is gone and the new one was refused: put the old one back
             // (under a new id), so a failed replace loses nothing.
             Err(e) => {

@@ -300,13 +300,7 @@ impl Managed for Settings {
                 agent_empathy_enabled: self.agent_empathy_enabled,
             })
             .await?;
-        Ok(Put {
-            id: NAME.into(),
-            date_modified: None,
-            published: false,
-            meta: w.meta,
-            incomplete: None,
-        })
+        Ok(Put::new(NAME.into(), None, false, w.meta))
     }
 
     /// The settings are never deleted.

@@ -666,13 +666,7 @@ impl Managed for SpeechRule {
             Some(id) => client.update_speech_rule(id, &req).await?,
             None => client.create_speech_rule(&req).await?,
         };
-        Ok(Put {
-            id: w.value.id,
-            date_modified: w.value.date_modified,
-            published: false,
-            meta: w.meta,
-            incomplete: None,
-        })
+        Ok(Put::new(w.value.id, w.value.date_modified, false, w.meta))
     }
 
     async fn delete(client: &Client, id: &str) -> ApiResult<Written<()>> {

@@ -652,13 +652,12 @@ impl Managed for Topic {
             Some(id) => client.update_topic(id, &req).await?,
             None => client.create_topic(&req).await?,
         };
-        Ok(Put {
-            id: w.value.id,
-            date_modified: w.value.date_modified,
-            published: w.value.published,
-            meta: w.meta,
-            incomplete: None,
-        })
+        Ok(Put::new(
+            w.value.id,
+            w.value.date_modified,
+            w.value.published,
+            w.meta,
+        ))
     }
 
     async fn delete(client: &Client, id: &str) -> ApiResult<Written<()>> {
