@@ -864,7 +864,7 @@ async fn undo_one(
     match u {
         Undo::Created { id } => c
             .kind
-            .delete(client, id)
+            .undo_create(client, id)
             .await
             .map(|w| (None, id.clone(), w.meta)),
         Undo::Updated { id, prev } => match &c.before {

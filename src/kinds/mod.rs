@@ -332,6 +332,14 @@ pub trait Managed:
     ) -> impl Future<Output = ApiResult<Put>> + Send;
     /// Deletes the object; one already gone is a success.
     fn delete(client: &Client, id: &str) -> impl Future<Output = ApiResult<Written<()>>> + Send;
+    /// Deletes an object this run created, to roll the run back (by default as any
+    /// delete).
+    fn undo_create(
+        client: &Client,
+        id: &str,
+    ) -> impl Future<Output = ApiResult<Written<()>>> + Send {
+        Self::delete(client, id)
+    }
     /// Publishes these objects (only called for publishable kinds).
     fn publish(
         _client: &Client,
@@ -691,6 +699,13 @@ macro_rules! registry {
             pub async fn delete(self, client: &Client, id: &str) -> ApiResult<Written<()>> {
                 match self {
                     $(Kind::$variant => <$ty>::delete(client, id).await),+
+                }
+            }
+
+            /// Deletes an object this run created (a rollback).
+            pub async fn undo_create(self, client: &Client, id: &str) -> ApiResult<Written<()>> {
+                match self {
+                    $(Kind::$variant => <$ty>::undo_create(client, id).await),+
                 }
             }
 

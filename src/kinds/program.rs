@@ -846,6 +846,13 @@ impl Managed for Program {
         client.publish_programs(ids).await
     }
 
+    /// A program this run created and made the org's default cannot be unset as the
+    /// default (the settings PATCH cannot clear it): the rollback deletes it with
+    /// `forceDelete`, which leaves the org as it was before the run.
+    async fn undo_create(client: &Client, id: &str) -> ApiResult<Written<()>> {
+        client.delete_program(id, true).await
+    }
+
     #[cfg(test)]
     fn scramble(&mut self) {
         self.topics.reverse();

@@ -623,3 +623,44 @@ fn an_engine_integration_a_spec_leaves_out_is_kept() {
     let (code, plan) = plan_json(&repo, &sandbox, &[]);
     assert_eq!(code, 0, "{plan}");
 }
+
+#[test]
+fn atomic_undoes_a_program_the_run_made_the_default() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    let term = "kind: DictionaryFeedback\nterm: Zorg\ndialect: en-US\n";
+    repo.write("rules/a.yaml", term);
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    // One run: create a program, make it the default, and delete the term, whose
+    // delete fails: --atomic undoes all of it.
+    repo.write(
+        "rules/a.yaml",
+        "kind: Topic\nname: T\ndialect: en-US\nphrases: [{text: hi there}]\n---\nkind: Program\nname: P\ntopics: [T]\n---\nkind: SpeechAnalyticsSettings\ndefaultProgram: P\n",
+    );
+    sandbox.post(
+        "/__sandbox/fail?method=DELETE&route=/api/v2/speechandtextanalytics/dictionaryfeedback/{id}&status=409",
+    );
+    let run = repo.run_against(
+        &sandbox,
+        &[
+            "apply",
+            "--auto-approve",
+            "--atomic",
+            "--prune",
+            "--allow-empty",
+        ],
+    );
+    assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        !run.stdout.contains("ROLLBACK FAILED"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let programs = sandbox.get_json_authed("/api/v2/speechandtextanalytics/programs");
+    assert_eq!(programs["total"], 0, "{programs}");
+    let topics = sandbox.get_json_authed("/api/v2/speechandtextanalytics/topics");
+    assert_eq!(topics["total"], 0, "{topics}");
+    let settings = sandbox.get_json_authed("/api/v2/speechandtextanalytics/settings");
+    assert!(settings.get("defaultProgram").is_none(), "{settings}");
+}
