@@ -227,7 +227,14 @@ impl Recorder {
     /// Resolves the intents earlier runs left pending (killed mid-write) against the
     /// org as fetched for this run: each becomes `confirmed` (the write landed) or
     /// `not-applied`. Returns one line per resolution, for the output.
-    pub fn resolve_intents(&mut self, remote: &RemoteState) -> Result<Vec<String>, ExecError> {
+    ///
+    /// A body is compared as the spec of its name sees it, as the plan compared it
+    /// (fields a spec leaves out are not part of the intended hash).
+    pub fn resolve_intents(
+        &mut self,
+        remote: &RemoteState,
+        desired: &[crate::diff::Desired],
+    ) -> Result<Vec<String>, ExecError> {
         let entries = self.audit.entries()?;
         let mut lines = Vec::new();
         for intent in audit::dangling_intents(&entries) {
@@ -269,10 +276,14 @@ impl Recorder {
                     // The intent's hash includes `published` as the spec wants it; an
                     // update leaves the object unpublished, so either value matches.
                     let after = intent.spec_sha256_after.as_deref();
+                    let spec = desired
+                        .iter()
+                        .find(|d| d.object.kind() == kind && d.object.name() == name);
                     let matches = |b: &Object| {
-                        let mut flipped = b.clone();
-                        flipped.set_published(!b.wants_published());
-                        after == Some(b.sha256().as_str())
+                        let seen = spec.map_or_else(|| b.clone(), |d| b.seen_by(&d.object));
+                        let mut flipped = seen.clone();
+                        flipped.set_published(!seen.wants_published());
+                        after == Some(seen.sha256().as_str())
                             || after == Some(flipped.sha256().as_str())
                     };
                     (

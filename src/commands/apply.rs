@@ -73,7 +73,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         let mut recorder = Recorder::new(lock, settings.lockfile.clone(), audit, run);
         // Writes an earlier run began but never recorded the end of (it was killed)
         // are resolved against the org before anything else happens.
-        for line in recorder.resolve_intents(&remote)? {
+        for line in recorder.resolve_intents(&remote, &desired)? {
             eprintln!("note: {line}");
         }
         // A section moved to this target's name, or an org id recorded for the first

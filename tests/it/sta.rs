@@ -664,3 +664,57 @@ fn atomic_undoes_a_program_the_run_made_the_default() {
     let settings = sandbox.get_json_authed("/api/v2/speechandtextanalytics/settings");
     assert!(settings.get("defaultProgram").is_none(), "{settings}");
 }
+
+#[test]
+fn a_pending_settings_write_that_landed_is_confirmed_through_its_spec() {
+    use speechops::audit::{AuditLog, Entry};
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    repo.write(
+        "rules/s.yaml",
+        "kind: SpeechAnalyticsSettings\ntextAnalyticsEnabled: true\n",
+    );
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    // A run killed after sending the same write: its intent names the body the spec
+    // wants (one managed field), while the org's settings have every field.
+    let desired =
+        speechops::kinds::Object::from(speechops::kinds::speech_analytics_settings::Settings {
+            name: "settings".into(),
+            default_program: None,
+            expected_dialects: None,
+            text_analytics_enabled: Some(true),
+            agent_empathy_enabled: None,
+        });
+    let lock: Value = serde_json::from_str(&repo.read("speechops.lock")).expect("lock");
+    let head: speechops::state::AuditHead =
+        serde_json::from_value(lock["audit"].clone()).expect("head");
+    let mut log =
+        AuditLog::open(&repo.path().join("speechops-audit.jsonl"), Some(&head)).expect("open");
+    log.append(Entry {
+        action: "update".into(),
+        status: "pending".into(),
+        kind: Some("SpeechAnalyticsSettings".into()),
+        name: Some("settings".into()),
+        id: Some("settings".into()),
+        target: "default".into(),
+        spec_sha256_after: Some(desired.sha256()),
+        ..Entry::default()
+    })
+    .expect("append");
+    drop(log);
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("confirmed") || run.stderr.contains("the org holds the intended body"),
+        "{}",
+        run.stderr
+    );
+    let log = repo.read("speechops-audit.jsonl");
+    let last_resolution = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["kind"] == "SpeechAnalyticsSettings" && e["intent"].is_u64())
+        .last()
+        .expect("a resolution");
+    assert_eq!(last_resolution["status"], "confirmed", "{last_resolution}");
+}
