@@ -712,9 +712,9 @@ fn a_pending_settings_write_that_landed_is_confirmed_through_its_spec() {
     let log = repo.read("speechops-audit.jsonl");
     let last_resolution = log
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["kind"] == "SpeechAnalyticsSettings" && e["intent"].is_u64())
-        .last()
+        .find(|e| e["kind"] == "SpeechAnalyticsSettings" && e["intent"].is_u64())
         .expect("a resolution");
     assert_eq!(last_resolution["status"], "confirmed", "{last_resolution}");
 }
