@@ -440,7 +440,8 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
     doc_pos: (u64, u64),
 ) -> Option<(T, Option<Node>)> {
     let mut patched: Option<Node> = None;
-    let mut removed: Vec<String> = Vec::new();
+    // What we set aside: each key, with the mapping it was taken from.
+    let mut removed: Vec<(String, (u64, u64))> = Vec::new();
     let mut reported: Vec<(&'static str, (u64, u64), String)> = Vec::new();
     // Set when a mapping lost a required key: the document goes on to be checked for
     // structure, but what remains is not the spec, so its semantic checks are skipped.
@@ -452,10 +453,15 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
             Ok(spec) => return Some((spec, patched)),
             Err(e) => e,
         };
+        let missing_at = if e.line == 0 {
+            doc_pos
+        } else {
+            (e.line, e.column)
+        };
         if e.code == "spec.missing-field"
             && removed
                 .iter()
-                .any(|k| e.message.contains(&format!("`{k}`")))
+                .any(|(k, from)| *from == missing_at && e.message.contains(&format!("`{k}`")))
         {
             // We removed it ourselves and its own error is already reported. A nested
             // mapping that lost a required key goes too, so that the rest of the
@@ -465,9 +471,10 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
                 return None;
             }
             let mut copy = patched.take().unwrap_or_else(|| ctx.node.clone());
+            let from = yaml::parent_pos(&copy, at).unwrap_or(doc_pos);
             match yaml::remove_at(&mut copy, at) {
                 Some(key) => {
-                    removed.extend(key);
+                    removed.extend(key.map(|k| (k, from)));
                     patched = Some(copy);
                     incomplete = true;
                     continue;
@@ -492,9 +499,10 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
             return None;
         }
         let mut copy = patched.take().unwrap_or_else(|| ctx.node.clone());
+        let from = yaml::parent_pos(&copy, pos).unwrap_or(doc_pos);
         match yaml::remove_at(&mut copy, pos) {
             Some(key) => {
-                removed.extend(key);
+                removed.extend(key.map(|k| (k, from)));
                 patched = Some(copy);
             }
             None => return None,

@@ -138,6 +138,27 @@ pub fn remove_at(node: &mut Node, pos: (u64, u64)) -> Option<Option<String>> {
     }
 }
 
+/// The position of the mapping or list that directly holds the entry at `pos` (a key,
+/// a value or an item), if any.
+pub fn parent_pos(node: &Node, pos: (u64, u64)) -> Option<(u64, u64)> {
+    let at = |n: &Node| (n.line, n.column) == pos;
+    match &node.value {
+        Value::Map(entries) => {
+            if entries.iter().any(|(k, v)| at(k) || at(v)) {
+                return Some((node.line, node.column));
+            }
+            entries.iter().find_map(|(_, v)| parent_pos(v, pos))
+        }
+        Value::Seq(items) => {
+            if items.iter().any(at) {
+                return Some((node.line, node.column));
+            }
+            items.iter().find_map(|i| parent_pos(i, pos))
+        }
+        _ => None,
+    }
+}
+
 /// Deepest nesting accepted; real specs nest four levels.
 pub const MAX_DEPTH: usize = 32;
 /// Most nodes one file may produce, counting alias expansions (alias bombs).

@@ -718,3 +718,18 @@ fn a_pending_settings_write_that_landed_is_confirmed_through_its_spec() {
         .expect("a resolution");
     assert_eq!(last_resolution["status"], "confirmed", "{last_resolution}");
 }
+
+#[test]
+fn a_key_missing_from_a_later_operand_is_reported_even_if_set_aside_earlier() {
+    let repo = Repo::new();
+    repo.write(
+        "rules/c.yaml",
+        "kind: Category\nname: C\ninteractionType: All\ncriteria:\n  type: OperandGroup\n  operands:\n    - {type: Term, term: {word: [x], participantType: Both}, infixOperator: {operatorType: Or}}\n    - {type: Term, term: {participantType: Both}}\n",
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("rules/c.yaml:7:33"), "{all}");
+    assert!(all.contains("missing required field `word`"), "{all}");
+    assert!(all.contains("rules/c.yaml:8:26"), "{all}");
+}
