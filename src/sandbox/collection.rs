@@ -305,6 +305,28 @@ pub fn put_nonempty_list(map: &mut Map<String, Value>, key: &str, v: Option<&Val
     }
 }
 
+/// Members of another kind (a program's topics, a topic's programs): the full body
+/// lists them as `key: [{id, name, selfUri}]` sorted by name, the listing counts them
+/// as `count_key`.
+pub fn put_members(
+    m: &mut Map<String, Value>,
+    (key, count_key): (&str, &str),
+    mut members: Vec<(&str, &str)>,
+    r: &Resource,
+    full: bool,
+) {
+    members.sort();
+    if full {
+        let list: Vec<Value> = members
+            .iter()
+            .map(|(name, id)| entity_ref(id, Some(name), r))
+            .collect();
+        m.insert(key.into(), Value::Array(list));
+    } else {
+        m.insert(count_key.into(), json!(members.len()));
+    }
+}
+
 /// The fields every kind's response carries last: `modifiedBy`, `dateModified`, and
 /// for published kinds (in full bodies) `publishedBy` / `datePublished`; `selfUri`.
 pub fn put_common(m: &mut Map<String, Value>, r: &Resource, rec: &Rec, full: bool) {

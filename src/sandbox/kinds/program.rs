@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::check::{Checker, parse_object};
 use super::super::collection::{
-    DeleteReply, Input, Paging, Publish, Rec, Resource, entity_ref, none, put_common,
+    DeleteReply, Input, Paging, Publish, Rec, Resource, entity_ref, none, put_common, put_members,
     put_nonempty_str,
 };
 use super::super::error::{ApiError, ErrorDetail};
@@ -189,22 +189,19 @@ fn render(store: &Store, p: &Rec, full: bool) -> Value {
     m.insert("name".into(), json!(p.str("name")));
     put_nonempty_str(&mut m, "description", p.str("description"));
     m.insert("published".into(), json!(p.is_published()));
-    let mut topics: Vec<(&str, &str)> = p
+    let topics: Vec<(&str, &str)> = p
         .strings("topicIds")
         .into_iter()
         .filter_map(|tid| store.record(&topic::RESOURCE, tid))
         .map(|t| (t.str("name"), t.id.as_str()))
         .collect();
-    topics.sort();
-    if full {
-        let list: Vec<Value> = topics
-            .iter()
-            .map(|(name, id)| entity_ref(id, Some(name), &topic::RESOURCE))
-            .collect();
-        m.insert("topics".into(), Value::Array(list));
-    } else {
-        m.insert("topicsCount".into(), json!(topics.len()));
-    }
+    put_members(
+        &mut m,
+        ("topics", "topicsCount"),
+        topics,
+        &topic::RESOURCE,
+        full,
+    );
     m.insert("tags".into(), json!(p.strings("tags")));
     put_common(&mut m, &RESOURCE, p, full);
     Value::Object(m)

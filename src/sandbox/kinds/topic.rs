@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::check::{Checker, parse_object, phrase_key};
 use super::super::collection::{
-    DeleteReply, Input, ListQuery, Paging, Publish, Rec, Resource, entity_ref, none, put_common,
+    DeleteReply, Input, ListQuery, Paging, Publish, Rec, Resource, none, put_common, put_members,
     put_nonempty_str,
 };
 use super::super::error::{ApiError, ErrorDetail};
@@ -273,20 +273,17 @@ fn render(store: &Store, t: &Rec, full: bool) -> Value {
     m.insert("published".into(), json!(t.is_published()));
     m.insert("strictness".into(), json!(t.str("strictness")));
     m.insert("matchingType".into(), json!(t.str("matchingType")));
-    let mut programs: Vec<(&str, &str)> = program::holding(store, &t.id)
+    let programs: Vec<(&str, &str)> = program::holding(store, &t.id)
         .into_iter()
         .map(|p| (p.str("name"), p.id.as_str()))
         .collect();
-    programs.sort();
-    if full {
-        let list: Vec<Value> = programs
-            .iter()
-            .map(|(name, id)| entity_ref(id, Some(name), &program::RESOURCE))
-            .collect();
-        m.insert("programs".into(), Value::Array(list));
-    } else {
-        m.insert("programsCount".into(), json!(programs.len()));
-    }
+    put_members(
+        &mut m,
+        ("programs", "programsCount"),
+        programs,
+        &program::RESOURCE,
+        full,
+    );
     m.insert("tags".into(), json!(t.strings("tags")));
     m.insert("dialect".into(), json!(t.str("dialect")));
     m.insert("participants".into(), json!(t.str("participants")));
