@@ -57,6 +57,10 @@ pub enum Action {
     Delete,
     Adopt,
     Publish,
+    /// Publish again an object whose content did not change, because an object it
+    /// holds did (a program holding a changed topic searches the topic versions of
+    /// its own last publish).
+    Republish,
 }
 
 impl Action {
@@ -67,6 +71,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Adopt => "adopt",
             Action::Publish => "publish",
+            Action::Republish => "republish",
         }
     }
 
@@ -77,7 +82,7 @@ impl Action {
             Action::Update => '~',
             Action::Delete => '-',
             Action::Adopt => '=',
-            Action::Publish => '^',
+            Action::Publish | Action::Republish => '^',
         }
     }
 }
@@ -108,6 +113,9 @@ pub struct Change {
     /// Detection numbers (`plan --hits`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hits: Option<crate::hits::Hits>,
+    /// Why a republish is planned: `holds changed Topic "Y"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Change {
@@ -197,6 +205,12 @@ pub struct Summary {
     pub delete: usize,
     pub publish: usize,
     pub adopt: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub republish: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The result of a diff.
@@ -246,6 +260,9 @@ impl Plan {
                 sha(&c.before),
                 sha(&c.after)
             ));
+            if let Some(reason) = &c.reason {
+                lines.push_str(&format!("\treason\t{reason}\n"));
+            }
         }
         crate::model::sha256_hex(lines.as_bytes())
     }
@@ -259,6 +276,7 @@ impl Plan {
                 Action::Delete => s.delete += 1,
                 Action::Publish => s.publish += 1,
                 Action::Adopt => s.adopt += 1,
+                Action::Republish => s.republish += 1,
             }
         }
         s
@@ -387,6 +405,7 @@ fn changes_for(
             renamed_from: None,
             drift: None,
             hits: None,
+            reason: None,
         });
         if d.object.wants_published() {
             changes.push(publish_change(kind, &name, None, &d.object));
@@ -429,6 +448,7 @@ fn changes_for(
                 renamed_from: None,
                 drift: None,
                 hits: None,
+                reason: None,
             });
         }
         if d.object.wants_published() && !r.published {
@@ -460,6 +480,7 @@ fn changes_for(
             renamed_from,
             drift,
             hits: None,
+            reason: None,
         });
         if d.object.wants_published() {
             changes.push(publish_change(kind, &name, Some(&r.id), &d.object));
@@ -534,6 +555,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 renamed_from: None,
                 drift: None,
                 hits: None,
+                reason: None,
             });
         } else {
             orphans.push(Orphan {
@@ -543,6 +565,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             });
         }
     }
+    let republish = republishes(&matches, input.remote, input.lock, &changes, &mut notes);
+    changes.extend(republish);
     notes.extend(rename_hints(&changes, &orphans, by_id));
     let errors = rename_errors(&matches, input.lock, &index.by_name);
     changes.sort_by(|a, b| (a.kind, &a.name, a.action).cmp(&(b.kind, &b.name, b.action)));
@@ -558,6 +582,127 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
 }
 
+/// A program searches the topic versions of its own last publish (Genesys, "Work with a
+/// program"), so a published change of an object is live only once every publishable
+/// object holding it is published again. For each object this plan publishes, every
+/// publishable holder that this plan neither publishes nor deletes is republished:
+/// holders by their specs (as they will be after the apply) and as the org reports
+/// them. A holder whose spec keeps it unpublished is left so; one that has no spec is
+/// republished only when it has no unpublished edits of its own (publishing it must
+/// not make someone's draft live), else a note says the change is not live in it.
+fn republishes(
+    matches: &[(&Desired, Match<'_>)],
+    remote: &[Remote],
+    lock: &TargetState,
+    changes: &[Change],
+    notes: &mut Vec<String>,
+) -> Vec<Change> {
+    // Holder (kind, id) -> the changed objects it holds, as `Kind "name"`.
+    let mut held: BTreeMap<(Kind, &str), BTreeSet<String>> = BTreeMap::new();
+    let planned = |kind: Kind, id: &str, actions: &[Action]| {
+        changes
+            .iter()
+            .any(|c| c.kind == kind && c.id.as_deref() == Some(id) && actions.contains(&c.action))
+    };
+    for c in changes.iter().filter(|c| c.action == Action::Publish) {
+        let holder_kinds: Vec<Kind> = crate::kinds::referrers(c.kind)
+            .into_iter()
+            .filter(|k| k.publishable())
+            .collect();
+        if holder_kinds.is_empty() {
+            continue;
+        }
+        let what = format!("{} {:?}", c.kind, c.name);
+        let mut found: BTreeSet<(Kind, String)> = BTreeSet::new();
+        if let Some(id) = c.id.as_deref() {
+            for r in remote.iter().filter(|r| holder_kinds.contains(&r.kind)) {
+                if r.refs.iter().any(|x| x.kind == c.kind && x.id == id) {
+                    found.insert((r.kind, r.id.clone()));
+                }
+            }
+            if let Some(r) = remote.iter().find(|r| r.kind == c.kind && r.id == id) {
+                for h in r.held_by.iter().filter(|h| holder_kinds.contains(&h.kind)) {
+                    found.insert((h.kind, h.id.clone()));
+                }
+            }
+        }
+        for (d, m) in matches {
+            let (Some(r), true) = (m.remote, holder_kinds.contains(&d.object.kind())) else {
+                continue;
+            };
+            if d.object.refs().contains(&(c.kind, c.name.as_str())) {
+                found.insert((r.kind, r.id.clone()));
+            }
+        }
+        for (kind, id) in found {
+            if let Some(r) = remote.iter().find(|r| r.kind == kind && r.id == id) {
+                held.entry((kind, r.id.as_str()))
+                    .or_default()
+                    .insert(what.clone());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for ((kind, id), what) in held {
+        if planned(kind, id, &[Action::Publish, Action::Delete]) {
+            continue;
+        }
+        let Some(r) = remote.iter().find(|r| r.kind == kind && r.id == id) else {
+            continue;
+        };
+        let what = what.into_iter().collect::<Vec<_>>().join(", ");
+        let spec = matches
+            .iter()
+            .find(|(_, m)| m.remote.is_some_and(|x| x.kind == kind && x.id == id))
+            .map(|(d, _)| d);
+        let managed_name = lock
+            .entries()
+            .into_iter()
+            .find(|(k, _, e)| *k == kind && e.id == id)
+            .map(|(_, n, _)| n.to_string());
+        let (name, after, reason) = match spec {
+            Some(d) if !d.object.wants_published() => continue,
+            Some(d) => (
+                d.object.name().to_string(),
+                Some(Arc::clone(&d.object)),
+                format!("holds changed {what}"),
+            ),
+            None if !r.published => {
+                notes.push(format!(
+                    "{kind} {:?} holds changed {what} but has unpublished edits of its own, so \
+speechops does not republish it (that would make those edits live): the change is not live in \
+it until it is published in Genesys",
+                    r.name
+                ));
+                continue;
+            }
+            None => (
+                managed_name.clone().unwrap_or_else(|| r.name.clone()),
+                r.body.clone(),
+                if managed_name.is_some() {
+                    format!("holds changed {what}; its spec is gone")
+                } else {
+                    format!("holds changed {what}; not managed by speechops")
+                },
+            ),
+        };
+        out.push(Change {
+            action: Action::Republish,
+            kind,
+            name,
+            id: Some(id.to_string()),
+            before: None,
+            after,
+            adopted: false,
+            renamed_from: None,
+            drift: None,
+            hits: None,
+            reason: Some(reason),
+        });
+    }
+    out
+}
+
 fn publish_change(kind: Kind, name: &str, id: Option<&str>, after: &Arc<Object>) -> Change {
     Change {
         action: Action::Publish,
@@ -570,6 +715,7 @@ fn publish_change(kind: Kind, name: &str, id: Option<&str>, after: &Arc<Object>)
         renamed_from: None,
         drift: None,
         hits: None,
+        reason: None,
     }
 }
 
@@ -748,9 +894,11 @@ set `takeover: allow` in speechops.yaml)",
 fn conflicts(input: &PlanInput<'_>, changes: &[Change]) -> Vec<Guard> {
     let mut out = Vec::new();
     let holder_change = |kind: Kind, id: &str| {
-        changes
-            .iter()
-            .find(|c| c.kind == kind && c.id.as_deref() == Some(id) && c.action != Action::Publish)
+        changes.iter().find(|c| {
+            c.kind == kind
+                && c.id.as_deref() == Some(id)
+                && !matches!(c.action, Action::Publish | Action::Republish)
+        })
     };
     for c in changes.iter().filter(|c| c.action == Action::Delete) {
         let Some(r) =

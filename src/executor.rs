@@ -267,7 +267,7 @@ impl Recorder {
                     intent.id.clone(),
                     "the object no longer exists",
                 ),
-                "publish" => (
+                "publish" | "republish" => (
                     by_id.is_some_and(|r| r.published),
                     intent.id.clone(),
                     "the object is published",
@@ -506,7 +506,10 @@ pub async fn execute(
     for &kind in &order {
         phases.push(Phase::Writes(of(kind, &[Action::Create, Action::Update])));
         if kind.publishable() {
-            phases.push(Phase::Publish(kind, of(kind, &[Action::Publish])));
+            phases.push(Phase::Publish(
+                kind,
+                of(kind, &[Action::Publish, Action::Republish]),
+            ));
         }
     }
     for &kind in order.iter().rev() {
@@ -768,7 +771,7 @@ async fn run_publish(
     let mut intents = Vec::with_capacity(changes.len());
     for c in &changes {
         let id = state.get(kind, &c.name).map(|e| e.id.clone());
-        intents.push(recorder.intent("publish", c, id.as_deref())?);
+        intents.push(recorder.intent(c.action.as_str(), c, id.as_deref())?);
     }
     let res = kind.publish(client, &ids).await;
     match res {
@@ -779,15 +782,19 @@ async fn run_publish(
                     .as_ref()
                     .map(|e| e.id.clone())
                     .or_else(|| c.id.clone());
+                let message = match &c.reason {
+                    Some(why) => format!("publish job {} ({why})", w.value.id),
+                    None => format!("publish job {}", w.value.id),
+                };
                 recorder.audit(Record {
-                    action: "publish",
+                    action: c.action.as_str(),
                     kind: Some(kind),
                     name: Some(&c.name),
                     id: id.as_deref(),
                     intent: Some(intent),
                     status: "ok",
                     meta: Some(&w.meta),
-                    message: Some(format!("publish job {}", w.value.id)),
+                    message: Some(message),
                     ..Record::default()
                 })?;
                 if let Some(mut e) = entry {
@@ -800,7 +807,7 @@ async fn run_publish(
         }
         Err(e) => {
             for (c, intent) in changes.iter().zip(intents) {
-                recorder.record_failure("publish", c, &e, Some(intent))?;
+                recorder.record_failure(c.action.as_str(), c, &e, Some(intent))?;
                 report.push(result(c, c.id.clone(), Status::Failed(e.to_string())));
             }
             Ok(true)
@@ -859,6 +866,17 @@ async fn rollback(
                 });
             }
         }
+    }
+    // What this run republished because a topic it holds changed searches the changed
+    // versions; once those are restored and published again, so must it be.
+    if !republish.is_empty() {
+        let republished: Vec<(Kind, String, String)> = report
+            .results
+            .iter()
+            .filter(|r| r.action == Action::Republish.as_str() && r.status == Status::Done)
+            .filter_map(|r| Some((r.kind, r.name.clone(), r.id.clone()?)))
+            .collect();
+        republish.extend(republished);
     }
     republish_restored(client, republish, recorder, report).await
 }
@@ -984,18 +1002,18 @@ async fn republish_restored(
         for ((_, name, id), intent) in items.into_iter().zip(intents) {
             match &res {
                 Ok(w) => {
+                    recorder.audit(Record {
+                        action: "rollback-publish",
+                        kind: Some(kind),
+                        name: Some(name),
+                        id: Some(id),
+                        intent: Some(intent),
+                        status: "ok",
+                        meta: Some(&w.meta),
+                        ..Record::default()
+                    })?;
                     if let Some(mut e) = recorder.target_state().get(kind, name).cloned() {
                         e.published = true;
-                        recorder.audit(Record {
-                            action: "rollback-publish",
-                            kind: Some(kind),
-                            name: Some(name),
-                            id: Some(id),
-                            intent: Some(intent),
-                            status: "ok",
-                            meta: Some(&w.meta),
-                            ..Record::default()
-                        })?;
                         recorder.set_entry(kind, name, Some(e))?;
                     }
                 }

@@ -259,7 +259,7 @@ fn program_membership_follows_topic_rename() {
     assert!(
         p.changes
             .iter()
-            .all(|c| c.kind == Kind::Topic || c.action == Action::Adopt),
+            .all(|c| c.kind == Kind::Topic || matches!(c.action, Action::Adopt | Action::Republish)),
         "program content must not change: {p:?}"
     );
 }
@@ -408,7 +408,7 @@ fn simulate(plan: &Plan, org: &mut Vec<Remote>, lock: &mut TargetState, next_id:
                 let e = entry(r, c.after.as_ref().unwrap());
                 lock.insert(c.kind, &c.name, e);
             }
-            Action::Publish => {}
+            Action::Publish | Action::Republish => {}
         }
     }
     for c in plan.changes.iter().filter(|c| c.action == Action::Publish) {
@@ -516,4 +516,95 @@ fn the_digest_covers_what_the_org_holds_not_only_what_is_written() {
         plan_with(&held).digest(),
         "deterministic"
     );
+}
+
+fn program(name: &str, topics: &[&str], published: bool) -> Object {
+    Object::Program(Program {
+        name: name.into(),
+        description: String::new(),
+        topics: topics.iter().map(|t| (*t).to_string()).collect(),
+        tags: vec![],
+        published,
+        queues: None,
+        flows: None,
+        transcription_engines: None,
+    })
+}
+
+#[test]
+fn a_published_topic_change_republishes_the_programs_that_hold_it_and_no_others() {
+    let old = topic("T", &["a"]);
+    let new = topic("T", &["a", "b"]);
+    let holds = |id: &str| RemoteRef {
+        kind: Kind::Program,
+        id: id.into(),
+        name: String::new(),
+    };
+    let mut t = remote("t1", &old, true);
+    // Managed and published; managed but kept unpublished by its spec; updated and so
+    // published anyway; unmanaged and published; unmanaged with a draft of its own.
+    t.held_by = ["p1", "p2", "p3", "p4", "p5"]
+        .iter()
+        .map(|i| holds(i))
+        .collect();
+    let managed = program("Managed", &["T"], true);
+    let draft_spec = program("Kept draft", &["T"], false);
+    let updated = program("Updated", &["T"], true);
+    let outside = program("Outside", &["T"], true);
+    let outside_draft = program("Outside draft", &["T"], false);
+    let mut updated_desired = updated.clone();
+    if let Object::Program(p) = &mut updated_desired {
+        p.description = "new".into();
+    }
+    let d = [
+        desired(new),
+        desired(managed.clone()),
+        desired(draft_spec.clone()),
+        desired(updated_desired),
+    ];
+    let org = [
+        t,
+        remote("p1", &managed, true),
+        remote("p2", &draft_spec, false),
+        remote("p3", &updated, true),
+        remote("p4", &outside, true),
+        remote("p5", &outside_draft, false),
+    ];
+    let lock = lock_of(&[
+        (&old, "t1"),
+        (&managed, "p1"),
+        (&draft_spec, "p2"),
+        (&updated, "p3"),
+    ]);
+    let p = run(&d, &org, &lock, false);
+    let republished: Vec<(&str, &str)> = p
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Republish)
+        .map(|c| (c.name.as_str(), c.reason.as_deref().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        republished,
+        [
+            ("Managed", "holds changed Topic \"T\""),
+            (
+                "Outside",
+                "holds changed Topic \"T\"; not managed by speechops"
+            ),
+        ]
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.starts_with("Program \"Outside draft\" holds changed Topic \"T\"")),
+        "{:?}",
+        p.notes
+    );
+    // The digest covers the republishes.
+    let mut without = p.clone();
+    without.changes.retain(|c| c.action != Action::Republish);
+    assert_ne!(p.digest(), without.digest());
+    // Nothing republishes when no topic is published.
+    let quiet = run(&d[1..], &org[1..], &lock, false);
+    assert!(quiet.changes.iter().all(|c| c.action != Action::Republish));
 }

@@ -32,7 +32,7 @@ fn action_color(a: Action) -> &'static str {
         Action::Update => "33",
         Action::Delete => "31",
         Action::Adopt => "36",
-        Action::Publish => "34",
+        Action::Publish | Action::Republish => "34",
     }
 }
 
@@ -66,6 +66,9 @@ pub fn change_line(c: &Change) -> String {
     }
     if !c.adopted && c.action == Action::Adopt {
         line.push_str(" (re-recorded: the lockfile was behind the org)");
+    }
+    if let Some(reason) = &c.reason {
+        let _ = write!(line, " ({reason})");
     }
     if let Some(id) = &c.id {
         let _ = write!(line, " [id {id}]");
@@ -129,7 +132,7 @@ fn phase(c: &Change) -> usize {
     match c.action {
         Action::Adopt => 0,
         Action::Create | Action::Update => 1 + 2 * at,
-        Action::Publish => 2 + 2 * at,
+        Action::Publish | Action::Republish => 2 + 2 * at,
         Action::Delete => 1 + 2 * order.len() + (order.len() - at),
     }
 }
@@ -166,8 +169,13 @@ pub fn shown(plan: &Plan) -> Vec<(&Change, bool)> {
 
 /// The summary line of SPEC 5.
 pub fn summary_line(s: &Summary) -> String {
+    let republish = if s.republish > 0 {
+        format!(", {} to republish", s.republish)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to delete, {} to publish.",
+        "Plan: {} to create, {} to update, {} to delete, {} to publish{republish}.",
         s.create, s.update, s.delete, s.publish
     )
 }
@@ -291,6 +299,9 @@ pub fn markdown(plan: &Plan) -> String {
     ] {
         let _ = writeln!(head, "| {label} | {n} |");
     }
+    if s.republish > 0 {
+        let _ = writeln!(head, "| 🔁 republish | {} |", s.republish);
+    }
     head.push('\n');
     for e in &plan.errors {
         let _ = writeln!(head, "> [!CAUTION]\n> **Error:** {}\n", md_escape(e));
@@ -377,7 +388,7 @@ fn markdown_block(c: &Change, then_publish: bool) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,
-        "<details><summary><code>{}</code> {} <b>{}</b>{}{}{}</summary>\n",
+        "<details><summary><code>{}</code> {} <b>{}</b>{}{}{}{}</summary>\n",
         c.action.symbol(),
         c.action.as_str(),
         html_escape(&format!("{} {}", c.kind, c.name)),
@@ -390,7 +401,11 @@ fn markdown_block(c: &Change, then_publish: bool) -> String {
         } else {
             ""
         },
-        if then_publish { " + publish" } else { "" }
+        if then_publish { " + publish" } else { "" },
+        c.reason
+            .as_ref()
+            .map(|r| format!(" ({})", html_escape(r)))
+            .unwrap_or_default()
     );
     if let Some(h) = &c.hits {
         if let Some(n) = h.communications {
@@ -413,6 +428,9 @@ fn markdown_block(c: &Change, then_publish: bool) -> String {
         }
         Action::Adopt => "existing object recorded as managed; nothing is written\n".to_string(),
         Action::Publish => "publish after writes\n".to_string(),
+        Action::Republish => "publish again, content unchanged: a program searches the topic \
+versions of its own last publish\n"
+            .to_string(),
     };
     let fence = if body.contains("```") { "````" } else { "```" };
     let _ = writeln!(b, "{fence}diff\n{}{fence}\n\n</details>\n", body);
@@ -483,6 +501,9 @@ pub struct JsonChange<'a> {
     pub drift: Option<&'a crate::diff::Drift>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hits: Option<&'a crate::hits::Hits>,
+    /// Why a republish is planned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
 }
 
 /// The plan as pretty JSON.
@@ -507,6 +528,7 @@ pub fn json(plan: &Plan, fingerprint: &str) -> String {
                 replace: is_replace(c),
                 drift: c.drift.as_ref(),
                 hits: c.hits.as_ref(),
+                reason: c.reason.as_deref(),
             })
             .collect(),
         summary: plan.summary(),

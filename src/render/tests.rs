@@ -46,6 +46,7 @@ fn change(
         renamed_from: None,
         drift: None,
         hits: None,
+        reason: None,
     }
 }
 

@@ -37,6 +37,10 @@ pub struct Rec {
     pub date_published_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_by: Option<String>,
+    /// What the last publish made live ([`Publish::snapshot`]): for a program, the
+    /// topic versions it searches for (Genesys: the versions of its last publish).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_snapshot: Option<Value>,
     #[serde(flatten)]
     pub fields: Map<String, Value>,
 }
@@ -110,6 +114,8 @@ pub struct Publish {
     pub job_kind: &'static str,
     /// `topicIds`.
     pub key: &'static str,
+    /// What a completed publish makes live, kept on the record until the next one.
+    pub snapshot: fn(&Store, &Rec) -> Value,
 }
 
 /// A parsed list query.
@@ -527,6 +533,7 @@ impl Store {
             published: r.publish.map(|_| false),
             date_published_ms: None,
             published_by: None,
+            published_snapshot: None,
             fields: input.fields.clone(),
         };
         self.put(r, rec)?;
@@ -609,6 +616,7 @@ impl Store {
                 published: None,
                 date_published_ms: None,
                 published_by: None,
+                published_snapshot: None,
                 fields: (r.initial)(),
             })
     }
@@ -746,6 +754,9 @@ impl Store {
                 for (oid, version) in job.ids.iter().zip(&job.versions) {
                     match self.record(r, oid).cloned() {
                         Some(mut rec) if rec.date_modified_ms == *version => {
+                            if let Some(p) = r.publish {
+                                rec.published_snapshot = Some((p.snapshot)(self, &rec));
+                            }
                             rec.published = Some(true);
                             rec.date_published_ms = Some(now);
                             rec.published_by = Some(job.created_by.clone());

@@ -111,6 +111,10 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v2/flows", get(list_flows))
         .route("/api/v2/organizations/me", get(get_org))
         .route("/__sandbox/stats", get(read_stats))
+        .route(
+            "/__sandbox/programs/{id}/published",
+            get(get_program_published),
+        )
         .route("/__sandbox/stats/reset", post(reset_stats))
         .route("/__sandbox/fail", post(script_failure))
         .fallback(unknown_route)
@@ -718,6 +722,18 @@ async fn get_program_mappings(
     let id = path_id(id)?;
     let body = app
         .with_store(move |s| kinds::program::mappings_json(s, &id))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+/// Sandbox only: what a program searches for, as of its last publish.
+async fn get_program_published(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    let body = app
+        .with_store(move |s| kinds::program::published_view(s, &id))
         .await?;
     Ok(json(StatusCode::OK, body))
 }

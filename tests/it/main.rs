@@ -13,5 +13,6 @@ mod gitops;
 mod plan;
 mod review;
 mod sandbox;
+mod semantics;
 mod sta;
 mod validate;

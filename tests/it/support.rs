@@ -174,6 +174,25 @@ impl Sandbox {
 
     /// GET an API path with a token for [`CLIENT_ID`] and parse JSON.
     pub fn get_json_authed(&self, path: &str) -> serde_json::Value {
+        self.call_authed(reqwest::Method::GET, path, None).1
+    }
+
+    /// POST JSON to an API path with a token for [`CLIENT_ID`] (an out-of-band edit
+    /// of the org): the status and the parsed answer (`null` when it is not JSON).
+    pub fn post_json_authed(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call_authed(reqwest::Method::POST, path, Some(body))
+    }
+
+    fn call_authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -194,14 +213,19 @@ impl Sandbox {
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            http.get(format!("{}{}", self.url, path))
-                .bearer_auth(bearer)
-                .send()
-                .await
-                .expect("request")
-                .json()
-                .await
-                .expect("json")
+            let mut req = http
+                .request(method, format!("{}{}", self.url, path))
+                .bearer_auth(bearer);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req.send().await.expect("request");
+            let status = resp.status().as_u16();
+            let text = resp.text().await.expect("body");
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+            )
         })
     }
 

@@ -34,6 +34,7 @@ pub static RESOURCE: Resource = Resource {
     publish: Some(Publish {
         job_kind: "Programs",
         key: "programIds",
+        snapshot,
     }),
     delete_reply: DeleteReply::Reference,
     // `forceDelete` matters only for the org's default program; it is checked so a
@@ -179,6 +180,44 @@ pub fn toggle_topic(
     p.modified_by = actor.to_string();
     p.published = Some(false);
     store.put(&RESOURCE, p)
+}
+
+/// What a program publish makes live: for each member topic, the version of that
+/// topic's own last publish (Genesys, "Work with a program": a program searches for
+/// the topic contents defined when it was published). A member never published
+/// is listed with no phrases.
+fn snapshot(store: &Store, p: &Rec) -> Value {
+    let topics: Vec<Value> = p
+        .strings("topicIds")
+        .into_iter()
+        .filter_map(|tid| store.record(&topic::RESOURCE, tid))
+        .map(|t| {
+            t.published_snapshot.clone().unwrap_or_else(|| {
+                json!({"id": t.id, "name": t.str("name"), "dialect": t.str("dialect"), "phrases": []})
+            })
+        })
+        .collect();
+    json!({ "topics": topics })
+}
+
+/// The sandbox-only view of a program's last publish (`GET /__sandbox/programs/{id}/published`):
+/// what it searches for now, which Genesys does not expose.
+pub fn published_view(store: &Store, id: &str) -> Result<Value, ApiError> {
+    let Some(p) = store.record(&RESOURCE, id) else {
+        return Err(ApiError::not_found(RESOURCE.label, id));
+    };
+    let mut m = Map::new();
+    m.insert("id".into(), json!(p.id));
+    m.insert("name".into(), json!(p.str("name")));
+    m.insert("published".into(), json!(p.is_published()));
+    m.insert(
+        "topics".into(),
+        p.published_snapshot
+            .as_ref()
+            .and_then(|s| s.get("topics").cloned())
+            .unwrap_or_else(|| json!([])),
+    );
+    Ok(Value::Object(m))
 }
 
 /// A Program (`full`, with its member topics) or a ListedProgram (`topicsCount`

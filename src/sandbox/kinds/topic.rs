@@ -46,6 +46,7 @@ pub static RESOURCE: Resource = Resource {
     publish: Some(Publish {
         job_kind: "Topics",
         key: "topicIds",
+        snapshot,
     }),
     delete_reply: DeleteReply::NoContent,
     delete_params: &[],
@@ -360,6 +361,27 @@ fn sort_prefix(q: &ListQuery, t: &Rec) -> String {
     }
 }
 
+/// What a topic publish makes live: its name, dialect and phrase texts.
+fn snapshot(_: &Store, t: &Rec) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.str("name"),
+        "dialect": t.str("dialect"),
+        "phrases": phrase_texts(t),
+    })
+}
+
+fn phrase_texts(t: &Rec) -> Vec<String> {
+    match t.fields.get("phrases") {
+        Some(Value::Array(ps)) => ps
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Records written before `matchingType` was modelled are Lexical.
 fn upgrade(t: &mut Rec) {
     t.fields
@@ -374,14 +396,7 @@ pub fn detectable(store: &Store) -> Vec<(String, String, String, Vec<String>)> {
         .records(&RESOURCE)
         .filter(|t| t.is_published())
         .map(|t| {
-            let texts = match t.fields.get("phrases") {
-                Some(Value::Array(ps)) => ps
-                    .iter()
-                    .filter_map(|p| p.get("text").and_then(Value::as_str))
-                    .map(str::to_string)
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let texts = phrase_texts(t);
             (
                 t.id.clone(),
                 t.str("dialect").to_string(),

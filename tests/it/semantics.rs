@@ -1,0 +1,194 @@
+//! What apply reports is what the org does (issue 22): Genesys's publish, identity
+//! and timing semantics, checked against the sandbox's model of them.
+
+use serde_json::{Value, json};
+
+use crate::support::{self, Repo, Sandbox};
+
+#[track_caller]
+fn ok(run: &support::Run) {
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+const PROGRAMS_PATH: &str = "/api/v2/speechandtextanalytics/programs";
+
+fn topic_spec(phrases: &[&str]) -> String {
+    let items: Vec<String> = phrases.iter().map(|p| format!("  - text: {p}\n")).collect();
+    format!(
+        "kind: Topic\nname: Cancellation\ndialect: en-US\nphrases:\n{}",
+        items.concat()
+    )
+}
+
+/// The id of the program named `name`.
+fn program_id(sandbox: &Sandbox, name: &str) -> String {
+    let list = sandbox.get_json_authed(&format!("{PROGRAMS_PATH}?pageSize=100"));
+    list["entities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == name)
+        .and_then(|p| p["id"].as_str())
+        .unwrap_or_else(|| panic!("no program {name:?} in {list}"))
+        .to_string()
+}
+
+/// The phrases the program searches for now: its last publish's topic versions.
+fn live_phrases(sandbox: &Sandbox, program: &str) -> Vec<String> {
+    let id = program_id(sandbox, program);
+    let view = sandbox.get_json(&format!("/__sandbox/programs/{id}/published"));
+    view["topics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["phrases"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p.as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_topic_edit_is_live_in_every_program_that_holds_it_after_one_apply() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    repo.write("rules/topic.yaml", &topic_spec(&["cancel my plan"]));
+    repo.write(
+        "rules/programs.yaml",
+        "kind: Program\nname: Retention\ntopics: [Cancellation]\n---\nkind: Program\nname: Quality\ntopics: [Cancellation]\n",
+    );
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    assert_eq!(live_phrases(&sandbox, "Retention"), ["cancel my plan"]);
+
+    // A program made in Genesys by hand, published, holding the topic.
+    let topic_id = {
+        let list = sandbox.get_json_authed("/api/v2/speechandtextanalytics/topics");
+        list["entities"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (status, legacy) = sandbox.post_json_authed(
+        PROGRAMS_PATH,
+        json!({"name": "Legacy", "topicIds": [topic_id]}),
+    );
+    assert_eq!(status, 200, "{legacy}");
+    let legacy_id = legacy["id"].as_str().unwrap_or_default().to_string();
+    let (status, job) = sandbox.post_json_authed(
+        &format!("{PROGRAMS_PATH}/publishjobs"),
+        json!({"programIds": [legacy_id]}),
+    );
+    assert_eq!(status, 200, "{job}");
+    let job_path = format!(
+        "{PROGRAMS_PATH}/publishjobs/{}",
+        job["id"].as_str().unwrap_or_default()
+    );
+    while sandbox.get_json_authed(&job_path)["state"] == "Running" {}
+
+    repo.write(
+        "rules/topic.yaml",
+        &topic_spec(&["cancel my plan", "close my account"]),
+    );
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    ok(&plan);
+    for line in [
+        "^ republish Program \"Retention\" (holds changed Topic \"Cancellation\")",
+        "^ republish Program \"Quality\" (holds changed Topic \"Cancellation\")",
+        "^ republish Program \"Legacy\" (holds changed Topic \"Cancellation\"; not managed by speechops)",
+    ] {
+        assert!(plan.stdout.contains(line), "{line}\n{}", plan.stdout);
+    }
+    assert!(
+        plan.stdout.contains("1 to publish, 3 to republish."),
+        "{}",
+        plan.stdout
+    );
+    let json_plan = repo.run_against(&sandbox, &["plan", "--format", "json"]);
+    let doc: Value = serde_json::from_str(&json_plan.stdout).unwrap_or(Value::Null);
+    let republish: Vec<&Value> = doc["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["action"] == "republish")
+        .collect();
+    assert_eq!(republish.len(), 3, "{}", json_plan.stdout);
+    assert!(republish.iter().all(|c| {
+        c["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("holds changed Topic \"Cancellation\""))
+    }));
+    let md = repo.run_against(&sandbox, &["plan", "--format", "markdown"]);
+    assert!(md.stdout.contains("| 🔁 republish | 3 |"), "{}", md.stdout);
+
+    // Before the apply, the programs still search the old version.
+    assert_eq!(live_phrases(&sandbox, "Quality"), ["cancel my plan"]);
+    sandbox.post("/__sandbox/stats/reset");
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    for program in ["Retention", "Quality", "Legacy"] {
+        assert_eq!(
+            live_phrases(&sandbox, program),
+            ["cancel my plan", "close my account"],
+            "{program}"
+        );
+    }
+    // One topic write, one topic job and one program job for all three.
+    let stats = sandbox.get_json("/__sandbox/stats");
+    let count = |route: &str| stats["routes"][route].as_u64().unwrap_or(0);
+    assert_eq!(
+        count("POST /api/v2/speechandtextanalytics/programs/publishjobs"),
+        1,
+        "{stats}"
+    );
+    assert_eq!(
+        count("POST /api/v2/speechandtextanalytics/topics/publishjobs"),
+        1,
+        "{stats}"
+    );
+    let audit = repo.read("speechops-audit.jsonl");
+    let republished = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["action"] == "republish" && e["status"] == "ok")
+        .count();
+    assert_eq!(republished, 3, "{audit}");
+    let again = repo.run_against(&sandbox, &["plan"]);
+    ok(&again);
+    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+}
+
+#[test]
+fn atomic_rollback_publishes_the_republished_programs_again_after_the_topic() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    repo.write("rules/topic.yaml", &topic_spec(&["cancel my plan"]));
+    repo.write(
+        "rules/programs.yaml",
+        "kind: Program\nname: Retention\ntopics: [Cancellation]\n",
+    );
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    repo.write(
+        "rules/topic.yaml",
+        &topic_spec(&["cancel my plan", "close my account"]),
+    );
+    // A later write of the run fails, after the republish.
+    repo.write(
+        "rules/feedback.yaml",
+        "kind: SentimentFeedback\nphrase: not bad at all\ndialect: en-US\nfeedbackValue: Positive\n",
+    );
+    sandbox.post(
+        "/__sandbox/fail?method=POST&route=/api/v2/speechandtextanalytics/sentimentfeedback&status=409",
+    );
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve", "--atomic"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(live_phrases(&sandbox, "Retention"), ["cancel my plan"]);
+    let audit = repo.read("speechops-audit.jsonl");
+    let actions: Vec<String> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["status"] == "ok" && e["kind"] == "Program")
+        .map(|e| e["action"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        ["create", "publish", "republish", "rollback-publish"],
+        "{audit}"
+    );
+}
