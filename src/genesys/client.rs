@@ -156,7 +156,15 @@ impl From<Stop> for Error {
 fn api_error(req: &Req, resp: &Resp) -> Error {
     let parsed: Option<ErrorBody> = serde_json::from_slice(&resp.body).ok();
     let (code, message, context_id) = match parsed {
-        Some(b) if !b.message.is_empty() || !b.code.is_empty() => (b.code, b.message, b.context_id),
+        Some(b) if !b.message.is_empty() || !b.code.is_empty() => {
+            let more = b.explanation();
+            let message = if more.is_empty() {
+                b.message
+            } else {
+                format!("{} [{more}]", b.message)
+            };
+            (b.code, message, b.context_id)
+        }
         _ => {
             let text = String::from_utf8_lossy(&resp.body);
             let text: String = text.trim().chars().take(200).collect();
@@ -929,6 +937,36 @@ mod tests {
             ..resp
         };
         assert!(api_error(&req, &resp).to_string().contains("bad gateway"));
+    }
+
+    #[test]
+    fn error_details_nested_errors_and_the_limit_are_shown() {
+        let req = Req::get("/api/v2/x");
+        let body = br#"{"message":"Invalid request","code":"bad.request","status":400,
+            "details":[{"errorCode":"invalid.value","fieldName":"phrases[3].text","entityId":"t-1","entityName":"Greeting"}],
+            "errors":[{"message":"too long","code":"too.long","status":400,"details":[{"fieldName":"name"}]}],
+            "limit":{"key":"topics.per.org","namespace":"speechandtextanalytics","value":2000}}"#;
+        let resp = Resp {
+            status: 400,
+            body: body.to_vec(),
+            meta: CallMeta {
+                http_status: 400,
+                latency_ms: 1,
+                correlation_id: None,
+            },
+            rate: None,
+            retry_after: None,
+            token_generation: 1,
+            ticket: Ticket::default(),
+        };
+        let msg = api_error(&req, &resp).to_string();
+        assert!(
+            msg.ends_with(
+                "Invalid request [detail: field phrases[3].text, errorCode invalid.value, entity \"Greeting\" (t-1); \
+error: too.long: too long (detail: field name); limit: key topics.per.org, namespace speechandtextanalytics, value 2000]"
+            ),
+            "{msg}"
+        );
     }
 
     #[test]

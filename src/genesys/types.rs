@@ -92,7 +92,7 @@ pub struct PublishJob {
 }
 
 /// The Genesys error body (SPEC 8.2).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ErrorBody {
     pub message: String,
@@ -101,6 +101,83 @@ pub struct ErrorBody {
     pub context_id: Option<String>,
     #[serde(deserialize_with = "nullable")]
     pub details: Vec<ErrorDetail>,
+    /// Nested errors (SDK 269 `ErrorBody.errors`), each an error body of its own.
+    #[serde(deserialize_with = "nullable")]
+    pub errors: Vec<ErrorBody>,
+    /// The limit that was hit (SDK 269 `Limit`).
+    pub limit: Option<ErrorLimit>,
+}
+
+/// `ErrorBody.limit` (SDK 269 `Limit`: `key`, `namespace`, `value`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ErrorLimit {
+    pub key: Option<String>,
+    pub namespace: Option<String>,
+    pub value: Option<serde_json::Number>,
+}
+
+impl ErrorBody {
+    /// What the body says beyond its top message: each detail (the field and entity
+    /// it names), each nested error, and the limit; empty when it says nothing more.
+    /// Bounded, as a gateway may answer with anything.
+    pub fn explanation(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        for d in self.details.iter().take(20) {
+            let mut bits = Vec::new();
+            if let Some(f) = d.field_name.as_deref().filter(|s| !s.is_empty()) {
+                bits.push(format!("field {f}"));
+            }
+            if let Some(c) = d.error_code.as_deref().filter(|s| !s.is_empty()) {
+                bits.push(format!("errorCode {c}"));
+            }
+            match (d.entity_name.as_deref(), d.entity_id.as_deref()) {
+                (Some(n), Some(i)) if !n.is_empty() => bits.push(format!("entity {n:?} ({i})")),
+                (_, Some(i)) if !i.is_empty() => bits.push(format!("entity {i}")),
+                (Some(n), _) if !n.is_empty() => bits.push(format!("entity {n:?}")),
+                _ => {}
+            }
+            if !bits.is_empty() {
+                parts.push(format!("detail: {}", bits.join(", ")));
+            }
+        }
+        for e in self.errors.iter().take(20) {
+            let code = if e.code.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", e.code)
+            };
+            let more = e.explanation();
+            let more = if more.is_empty() {
+                String::new()
+            } else {
+                format!(" ({more})")
+            };
+            parts.push(format!("error: {code}{}{more}", e.message));
+        }
+        if let Some(l) = &self.limit {
+            let mut bits = Vec::new();
+            if let Some(k) = &l.key {
+                bits.push(format!("key {k}"));
+            }
+            if let Some(n) = &l.namespace {
+                bits.push(format!("namespace {n}"));
+            }
+            if let Some(v) = &l.value {
+                bits.push(format!("value {v}"));
+            }
+            if !bits.is_empty() {
+                parts.push(format!("limit: {}", bits.join(", ")));
+            }
+        }
+        let s = parts.join("; ");
+        if s.chars().count() > 1000 {
+            let cut: String = s.chars().take(1000).collect();
+            format!("{cut}…")
+        } else {
+            s
+        }
+    }
 }
 
 /// One entry of an error body's `details`.

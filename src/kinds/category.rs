@@ -204,7 +204,9 @@ fn check_operand(ctx: &mut Ctx<'_>, o: &Operand, path: &mut Vec<Seg<'static>>) {
         path.extend([Seg::Key("operands"), Seg::Index(i)]);
         check_operand(ctx, child, path);
         match (&child.infix_operator, i == last) {
-            (None, false) => ctx.warning(
+            // The org refuses it (an operand's infixOperator is what joins it to the
+            // next), so it is an error here, not after the merge.
+            (None, false) => ctx.error(
                 "category.operator-missing",
                 pos(ctx, path),
                 "this operand has no infixOperator joining it to the next one".into(),

@@ -496,21 +496,29 @@ fn every_bad_operand_of_a_category_is_reported() {
 }
 
 #[test]
-fn operands_not_joined_by_an_operator_are_warned_at_their_line() {
+fn operands_not_joined_by_an_operator_are_an_error_at_their_line() {
     let repo = Repo::new();
     repo.write(
         "rules/c.yaml",
         "kind: Category\nname: C\ninteractionType: All\ncriteria:\n  type: OperandGroup\n  operands:\n    - {type: Term, term: {word: x, participantType: Both}}\n    - {type: Term, term: {word: y, participantType: Both}, infixOperator: {operatorType: Near}}\n",
     );
+    // An org refuses operands that nothing joins: an error before anything is sent. A
+    // trailing operator joins nothing and is only a warning.
     let run = repo.run(&["validate"]);
-    assert_eq!(run.code, 0, "warnings only: {}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(all.contains("category.operator-missing"), "{all}");
     assert!(all.contains("rules/c.yaml:7:"), "{all}");
     assert!(all.contains("category.operator-trailing"), "{all}");
     assert!(all.contains("rules/c.yaml:8:"), "{all}");
-    let strict = repo.run(&["validate", "--strict"]);
-    assert_eq!(strict.code, 1, "{}", strict.stdout);
+    let sandbox = Sandbox::with_creds(&[]);
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
+    let stats = sandbox.get_json("/__sandbox/stats");
+    assert_eq!(
+        stats["total"], 0,
+        "an invalid tree never leaves the machine: {stats}"
+    );
 }
 
 #[test]

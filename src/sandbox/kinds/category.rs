@@ -216,6 +216,21 @@ fn operand(c: &mut Checker, v: &Value, at: &str, depth: usize) -> Value {
                 .enumerate()
                 .map(|(i, item)| operand(c, item, &format!("{at}.operands[{i}]"), depth + 1))
                 .collect();
+            // Each operand's infixOperator applies it against the following one (SDK
+            // 269 `InfixOperator`): operands with nothing joining them say nothing
+            // Genesys can evaluate.
+            let last = children.len().saturating_sub(1);
+            for (i, child) in children.iter().enumerate() {
+                if i < last && child.get("infixOperator").is_none() {
+                    c.problem(
+                        format!("{at}.operands[{i}].infixOperator"),
+                        "missing.required.field",
+                        format!(
+                            "'{at}.operands[{i}].infixOperator' is required: it joins the operand to the next one"
+                        ),
+                    );
+                }
+            }
             if kind == "OperandGroup" && children.is_empty() {
                 c.problem(
                     format!("{at}.operands"),
