@@ -125,6 +125,7 @@ mod tests {
                 })
                 .collect(),
             ai_phrases: Default::default(),
+            qualified: Default::default(),
         }
     }
 

@@ -298,10 +298,16 @@ fn bodies_to_get(
         .filter(|(k, _, _)| *k == kind)
         .map(|(_, name, e)| (e.id.as_str(), (name, e)))
         .collect();
+    // A scoped kind's listed name carries its scope, which a spec's identity may not.
     let find = |name: &str| {
         desired_of_kind
             .get(name)
             .or_else(|| renamed.get(name))
+            .or_else(|| {
+                kind.scoped()
+                    .then(|| desired_of_kind.get(kinds::base_of(name)))
+                    .flatten()
+            })
             .copied()
     };
 
@@ -333,4 +339,156 @@ fn bodies_to_get(
         }
     }
     out.into_iter().collect()
+}
+
+/// Scoped identities across the tree and the org (SPEC 12.1): a topic is `Name
+/// (dialect)` where a topic of another dialect, in the specs or in the org, has the
+/// same name, and `Name` elsewhere. The org's topics are listed as `Name (dialect)`;
+/// this drops the dialect where no other dialect shares the name, qualifies the specs
+/// whose name only the org shares, follows both in every reference, and moves the
+/// lockfile entries recorded under the other form (lockfiles from before topic
+/// identity carried the dialect) to their identity, by id.
+pub fn align_identities(desired: &mut [Desired], remote: &mut RemoteState, lock: &mut TargetState) {
+    let from_org: Vec<(Kind, String, String)> = remote
+        .objects
+        .iter()
+        .filter(|r| r.kind.scoped())
+        .filter_map(|r| {
+            let (base, scope) = kinds::split_qualified(&r.name)?;
+            Some((r.kind, base.to_string(), scope.to_string()))
+        })
+        .collect();
+    let from_specs: Vec<(Kind, String, String)> = desired
+        .iter()
+        .filter_map(|d| {
+            let scope = d.object.scope()?;
+            Some((
+                d.object.kind(),
+                d.object.base_name().to_string(),
+                scope.to_string(),
+            ))
+        })
+        .collect();
+    let shared = kinds::shared_names(
+        from_org
+            .iter()
+            .chain(&from_specs)
+            .map(|(k, b, s)| (*k, b.as_str(), s.as_str())),
+    );
+
+    // The org's side.
+    let mut renamed: BTreeMap<(Kind, String), String> = BTreeMap::new();
+    for r in remote.objects.iter_mut().filter(|r| r.kind.scoped()) {
+        let Some((base, _)) = kinds::split_qualified(&r.name) else {
+            continue;
+        };
+        let qualified = shared.contains(&(r.kind, base.to_string()));
+        if !qualified {
+            let base = base.to_string();
+            renamed.insert((r.kind, std::mem::replace(&mut r.name, base.clone())), base);
+        }
+        if let Some(b) = &r.body {
+            let mut b = (**b).clone();
+            b.set_qualified(qualified);
+            r.body = Some(Arc::new(b));
+        }
+    }
+    if !renamed.is_empty() {
+        let rename = |kind: Kind, name: &str| renamed.get(&(kind, name.to_string())).cloned();
+        for r in &mut remote.objects {
+            for x in r.refs.iter_mut().chain(r.held_by.iter_mut()) {
+                if let Some(new) = rename(x.kind, &x.name) {
+                    x.name = new;
+                }
+            }
+            if let Some(b) = &r.body
+                && b.refs().iter().any(|(k, n)| rename(*k, n).is_some())
+            {
+                r.body = Some(Arc::new(b.with_refs_renamed(&rename)));
+            }
+        }
+    }
+
+    // The specs' side: a name only the org shares is qualified too.
+    let sha_before: Vec<String> = desired.iter().map(|d| d.object.sha256()).collect();
+    let mut qualified: BTreeMap<(Kind, String), String> = BTreeMap::new();
+    for d in desired.iter_mut() {
+        let kind = d.object.kind();
+        if !kind.scoped()
+            || kinds::split_qualified(d.object.name()).is_some()
+            || !shared.contains(&(kind, d.object.base_name().to_string()))
+        {
+            continue;
+        }
+        let mut o = (*d.object).clone();
+        o.set_qualified(true);
+        qualified.insert((kind, d.object.name().to_string()), o.name().to_string());
+        d.object = Arc::new(o);
+    }
+    if !qualified.is_empty() {
+        let rename = |kind: Kind, name: &str| qualified.get(&(kind, name.to_string())).cloned();
+        for d in desired.iter_mut() {
+            if d.object.refs().iter().any(|(k, n)| rename(*k, n).is_some()) {
+                d.object = Arc::new(d.object.with_refs_renamed(&rename));
+            }
+        }
+    }
+
+    // The lockfile: an entry under the other form of its object's identity moves.
+    let moves: Vec<(Kind, String, String)> = lock
+        .entries()
+        .into_iter()
+        .filter(|(k, _, _)| k.scoped())
+        .filter_map(|(kind, key, e)| {
+            let r = remote.by_id(kind, &e.id)?;
+            (r.name != key && kinds::base_of(&r.name) == kinds::base_of(key))
+                .then(|| (kind, key.to_string(), r.name.clone()))
+        })
+        .collect();
+    for (kind, old, new) in moves {
+        if lock.get(kind, &new).is_none()
+            && let Some(e) = lock.remove(kind, &old)
+        {
+            lock.insert(kind, &new, e);
+        }
+    }
+
+    // A spec whose references were only renamed to their identities is as recorded:
+    // the lockfile's proof that the org holds it (its hash) moves with it.
+    for (d, before) in desired.iter().zip(sha_before) {
+        let kind = d.object.kind();
+        let after = d.object.sha256();
+        if after != before
+            && let Some(mut e) = lock.get(kind, d.object.name()).cloned()
+            && e.spec_sha256 == before
+        {
+            e.spec_sha256 = after;
+            lock.insert(kind, d.object.name(), e);
+        }
+    }
+
+    // A `renamedFrom` names the old name as the spec wrote it: the form the lockfile
+    // or the org knows it by.
+    for d in desired.iter_mut() {
+        let (Some(old), Some(scope)) = (d.renamed_from.clone(), d.object.scope()) else {
+            continue;
+        };
+        let kind = d.object.kind();
+        let known = |n: &str| {
+            lock.get(kind, n).is_some()
+                || remote.objects.iter().any(|r| r.kind == kind && r.name == n)
+        };
+        if known(&old) {
+            continue;
+        }
+        let base = kinds::base_of(&old);
+        let other = if base == old {
+            kinds::qualify(base, scope)
+        } else {
+            base.to_string()
+        };
+        if known(&other) {
+            d.renamed_from = Some(other);
+        }
+    }
 }

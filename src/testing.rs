@@ -175,6 +175,14 @@ fn load_doc(
     ] {
         for (i, name) in list.iter().enumerate() {
             let at = pos(&[Seg::Key("expect"), Seg::Key(key), Seg::Index(i)]);
+            // A name topics of several dialects share means the one of the
+            // transcript's dialect.
+            let qualified = crate::kinds::qualify(name, &spec.dialect);
+            let name = if topics.contains_key(name) || !topics.contains_key(&qualified) {
+                name
+            } else {
+                &qualified
+            };
             if !topics.contains_key(name) {
                 let hint = yaml::closest(name, topics.keys().map(String::as_str))
                     .map(|c| format!("; did you mean {c:?}?"))
@@ -326,7 +334,7 @@ pub fn topics_by_name<'a>(objects: &[&'a Object]) -> BTreeMap<String, &'a Topic>
     objects
         .iter()
         .filter_map(|o| match o {
-            Object::Topic(t) => Some((t.name.clone(), t)),
+            Object::Topic(t) => Some((crate::kinds::Managed::name(t).to_string(), t)),
             _ => None,
         })
         .collect()

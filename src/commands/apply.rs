@@ -21,7 +21,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let Some(mut tree) = super::load_valid_specs(&settings, global)? else {
         return Ok(Outcome::Failure);
     };
-    let desired = super::plan::take_desired(&mut tree);
+    let mut desired = super::plan::take_desired(&mut tree);
     // The detection tests that fail a plan fail an apply too, before anything is sent.
     if !detection_tests_pass(&settings, &desired)? {
         return Ok(Outcome::Failure);
@@ -65,9 +65,21 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         if !super::plan::locate_state(&mut lock, &settings.target_name, org_id.as_deref()) {
             return Ok(Outcome::Refused);
         }
-        let target_state = lock.target(&settings.target_name);
-        let (plan, remote) =
-            super::plan::compute(&conn.client, &settings, &desired, &target_state, prune).await?;
+        let mut target_state = lock.target(&settings.target_name);
+        let (plan, remote) = super::plan::compute(
+            &conn.client,
+            &settings,
+            &mut desired,
+            &mut target_state,
+            prune,
+        )
+        .await?;
+        // Entries moved to their identity (a lockfile from before topic identity
+        // carried the dialect) are saved with this run.
+        if lock.targets.contains_key(&settings.target_name) {
+            lock.targets
+                .insert(settings.target_name.clone(), target_state.clone());
+        }
         let mut run = RunInfo::detect(&settings.target_name, &settings.rules_dir);
         run.org_id = org_id;
         let mut recorder = Recorder::new(lock, settings.lockfile.clone(), audit, run);

@@ -73,9 +73,10 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
         }
         anyhow::Ok(Some(all))
     })?;
-    let Some(objects) = objects else {
+    let Some(mut objects) = objects else {
         return Ok(Outcome::Refused);
     };
+    align_identities(&mut objects);
     let mut seen = std::collections::BTreeSet::new();
     let objects: Vec<Imported> = objects
         .into_iter()
@@ -306,6 +307,47 @@ pub async fn fetch(client: &Client, kind: Kind) -> Result<Vec<Imported>, genesys
     Ok(out)
 }
 
+/// Scoped identities (SPEC 12.1): topics whose name a topic of another dialect shares
+/// are `Name (dialect)` (so both are imported, and their files differ), and so are the
+/// references to them, which specs then write as `{name, dialect}`; references to the
+/// other topics drop the dialect the topic listing gave them.
+fn align_identities(objects: &mut [Imported]) {
+    let mut items: Vec<(Kind, String, String)> = Vec::new();
+    for o in objects.iter() {
+        if let Some(scope) = o.object.scope() {
+            items.push((
+                o.object.kind(),
+                o.object.base_name().to_string(),
+                scope.to_string(),
+            ));
+        }
+        for (kind, name) in o.object.refs() {
+            if let Some((base, scope)) =
+                crate::kinds::split_qualified(name).filter(|_| kind.scoped())
+            {
+                items.push((kind, base.to_string(), scope.to_string()));
+            }
+        }
+    }
+    let shared =
+        crate::kinds::shared_names(items.iter().map(|(k, b, s)| (*k, b.as_str(), s.as_str())));
+    let plain = |kind: Kind, name: &str| {
+        let (base, _) = crate::kinds::split_qualified(name).filter(|_| kind.scoped())?;
+        (!shared.contains(&(kind, base.to_string()))).then(|| base.to_string())
+    };
+    for o in objects.iter_mut() {
+        if o.object.scope().is_some()
+            && shared.contains(&(o.object.kind(), o.object.base_name().to_string()))
+        {
+            o.object.set_qualified(true);
+        }
+        o.object = o.object.with_refs_renamed(&plain);
+    }
+    objects.sort_by(|a, b| {
+        (a.object.kind(), a.object.name(), &a.id).cmp(&(b.object.kind(), b.object.name(), &b.id))
+    });
+}
+
 /// `topic-recording-disclosure.yaml`: kind prefix plus a slug of the name; a short id
 /// hash is appended when two names slug alike, so names are stable across runs.
 pub fn file_names(objects: &[Imported]) -> Vec<String> {
@@ -385,6 +427,7 @@ mod tests {
                     matching_type: "Lexical".into(),
                     participants: "All".into(),
                     ai_phrases: Default::default(),
+                    qualified: Default::default(),
                     tags: vec![],
                     published: true,
                     phrases: vec![TopicPhrase {

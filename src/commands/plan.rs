@@ -16,7 +16,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
     let Some(mut tree) = super::load_valid_specs(&settings, global)? else {
         return Ok(Outcome::Failure);
     };
-    let desired = take_desired(&mut tree);
+    let mut desired = take_desired(&mut tree);
     let mut lock = Lockfile::load(&settings.lockfile)?;
     let rt = super::runtime()?;
     let prune = args.prune || settings.prune;
@@ -27,9 +27,15 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
         if !locate_state(&mut lock, &settings.target_name, org_id.as_deref()) {
             return anyhow::Ok(None);
         }
-        let target_state = lock.target(&settings.target_name);
-        let (mut plan, remote) =
-            compute(&conn.client, &settings, &desired, &target_state, prune).await?;
+        let mut target_state = lock.target(&settings.target_name);
+        let (mut plan, remote) = compute(
+            &conn.client,
+            &settings,
+            &mut desired,
+            &mut target_state,
+            prune,
+        )
+        .await?;
         if let Some(days) = args.hits {
             crate::hits::annotate(&conn.client, &mut plan, days, crate::hits::now_ms()).await;
         }
@@ -177,14 +183,19 @@ pub fn take_desired(tree: &mut SpecTree) -> Vec<Desired> {
 }
 
 /// Fetches remote state and computes the plan.
+/// Topic identities are aligned across the specs, the org and `lock` first
+/// ([`remote::align_identities`]), so `desired` and `lock` come back as the plan saw
+/// them.
 pub async fn compute(
     client: &crate::genesys::Client,
     settings: &Settings,
-    desired: &[Desired],
-    lock: &TargetState,
+    desired: &mut [Desired],
+    lock: &mut TargetState,
     prune: bool,
 ) -> anyhow::Result<(Plan, RemoteState)> {
-    let remote = remote::fetch(client, desired, lock).await?;
+    let mut remote = remote::fetch(client, desired, lock).await?;
+    remote::align_identities(desired, &mut remote, lock);
+    let (desired, lock) = (&*desired, &*lock);
     let mut plan = diff::plan(&diff::PlanInput {
         target: &settings.target_name,
         desired,

@@ -16,6 +16,7 @@ fn topic(name: &str, phrases: &[&str]) -> Object {
             participants: String::new(),
             matching_type: String::new(),
             ai_phrases: Default::default(),
+            qualified: Default::default(),
             tags: vec!["b".into(), "a".into()],
             published: true,
             phrases: phrases
@@ -328,6 +329,7 @@ fn arb_object() -> impl Strategy<Value = Object> {
                     participants: String::new(),
                     matching_type: String::new(),
                     ai_phrases: Default::default(),
+                    qualified: Default::default(),
                     tags,
                     published,
                     phrases: phrases

@@ -68,8 +68,14 @@ pub struct Operand {
     pub inverted: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term: Option<Term>,
-    /// A Topic name from this repository (for `type: Topic`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A Topic spec of this repository (for `type: Topic`): a name, or `{name,
+    /// dialect}` where topics of several dialects share the name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::topic::topic_ref::option"
+    )]
+    #[schemars(with = "Option<super::topic::TopicRef>")]
     pub topic: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_seconds_position: Option<Position>,
@@ -413,11 +419,11 @@ impl Client {
 /// The `topic:` references of a criteria tree in a spec document.
 fn topic_refs(node: &Node, field_pos: (u64, u64), out: &mut Vec<SpecRef>) {
     if let Some((_, t)) = node.entry("topic")
-        && let Value::Str(name) = &t.value
+        && let Some(name) = super::topic::ref_name(t)
     {
         out.push(SpecRef {
             kind: Kind::Topic,
-            name: name.clone(),
+            name,
             pos: (t.line, t.column),
             field_pos,
         });

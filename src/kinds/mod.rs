@@ -33,6 +33,48 @@ use crate::spec::load::Entry;
 use crate::spec::validate::Ctx;
 use crate::spec::yaml::{Node, Seg, Value};
 
+/// The identity of a name within a scope: `Cancellation (es-US)`.
+pub fn qualify(name: &str, scope: &str) -> String {
+    format!("{name} ({scope})")
+}
+
+/// `("Cancellation", "es-US")` of `Cancellation (es-US)`: a name qualified by a
+/// dialect-shaped scope (`ll-CC`); `None` for a plain name.
+pub fn split_qualified(s: &str) -> Option<(&str, &str)> {
+    let inner = s.strip_suffix(')')?;
+    let at = inner.rfind(" (")?;
+    let (base, scope) = (inner.get(..at)?, inner.get(at + 2..)?);
+    let b = scope.as_bytes();
+    let dialect = b.len() == 5
+        && b[..2].iter().all(u8::is_ascii_lowercase)
+        && b[2] == b'-'
+        && b[3..].iter().all(u8::is_ascii_uppercase);
+    (dialect && !base.is_empty()).then_some((base, scope))
+}
+
+/// The `(kind, base name)`s of scoped kinds that occur in more than one scope: their
+/// objects' identities carry the scope.
+pub fn shared_names<'a>(
+    items: impl IntoIterator<Item = (Kind, &'a str, &'a str)>,
+) -> BTreeSet<(Kind, String)> {
+    let mut scopes: BTreeMap<(Kind, &str), BTreeSet<&str>> = BTreeMap::new();
+    for (kind, base, scope) in items {
+        if kind.scoped() {
+            scopes.entry((kind, base)).or_default().insert(scope);
+        }
+    }
+    scopes
+        .into_iter()
+        .filter(|(_, s)| s.len() > 1)
+        .map(|((k, b), _)| (k, b.to_string()))
+        .collect()
+}
+
+/// The name without its scope.
+pub fn base_of(s: &str) -> &str {
+    split_qualified(s).map_or(s, |(base, _)| base)
+}
+
 /// Result of a call to the org.
 pub type ApiResult<T> = Result<T, genesys::Error>;
 
@@ -230,6 +272,10 @@ pub trait Managed:
     /// Genesys has no update for the kind: an update is a delete and a create, and
     /// plans say so.
     const REPLACES: bool = false;
+    /// Names are unique only within a scope (a topic's dialect): an object's identity
+    /// is its name, or `name (scope)` when another scope has the same name
+    /// ([`qualify`]; see `identity`).
+    const SCOPED: bool = false;
 
     // ---- specs ----------------------------------------------------------------------
 
@@ -256,6 +302,16 @@ pub trait Managed:
 
     fn name(&self) -> &str;
     fn set_name(&mut self, name: &str);
+    /// The scope names are unique in, for [`Managed::SCOPED`] kinds.
+    fn scope(&self) -> Option<&str> {
+        None
+    }
+    /// The name as Genesys holds it, without the scope.
+    fn base_name(&self) -> &str {
+        self.name()
+    }
+    /// Makes the identity `name (scope)` (or the plain name again).
+    fn set_qualified(&mut self, _qualified: bool) {}
     fn published(&self) -> bool {
         false
     }
@@ -626,6 +682,12 @@ macro_rules! registry {
                 }
             }
 
+            pub fn scoped(self) -> bool {
+                match self {
+                    $(Kind::$variant => <$ty as Managed>::SCOPED),+
+                }
+            }
+
             pub fn list_has_bodies(self) -> bool {
                 match self {
                     $(Kind::$variant => <$ty as Managed>::LIST_HAS_BODIES),+
@@ -781,6 +843,27 @@ macro_rules! registry {
             pub fn name(&self) -> &str {
                 match self {
                     $(Object::$variant(m) => m.name()),+
+                }
+            }
+
+            /// See [`Managed::scope`].
+            pub fn scope(&self) -> Option<&str> {
+                match self {
+                    $(Object::$variant(m) => m.scope()),+
+                }
+            }
+
+            /// See [`Managed::base_name`].
+            pub fn base_name(&self) -> &str {
+                match self {
+                    $(Object::$variant(m) => m.base_name()),+
+                }
+            }
+
+            /// See [`Managed::set_qualified`].
+            pub fn set_qualified(&mut self, qualified: bool) {
+                match self {
+                    $(Object::$variant(m) => m.set_qualified(qualified)),+
                 }
             }
 

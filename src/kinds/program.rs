@@ -28,8 +28,10 @@ pub struct ProgramSpec {
     pub renamed_from: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    /// Names of Topic specs in this repository.
-    #[serde(default)]
+    /// Topic specs of this repository: a name, or `{name, dialect}` where topics of
+    /// several dialects share the name.
+    #[serde(default, with = "super::topic::topic_ref::list")]
+    #[schemars(with = "Vec<super::topic::TopicRef>")]
     pub topics: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
@@ -277,12 +279,14 @@ pub mod wire {
     }
 }
 
-/// A wire program as a normalised model program (topics by name).
+/// A wire program as a normalised model program, its topics by id: `remote` and
+/// `import` name them from the topic listing, which tells topics of the same name in
+/// different dialects apart (the program's own answer gives names only).
 pub fn from_wire(p: &wire::Program) -> Program {
     Program {
         name: p.name.clone(),
         description: p.description.clone().unwrap_or_default(),
-        topics: p.topics.iter().map(|t| t.name.clone()).collect(),
+        topics: p.topics.iter().map(|t| t.id.clone()).collect(),
         tags: p.tags.clone(),
         published: p.published,
         queues: None,
@@ -585,7 +589,7 @@ impl Managed for Program {
     }
 
     fn spec_refs(node: &Node) -> Vec<SpecRef> {
-        refs_in_list(node, "topics", Kind::Topic)
+        super::topic::refs_in_list(node, "topics")
     }
 
     /// At most 500 topics per dialect.
@@ -779,7 +783,7 @@ impl Managed for Program {
                 .map(|t| RemoteRef {
                     kind: Kind::Topic,
                     id: t.id.clone(),
-                    name: t.name.clone(),
+                    name: t.id.clone(),
                 })
                 .collect(),
             held_by: Vec::new(),

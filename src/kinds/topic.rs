@@ -72,6 +72,116 @@ pub struct TopicPhraseSpec {
     pub sentiment: Option<Sentiment>,
 }
 
+/// A reference to a topic in another spec: its name, or its name and dialect (needed
+/// when topics of several dialects share the name; SPEC 12.1).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TopicRef {
+    Name(String),
+    #[serde(rename_all = "camelCase")]
+    Qualified {
+        name: String,
+        dialect: Dialect,
+    },
+}
+
+impl TopicRef {
+    /// The identity it names: `Name`, or `Name (dialect)`.
+    pub fn identity(self) -> String {
+        match self {
+            TopicRef::Name(n) => n,
+            TopicRef::Qualified { name, dialect } => super::qualify(&name, dialect.as_str()),
+        }
+    }
+
+    /// The reference a spec writes for an identity.
+    pub fn of(identity: &str) -> TopicRef {
+        match super::split_qualified(identity).and_then(|(n, d)| Some((n, Dialect::parse(d)?))) {
+            Some((name, dialect)) => TopicRef::Qualified {
+                name: name.to_string(),
+                dialect,
+            },
+            None => TopicRef::Name(identity.to_string()),
+        }
+    }
+}
+
+/// Serde for a topic identity written as a [`TopicRef`].
+pub mod topic_ref {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::TopicRef;
+
+    pub fn serialize<S: Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+        TopicRef::of(v).serialize(s)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        TopicRef::deserialize(d).map(TopicRef::identity)
+    }
+
+    /// For `Option<String>`.
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+            v.as_deref().map(TopicRef::of).serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+            Option::<TopicRef>::deserialize(d).map(|o| o.map(TopicRef::identity))
+        }
+    }
+
+    /// For `Vec<String>`.
+    pub mod list {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+            let refs: Vec<TopicRef> = v.iter().map(|i| TopicRef::of(i)).collect();
+            refs.serialize(s)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+            Vec::<TopicRef>::deserialize(d).map(|v| v.into_iter().map(TopicRef::identity).collect())
+        }
+    }
+}
+
+/// The topic references of the list at `key` of a spec document: names, and
+/// `{name, dialect}` maps as `Name (dialect)`.
+pub fn refs_in_list(node: &crate::spec::yaml::Node, key: &'static str) -> Vec<super::SpecRef> {
+    use crate::spec::yaml::Value;
+    let field_pos = node.key_pos(&[Seg::Key(key)]);
+    match node.get(&[Seg::Key(key)]).map(|n| &n.value) {
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter_map(|n| {
+                Some(super::SpecRef {
+                    kind: Kind::Topic,
+                    name: ref_name(n)?,
+                    pos: (n.line, n.column),
+                    field_pos,
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The identity a reference node names: a string, or a `{name, dialect}` map.
+pub fn ref_name(n: &crate::spec::yaml::Node) -> Option<String> {
+    use crate::spec::yaml::Value;
+    match &n.value {
+        Value::Str(s) => Some(s.clone()),
+        Value::Map(_) => {
+            let field = |k: &str| match n.entry(k).map(|(_, v)| &v.value) {
+                Some(Value::Str(s)) => Some(s.clone()),
+                _ => None,
+            };
+            Some(super::qualify(&field("name")?, &field("dialect")?))
+        }
+        _ => None,
+    }
+}
+
 string_enum!(
     /// Genesys topic dialects.
     Dialect {
@@ -257,7 +367,24 @@ pub struct Topic {
     pub phrases: Vec<TopicPhrase>,
     #[serde(skip)]
     pub ai_phrases: AiPhrases,
+    /// Set when the topic's name is shared with a topic of another dialect (in the
+    /// tree or the org): its identity is then `name (dialect)` (SPEC 12.1).
+    #[serde(skip)]
+    pub qualified: Qualified,
 }
+
+/// Whether a topic's identity carries its dialect. Not content: two topics compare
+/// equal whatever it says, and it is never serialised (so hashes do not change).
+#[derive(Debug, Clone, Default)]
+pub struct Qualified(pub Option<String>);
+
+impl PartialEq for Qualified {
+    fn eq(&self, _: &Qualified) -> bool {
+        true
+    }
+}
+
+impl Eq for Qualified {}
 
 /// One phrase of a topic. `strictness` is always filled (a phrase without its own
 /// strictness takes the topic's).
@@ -397,6 +524,7 @@ pub fn from_wire(t: &wire::Topic) -> Topic {
         matching_type: t.matching_type.clone().unwrap_or_default(),
         participants: t.participants.clone().unwrap_or_default(),
         ai_phrases: AiPhrases(ai_phrases),
+        qualified: Qualified::default(),
         tags: t.tags.clone(),
         published: t.published,
         phrases: t
@@ -454,12 +582,19 @@ fn path_of(id: &str) -> String {
     format!("{STA}/topics/{}", encode_segment(id))
 }
 
+/// Found by `Name (dialect)`: names are unique per dialect only.
 impl Named for wire::Topic {
-    async fn find(client: &Client, name: &str) -> ApiResult<Option<Self>> {
+    async fn find(client: &Client, identity: &str) -> ApiResult<Option<Self>> {
+        let (name, dialect) = super::split_qualified(identity).unwrap_or((identity, ""));
         let listed: Vec<wire::ListedTopic> = client
             .list_numbered(&path(), PAGE_SIZE, Some(("name", name)))
             .await?;
-        match listed.into_iter().find(|t| t.name == name) {
+        let same_dialect =
+            |t: &wire::ListedTopic| dialect.is_empty() || t.dialect.as_deref() == Some(dialect);
+        match listed
+            .into_iter()
+            .find(|t| t.name == name && same_dialect(t))
+        {
             Some(t) => Ok(Some(client.get_topic(&t.id).await?)),
             None => Ok(None),
         }
@@ -477,7 +612,8 @@ impl Client {
     }
     /// Creates a topic (safe against duplicate creation on retry).
     pub async fn create_topic(&self, body: &wire::TopicRequest) -> ApiResult<Written<wire::Topic>> {
-        self.create(path(), &body.name, body).await
+        self.create(path(), &super::qualify(&body.name, &body.dialect), body)
+            .await
     }
     /// Replaces a topic.
     pub async fn update_topic(
@@ -510,6 +646,7 @@ impl Managed for Topic {
     const SCHEMA_FILE: &'static str = "topic.schema.json";
     const FILE_STEM: &'static str = "topic";
     const PUBLISHABLE: bool = true;
+    const SCOPED: bool = true;
 
     fn validate(ctx: &mut Ctx<'_>, spec: &TopicSpec) {
         validate(ctx, spec);
@@ -537,6 +674,7 @@ impl Managed for Topic {
                 .map(|p| p.as_str().to_string())
                 .unwrap_or_default(),
             ai_phrases: AiPhrases::default(),
+            qualified: Qualified::default(),
             tags: spec.tags,
             published: spec.published,
             phrases: spec
@@ -587,10 +725,29 @@ impl Managed for Topic {
     }
 
     fn name(&self) -> &str {
+        self.qualified.0.as_deref().unwrap_or(&self.name)
+    }
+    /// `name` is an identity: `Name (dialect)` of this topic's dialect qualifies it.
+    fn set_name(&mut self, name: &str) {
+        match super::split_qualified(name) {
+            Some((base, scope)) if scope == self.dialect => {
+                self.name = base.to_string();
+                self.qualified = Qualified(Some(name.to_string()));
+            }
+            _ => {
+                self.name = name.to_string();
+                self.qualified = Qualified::default();
+            }
+        }
+    }
+    fn scope(&self) -> Option<&str> {
+        Some(&self.dialect)
+    }
+    fn base_name(&self) -> &str {
         &self.name
     }
-    fn set_name(&mut self, name: &str) {
-        self.name = name.to_string();
+    fn set_qualified(&mut self, qualified: bool) {
+        self.qualified = Qualified(qualified.then(|| super::qualify(&self.name, &self.dialect)));
     }
     fn published(&self) -> bool {
         self.published
@@ -602,6 +759,8 @@ impl Managed for Topic {
         Topic::normalized(self)
     }
 
+    /// Listed names are always `Name (dialect)`; `remote` drops the dialect where no
+    /// other topic shares the name.
     async fn list(client: &Client) -> ApiResult<Vec<Listed>> {
         Ok(client
             .list_topics()
@@ -609,7 +768,7 @@ impl Managed for Topic {
             .into_iter()
             .map(|t| Listed {
                 id: t.id,
-                name: t.name,
+                name: super::qualify(&t.name, t.dialect.as_deref().unwrap_or_default()),
                 date_modified: t.date_modified,
                 published: t.published,
                 modified_by: t.modified_by.map(|m| m.id),
@@ -684,6 +843,7 @@ impl Managed for Topic {
             participants: String::new(),
             matching_type: String::new(),
             ai_phrases: AiPhrases::default(),
+            qualified: Qualified::default(),
             tags,
             published,
             phrases: vec![TopicPhrase {
@@ -720,6 +880,7 @@ mod tests {
             participants: String::new(),
             matching_type: String::new(),
             ai_phrases: Default::default(),
+            qualified: Default::default(),
             tags: vec!["b".into(), "a".into(), "b".into()],
             published: true,
             phrases: vec![TopicPhrase {

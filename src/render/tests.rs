@@ -13,6 +13,7 @@ fn topic(name: &str, phrases: &[&str]) -> Object {
             participants: "Internal".into(),
             matching_type: String::new(),
             ai_phrases: Default::default(),
+            qualified: Default::default(),
             tags: vec!["compliance".into()],
             published: true,
             phrases: phrases

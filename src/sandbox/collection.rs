@@ -673,7 +673,10 @@ impl Store {
             .ids
             .iter()
             .map(|id| {
-                let name = self.record(r, id).map(|rec| (r.identity)(&rec.fields));
+                let name = self.record(r, id).map(|rec| match rec.str("name") {
+                    "" => (r.identity)(&rec.fields),
+                    name => name.to_string(),
+                });
                 entity_ref(id, name.as_deref(), r)
             })
             .collect();

@@ -139,6 +139,7 @@ pub fn load_tree(dir: &Path) -> Result<SpecTree, LoadError> {
         broken.extend(r.broken);
         diagnostics.extend(r.diagnostics);
     }
+    validate::qualify(&mut entries, &mut diagnostics);
     // Sorting by (kind, name, file, position) keeps the first-defined spec of a
     // duplicated name first, so the duplicate points back at it.
     entries.sort_by(|a, b| {

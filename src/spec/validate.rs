@@ -205,6 +205,100 @@ pub fn tree(
     dropped
 }
 
+/// Scoped identities (SPEC 12.1): a topic whose name a topic of another dialect shares
+/// is `Name (dialect)`, and so are the references to it; a reference written as
+/// `{name, dialect}` to a name no other dialect shares is the plain name. A plain
+/// reference to a shared name is an error naming the choices. Runs before the tree is
+/// sorted, so the duplicate check sees identities.
+pub fn qualify(entries: &mut [Entry], diags: &mut Vec<Diagnostic>) {
+    let shared = kinds::shared_names(entries.iter().filter_map(|e| {
+        let scope = e.object.scope()?;
+        Some((e.object.kind(), e.object.base_name(), scope))
+    }));
+    let defined: HashSet<(Kind, String, String)> = entries
+        .iter()
+        .filter_map(|e| {
+            let scope = e.object.scope()?.to_string();
+            Some((e.object.kind(), e.object.base_name().to_string(), scope))
+        })
+        .collect();
+    for e in entries.iter_mut() {
+        if shared.contains(&(e.object.kind(), e.object.base_name().to_string())) {
+            e.object.set_qualified(true);
+        }
+    }
+    // The scopes of each shared name, for the error's choices.
+    let mut scopes: HashMap<(Kind, String), Vec<String>> = HashMap::new();
+    for e in entries.iter() {
+        if let Some(scope) = e.object.scope()
+            && shared.contains(&(e.object.kind(), e.object.base_name().to_string()))
+        {
+            scopes
+                .entry((e.object.kind(), e.object.base_name().to_string()))
+                .or_default()
+                .push(scope.to_string());
+        }
+    }
+    for e in entries.iter_mut() {
+        let mut renames: Vec<(Kind, String, String)> = Vec::new();
+        for r in e.refs.iter_mut().filter(|r| r.kind.scoped()) {
+            let new = match kinds::split_qualified(&r.name) {
+                // Written with its dialect while no other dialect shares the name: the
+                // plain name, if that topic exists (else it stays unknown, and is
+                // reported as such with a did-you-mean).
+                Some((base, scope))
+                    if !shared.contains(&(r.kind, base.to_string()))
+                        && defined.contains(&(r.kind, base.to_string(), scope.to_string())) =>
+                {
+                    base.to_string()
+                }
+                Some(_) => continue,
+                None => {
+                    let Some(choices) = scopes.get(&(r.kind, r.name.clone())) else {
+                        continue;
+                    };
+                    let (from, to) = (kinds::lower(e.object.kind()), kinds::lower(r.kind));
+                    let mut choices = choices.clone();
+                    choices.sort();
+                    let written: Vec<String> = choices
+                        .iter()
+                        .map(|d| format!("{{name: {}, dialect: {d}}}", r.name))
+                        .collect();
+                    diags.push(Diagnostic::new(
+                        Severity::Error,
+                        &format!("{from}.ambiguous-{to}"),
+                        format!(
+                            "{from} {:?} references {to} {:?}, which is defined in {} dialects ({})",
+                            e.object.name(),
+                            r.name,
+                            choices.len(),
+                            choices.join(", ")
+                        ),
+                        &e.file,
+                        r.pos,
+                        Some(format!("name the dialect: {}", written.join(" or "))),
+                    ));
+                    // Reported once: the reference stands for the first choice now.
+                    match choices.first() {
+                        Some(d) => kinds::qualify(&r.name, d),
+                        None => continue,
+                    }
+                }
+            };
+            renames.push((r.kind, r.name.clone(), new.clone()));
+            r.name = new;
+        }
+        if !renames.is_empty() {
+            e.object = e.object.with_refs_renamed(&|kind, name| {
+                renames
+                    .iter()
+                    .find(|(k, old, _)| *k == kind && old == name)
+                    .map(|(_, _, new)| new.clone())
+            });
+        }
+    }
+}
+
 /// Unique names per kind: entries are sorted, so duplicates are adjacent. Returns the
 /// indexes of the later duplicates.
 fn duplicate_names(entries: &[Entry], diags: &mut Vec<Diagnostic>) -> HashSet<usize> {

@@ -253,6 +253,7 @@ fn fixture_log(repo: &Repo) {
                     })
                     .collect(),
                 ai_phrases: Default::default(),
+                qualified: Default::default(),
             }
             .normalized(),
         )

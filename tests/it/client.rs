@@ -454,7 +454,7 @@ fn token_reply(n: usize) -> Reply {
 }
 
 fn listed(id: &str, name: &str) -> Value {
-    json!({"entities": [{"id": id, "name": name}], "pageSize": 500, "pageNumber": 1, "total": 1, "pageCount": 1})
+    json!({"entities": [{"id": id, "name": name, "dialect": "en-US"}], "pageSize": 500, "pageNumber": 1, "total": 1, "pageCount": 1})
 }
 
 fn full(id: &str, name: &str) -> Value {

@@ -192,3 +192,208 @@ fn atomic_rollback_publishes_the_republished_programs_again_after_the_topic() {
         "{audit}"
     );
 }
+
+const TWO_DIALECTS: &str = "kind: Topic\nname: Cancellation\ndialect: en-US\nphrases: [{text: cancel my plan}]\n---\nkind: Topic\nname: Cancellation\ndialect: es-US\nphrases: [{text: cancelar mi plan}]\n";
+
+#[test]
+fn a_plain_reference_to_a_name_two_dialects_share_is_an_error_naming_the_choices() {
+    let repo = Repo::new();
+    repo.write("rules/topics.yaml", TWO_DIALECTS);
+    repo.write(
+        "rules/program.yaml",
+        "kind: Program\nname: Retention\ntopics:\n  - Cancellation\n",
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("program.ambiguous-topic"), "{all}");
+    assert!(all.contains("rules/program.yaml:4:"), "{all}");
+    // miette wraps long lines: compare with the line breaks and margins taken out.
+    let flat: String = all
+        .lines()
+        .map(|l| {
+            l.trim_start_matches([' ', '|'])
+                .trim_end()
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("defined in 2 dialects (en-US, es-US)"),
+        "{flat}"
+    );
+    assert!(
+        flat.contains(
+            "{name: Cancellation, dialect: en-US} or {name: Cancellation, dialect: es-US}"
+        ),
+        "{flat}"
+    );
+    assert!(
+        !all.contains("duplicate"),
+        "two dialects are two topics: {all}"
+    );
+
+    // Naming the dialect is valid; so is the long form of a name no dialect shares,
+    // and a dialect that has no such topic is an unknown topic.
+    repo.write(
+        "rules/program.yaml",
+        "kind: Program\nname: Retention\ntopics:\n  - {name: Cancellation, dialect: es-US}\n  - {name: Greeting, dialect: en-US}\n---\nkind: Topic\nname: Greeting\ndialect: en-US\nphrases: [{text: hello}]\n---\nkind: Category\nname: Churn\ninteractionType: Voice\ncriteria:\n  type: OperandGroup\n  operands:\n    - {type: Topic, topic: {name: Cancellation, dialect: en-US}}\n",
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    repo.write(
+        "rules/program.yaml",
+        "kind: Program\nname: Retention\ntopics:\n  - {name: Cancellation, dialect: fr-FR}\n",
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("program.unknown-topic"), "{all}");
+}
+
+/// Topics of the org by dialect: `(dialect, name) -> id`.
+fn topics_by_dialect(sandbox: &Sandbox) -> Vec<(String, String, String)> {
+    let list = sandbox.get_json_authed("/api/v2/speechandtextanalytics/topics?pageSize=100");
+    let mut out: Vec<(String, String, String)> = list["entities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            (
+                t["dialect"].as_str().unwrap_or_default().to_string(),
+                t["name"].as_str().unwrap_or_default().to_string(),
+                t["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn an_org_with_one_name_in_two_dialects_imports_plans_clean_and_applies_to_either() {
+    // The org, made by one repository.
+    let sandbox = Sandbox::with_creds(&[]);
+    let first = Repo::new();
+    first.write("rules/topics.yaml", TWO_DIALECTS);
+    first.write(
+        "rules/program.yaml",
+        "kind: Program\nname: Retention\ntopics: [{name: Cancellation, dialect: en-US}, {name: Cancellation, dialect: es-US}]\n",
+    );
+    ok(&first.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let plan = first.run_against(&sandbox, &["plan"]);
+    ok(&plan);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+    assert_eq!(topics_by_dialect(&sandbox).len(), 2);
+
+    // A fresh repository imports it: two topic files, the program naming both.
+    let repo = Repo::new();
+    ok(&repo.run_against(&sandbox, &["import", "--kind", "all", "--out", "rules"]));
+    let files: Vec<String> = std::fs::read_dir(repo.path().join("rules"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let topic_files = files.iter().filter(|f| f.starts_with("topic-")).count();
+    assert_eq!(topic_files, 2, "{files:?}");
+    let program = files
+        .iter()
+        .find(|f| f.starts_with("program-"))
+        .map(|f| repo.read(&format!("rules/{f}")))
+        .unwrap_or_default();
+    assert!(program.contains("dialect: es-US"), "{program}");
+    assert!(program.contains("dialect: en-US"), "{program}");
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    ok(&plan);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+
+    // An edit of the Spanish topic changes that topic only.
+    let es = files
+        .iter()
+        .find(|f| f.starts_with("topic-") && f.contains("es-us"))
+        .cloned()
+        .unwrap_or_default();
+    let text = repo.read(&format!("rules/{es}"));
+    repo.write(
+        &format!("rules/{es}"),
+        &text.replace("cancelar mi plan", "quiero cancelar"),
+    );
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    ok(&plan);
+    assert!(
+        plan.stdout
+            .contains("~ update Topic \"Cancellation (es-US)\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("(en-US)\" ["), "{}", plan.stdout);
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+    assert_eq!(topics_by_dialect(&sandbox).len(), 2);
+}
+
+#[test]
+fn a_second_dialect_of_a_managed_name_moves_its_lockfile_entry_and_creates_only_the_new_one() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write(
+        "rules/topics.yaml",
+        "kind: Topic\nname: Cancellation\ndialect: en-US\nphrases: [{text: cancel my plan}]\n",
+    );
+    repo.write(
+        "rules/program.yaml",
+        "kind: Program\nname: Retention\ntopics: [Cancellation]\n",
+    );
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let lock = repo.read("speechops.lock");
+    assert!(lock.contains("\"Cancellation\""), "{lock}");
+
+    // Someone adds the Spanish topic in Genesys: nothing changes for the repository.
+    let (status, body) = sandbox.post_json_authed(
+        "/api/v2/speechandtextanalytics/topics",
+        json!({"name": "Cancellation", "dialect": "es-US", "phrases": [{"text": "cancelar"}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    ok(&plan);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+
+    // The repository takes a Spanish topic of its own name: the lockfile entry moves
+    // to "Cancellation (en-US)" by id, and only the Spanish one is written (the
+    // out-of-band one is a takeover, as any unmanaged object).
+    repo.write("rules/topics.yaml", TWO_DIALECTS);
+    repo.write(
+        "rules/program.yaml",
+        "kind: Program\nname: Retention\ntopics: [{name: Cancellation, dialect: en-US}]\n",
+    );
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert_eq!(plan.code, 3, "the takeover guard: {}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("~ update Topic \"Cancellation (es-US)\" (TAKEOVER"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("Topic \"Cancellation (en-US)\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("Program \"Retention\""),
+        "{}",
+        plan.stdout
+    );
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve", "--allow-takeover"]));
+    let lock = repo.read("speechops.lock");
+    assert!(lock.contains("\"Cancellation (en-US)\""), "{lock}");
+    assert!(lock.contains("\"Cancellation (es-US)\""), "{lock}");
+    assert!(!lock.contains("\"Cancellation\""), "{lock}");
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+    assert_eq!(topics_by_dialect(&sandbox).len(), 2);
+}

@@ -53,8 +53,8 @@ pub static RESOURCE: Resource = Resource {
     list_params: &["name", "dialects", "ids", "state", "sortBy", "sortOrder"],
     sort_by: &["name", "matchingType"],
     parse,
-    identity: none::name_identity,
-    conflict: |name| format!("A topic named '{name}' already exists"),
+    identity,
+    conflict: |identity| format!("A topic named {identity} already exists"),
     check,
     after_write,
     before_delete,
@@ -359,6 +359,14 @@ fn sort_prefix(q: &ListQuery, t: &Rec) -> String {
         Some("matchingType") => t.str("matchingType").to_string(),
         _ => String::new(),
     }
+}
+
+/// Topic names are unique per dialect, not per org (the Genesys Terraform provider
+/// selects a topic by name and dialect, and its exporter keys topics by both): the
+/// identity is `'Name' in dialect`.
+fn identity(fields: &Map<String, Value>) -> String {
+    let field = |k: &str| fields.get(k).and_then(Value::as_str).unwrap_or_default();
+    format!("'{}' in {}", field("name"), field("dialect"))
 }
 
 /// What a topic publish makes live: its name, dialect and phrase texts.
