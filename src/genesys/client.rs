@@ -69,7 +69,7 @@ pub(crate) struct Req {
 }
 
 impl Req {
-    fn new(method: Method, path: impl Into<String>) -> Req {
+    pub(crate) fn new(method: Method, path: impl Into<String>) -> Req {
         Req {
             method,
             path: path.into(),
@@ -542,11 +542,34 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
 
     /// A DELETE; an object already gone is a success.
     async fn delete(&self, req: Req) -> Result<Written<()>> {
+        let w = self.delete_answer::<serde::de::IgnoredAny>(req).await?;
+        Ok(Written {
+            value: (),
+            meta: w.meta,
+        })
+    }
+
+    /// A DELETE whose answer says more (a `DeleteProgramResponse`): the answer, when
+    /// there is one; an object already gone is a success with none.
+    pub(crate) async fn delete_answer<T: DeserializeOwned>(
+        &self,
+        req: Req,
+    ) -> Result<Written<Option<T>>> {
         let started = Instant::now();
         let resp = self.execute(&req, true).await?;
-        if resp.ok() || resp.status == 404 {
+        if resp.ok() {
+            let value = if resp.body.iter().all(u8::is_ascii_whitespace) {
+                None
+            } else {
+                Some(decode(&req, &resp)?)
+            };
             Ok(Written {
-                value: (),
+                value,
+                meta: total(resp.meta, started),
+            })
+        } else if resp.status == 404 {
+            Ok(Written {
+                value: None,
                 meta: total(resp.meta, started),
             })
         } else {
@@ -689,45 +712,74 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
         // Publishing twice is harmless, so the POST may be retried blindly.
         let resp = self.call(&req).await?;
         let meta = resp.meta.clone();
-        let mut job: PublishJob = decode(&req, &resp)?;
+        let job: PublishJob = decode(&req, &resp)?;
+        match self.wait_job(&req, &path, job, started).await? {
+            Ok(job) => Ok(Written {
+                value: job,
+                meta: total(meta, started),
+            }),
+            Err((job_id, state)) => Err(Error::PublishFailed { job_id, state }),
+        }
+    }
+
+    /// Polls a job at `{jobs_path}/{id}` until it completes (`Ok(Ok(job))`), fails
+    /// or outlives the job timeout (`Ok(Err((id, what)))`). The one poll loop of
+    /// every kind of job: publish, test-phrase and topic-links jobs.
+    pub(crate) async fn wait_job<J: Job>(
+        &self,
+        req: &Req,
+        jobs_path: &str,
+        mut job: J,
+        started: Instant,
+    ) -> Result<std::result::Result<J, (String, String)>> {
         let mut delay = Duration::from_millis(100);
         loop {
-            match job.state.as_str() {
-                "Completed" => {
-                    return Ok(Written {
-                        value: job,
-                        meta: total(meta, started),
-                    });
-                }
-                "Failed" => {
-                    return Err(Error::PublishFailed {
-                        job_id: job.id,
-                        state: job.state,
-                    });
-                }
+            match job.state() {
+                "Completed" => return Ok(Ok(job)),
+                "Failed" => return Ok(Err((job.id().to_string(), "Failed".to_string()))),
                 _ => {}
             }
-            if job.id.is_empty() {
-                return Err(req.decode_error(format!(
-                    "publish job without an id in state {:?}",
-                    job.state
-                )));
+            if job.id().is_empty() {
+                return Err(
+                    req.decode_error(format!("job without an id in state {:?}", job.state()))
+                );
             }
             if started.elapsed() >= self.options.publish_timeout {
-                return Err(Error::PublishFailed {
-                    job_id: job.id,
-                    state: format!(
-                        "still {:?} after {} s (publish timeout)",
-                        job.state,
+                return Ok(Err((
+                    job.id().to_string(),
+                    format!(
+                        "still {:?} after {} s (job timeout)",
+                        job.state(),
                         self.options.publish_timeout.as_secs()
                     ),
-                });
+                )));
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 3 / 2).min(Duration::from_secs(2));
             job = self
-                .get_json(Req::get(format!("{path}/{}", encode_segment(&job.id))))
+                .get_json(Req::get(format!(
+                    "{jobs_path}/{}",
+                    encode_segment(job.id())
+                )))
                 .await?;
+        }
+    }
+
+    /// Waits for a program's topic-links job (`GET /programs/topiclinks/jobs/{id}`):
+    /// the org holds the old links until it completes, and refuses to delete a topic
+    /// still linked. A `Failed` job is a failed write.
+    pub async fn wait_topic_links(&self, program: &str, job_id: &str) -> Result<TopicLinksJob> {
+        let path = format!("{STA}/programs/topiclinks/jobs");
+        let started = Instant::now();
+        let req = || Req::get(format!("{path}/{}", encode_segment(job_id)));
+        let job: TopicLinksJob = self.get_json(req()).await?;
+        match self.wait_job(&req(), &path, job, started).await? {
+            Ok(job) => Ok(job),
+            Err((job_id, state)) => Err(Error::TopicLinksFailed {
+                job_id,
+                program: program.to_string(),
+                state,
+            }),
         }
     }
 
@@ -794,35 +846,13 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
         // Read only: a second job after a lost answer costs nothing.
         let req = Req::json(Method::POST, path.clone(), &body)?;
         let resp = self.call(&req).await?;
-        let mut job: PhraseJob = decode(&req, &resp)?;
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match job.state.as_str() {
-                "Completed" => {
-                    return Ok((
-                        job.processed_transcripts_count.unwrap_or(0),
-                        job.matched_transcripts_count.unwrap_or(0),
-                    ));
-                }
-                "Failed" => {
-                    return Err(Error::JobFailed {
-                        job_id: job.id,
-                        state: "Failed".into(),
-                    });
-                }
-                _ => {}
-            }
-            if job.id.is_empty() || started.elapsed() >= self.options.publish_timeout {
-                return Err(Error::JobFailed {
-                    job_id: job.id,
-                    state: format!("still {:?}", job.state),
-                });
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 3 / 2).min(Duration::from_secs(2));
-            job = self
-                .get_json(Req::get(format!("{path}/{}", encode_segment(&job.id))))
-                .await?;
+        let job: PhraseJob = decode(&req, &resp)?;
+        match self.wait_job(&req, &path, job, started).await? {
+            Ok(job) => Ok((
+                job.processed_transcripts_count.unwrap_or(0),
+                job.matched_transcripts_count.unwrap_or(0),
+            )),
+            Err((job_id, state)) => Err(Error::JobFailed { job_id, state }),
         }
     }
 

@@ -70,7 +70,8 @@ pub struct ClientOptions {
     pub max_retry_after: Duration,
     /// Attempts per request for retryable failures (5xx, connection errors).
     pub max_attempts: u32,
-    /// How long to poll a publish job before giving up.
+    /// How long to poll a job (publish, test-phrase, topic-links) before giving up:
+    /// 10 minutes, as the Genesys Terraform provider waits for publish jobs.
     pub publish_timeout: Duration,
 }
 
@@ -81,7 +82,7 @@ impl Default for ClientOptions {
             request_timeout: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(180),
             max_attempts: 6,
-            publish_timeout: Duration::from_secs(300),
+            publish_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -155,6 +156,14 @@ or GENESYSCLOUD_ACCESS_TOKEN (or use --sandbox to try speechops offline)"
     PublishFailed { job_id: String, state: String },
     #[error("test-phrase job {job_id} {state}")]
     JobFailed { job_id: String, state: String },
+    #[error(
+        "topic-links job {job_id} of program {program} {state}: the org did not settle the program's topic links"
+    )]
+    TopicLinksFailed {
+        job_id: String,
+        program: String,
+        state: String,
+    },
     #[error("not implemented yet: {0}")]
     NotImplemented(&'static str),
 }

@@ -82,6 +82,50 @@ pub struct PhraseJobPhrase {
     pub strictness: Option<String>,
 }
 
+/// A job the client polls until it ends: its id and `Running | Completed | Failed`.
+pub trait Job: serde::de::DeserializeOwned {
+    fn id(&self) -> &str;
+    fn state(&self) -> &str;
+}
+
+impl Job for PhraseJob {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn state(&self) -> &str {
+        &self.state
+    }
+}
+
+impl Job for PublishJob {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn state(&self) -> &str {
+        &self.state
+    }
+}
+
+/// A program's topic-links job (SDK 269 `ProgramTopicLinksJob`): the org links or
+/// unlinks the program's topics after a program write or delete, asynchronously.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TopicLinksJob {
+    pub id: String,
+    /// `Running`, `Completed` or `Failed`.
+    pub state: String,
+    pub program_id: Option<String>,
+}
+
+impl Job for TopicLinksJob {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn state(&self) -> &str {
+        &self.state
+    }
+}
+
 /// A topic or program publish job.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(default)]

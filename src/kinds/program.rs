@@ -213,6 +213,17 @@ pub mod wire {
         #[serde(deserialize_with = "nullable")]
         pub topics: Vec<IdName>,
         pub date_modified: Option<String>,
+        /// The job that links the program's topics after a write (SDK 269).
+        pub topic_links_job: Option<Ref>,
+    }
+
+    /// `DELETE /programs/{id}` answers a `DeleteProgramResponse`.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct DeleteProgramResponse {
+        pub id: String,
+        /// The job that unlinks the program's topics.
+        pub topic_links_job: Option<Ref>,
     }
 
     /// Body of `POST /programs` and `PUT /programs/{id}`.
@@ -391,9 +402,34 @@ impl Client {
     }
     /// Deletes a program; a 404 counts as success. `force` sends `forceDelete=true`,
     /// which Genesys requires to delete the org's default program.
+    /// Genesys unlinks the program's topics asynchronously (the answer's
+    /// `topicLinksJob`): the delete returns once that job completed, so the topics
+    /// it held can be deleted next.
     pub async fn delete_program(&self, id: &str, force: bool) -> ApiResult<Written<()>> {
-        self.delete_at(path_of(id), force.then_some(("forceDelete", "true")))
-            .await
+        let mut req = Req::new(reqwest::Method::DELETE, path_of(id));
+        if force {
+            req = req.query("forceDelete", "true");
+        }
+        let w = self
+            .delete_answer::<wire::DeleteProgramResponse>(req)
+            .await?;
+        if let Some(job) = w.value.and_then(|r| r.topic_links_job) {
+            self.wait_topic_links(id, &job.id).await?;
+        }
+        Ok(Written {
+            value: (),
+            meta: w.meta,
+        })
+    }
+
+    /// Waits for the topic-links job a program write started, if it did.
+    async fn settle_links(&self, p: &wire::Program) -> ApiResult<()> {
+        match &p.topic_links_job {
+            Some(job) if !job.id.is_empty() => {
+                self.wait_topic_links(&p.id, &job.id).await.map(|_| ())
+            }
+            _ => Ok(()),
+        }
     }
     /// A program's queue and flow mappings (none, when Genesys has none: 404).
     pub async fn get_program_mappings(&self, id: &str) -> ApiResult<wire::Mappings> {
@@ -821,6 +857,18 @@ impl Managed for Program {
             Some(id) => client.update_program(id, &req).await?,
             None => client.create_program(&req).await?,
         };
+        // The org links the topics asynchronously: a topic released here can be
+        // deleted only once the links job is done. A failed job is a failed write
+        // (recorded with its id, as it landed).
+        if let Err(e) = client.settle_links(&w.value).await {
+            return Ok(Put {
+                id: w.value.id,
+                date_modified: w.value.date_modified,
+                published: w.value.published,
+                meta: w.meta,
+                incomplete: Some(e.to_string()),
+            });
+        }
         // The program landed: a failure of its mappings or engines is reported with
         // its id, so the write is recorded (and undone by --atomic).
         let (date_modified, incomplete) =

@@ -138,6 +138,9 @@ pub struct ListQuery {
 /// Query parameters as `(key, value)` pairs.
 pub type Pairs = [(String, String)];
 
+/// Effects of a delete on other objects, and what its answer adds.
+pub type AfterDelete = fn(&mut Store, &Rec, &str) -> Result<Map<String, Value>, ApiError>;
+
 /// One kind the sandbox serves.
 pub struct Resource {
     /// In error messages: `Topic 1 was not found`.
@@ -185,8 +188,10 @@ pub struct Resource {
     /// Refuses a delete (an object still in use); the flag is a `true` delete
     /// parameter (`forceDelete`).
     pub before_delete: fn(&Store, &str, bool) -> Result<(), ApiError>,
-    /// Effects on other objects after a delete.
-    pub after_delete: fn(&mut Store, &str, &str) -> Result<(), ApiError>,
+    /// Effects on other objects after a delete (given the deleted record); returns
+    /// what the delete's answer says besides `id` and `selfUri` (a program's
+    /// `topicLinksJob`).
+    pub after_delete: AfterDelete,
     /// The response body: full (GET by id, writes) or as listed.
     pub render: fn(&Store, &Rec, bool) -> Value,
     /// Kind-specific list parameters into the query.
@@ -218,8 +223,8 @@ pub mod none {
     pub fn before_delete(_: &Store, _: &str, _: bool) -> Result<(), ApiError> {
         Ok(())
     }
-    pub fn after_delete(_: &mut Store, _: &str, _: &str) -> Result<(), ApiError> {
-        Ok(())
+    pub fn after_delete(_: &mut Store, _: &Rec, _: &str) -> Result<Map<String, Value>, ApiError> {
+        Ok(Map::new())
     }
     pub fn refine_query(_: &[(String, String)], _: &mut ListQuery) -> Result<(), ApiError> {
         Ok(())
@@ -577,14 +582,16 @@ impl Store {
         id: &str,
         force: bool,
         actor: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Map<String, Value>, ApiError> {
         if self.record(r, id).is_none() {
             return Err(ApiError::not_found(r.label, id));
         }
         (r.before_delete)(self, id, force)?;
         self.remove(r.dir, id)?;
-        self.records_mut(r).remove(id);
-        (r.after_delete)(self, id, actor)
+        match self.records_mut(r).remove(id) {
+            Some(gone) => (r.after_delete)(self, &gone, actor),
+            None => Ok(Map::new()),
+        }
     }
 
     /// Deletes every object of the kind.

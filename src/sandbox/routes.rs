@@ -112,6 +112,10 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v2/organizations/me", get(get_org))
         .route("/__sandbox/stats", get(read_stats))
         .route(
+            "/api/v2/speechandtextanalytics/programs/topiclinks/jobs/{id}",
+            get(get_links_job),
+        )
+        .route(
             "/__sandbox/programs/{id}/published",
             get(get_program_published),
         )
@@ -618,16 +622,19 @@ async fn delete(
         }
     }
     let self_uri = format!("{}/{id}", r.path);
-    let id = app
-        .with_store(move |s| s.delete(r, &id, force, "").map(|()| id))
+    let (id, extra) = app
+        .with_store(move |s| s.delete(r, &id, force, "").map(|extra| (id, extra)))
         .await?;
     Ok(match r.delete_reply {
         DeleteReply::NoContent => StatusCode::NO_CONTENT.into_response(),
         // SDK 269 answers a program delete with a DeleteProgramResponse, not 204.
-        DeleteReply::Reference => json(
-            StatusCode::OK,
-            serde_json::json!({"id": id, "selfUri": self_uri}),
-        ),
+        DeleteReply::Reference => {
+            let mut body = serde_json::Map::new();
+            body.insert("id".into(), serde_json::json!(id));
+            body.extend(extra);
+            body.insert("selfUri".into(), serde_json::json!(self_uri));
+            json(StatusCode::OK, serde_json::Value::Object(body))
+        }
     })
 }
 
@@ -722,6 +729,18 @@ async fn get_program_mappings(
     let id = path_id(id)?;
     let body = app
         .with_store(move |s| kinds::program::mappings_json(s, &id))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+/// `GET /programs/topiclinks/jobs/{jobId}` (SDK 269 `ProgramTopicLinksJob`).
+async fn get_links_job(
+    State(app): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_id(id)?;
+    let body = app
+        .with_store(move |s| kinds::program::poll_links_job(s, &id))
         .await?;
     Ok(json(StatusCode::OK, body))
 }

@@ -27,6 +27,8 @@ pub struct Store {
     /// Records by resource folder, then by id.
     collections: BTreeMap<&'static str, HashMap<String, Rec>>,
     pub(crate) jobs: HashMap<String, JobRec>,
+    /// Programs' topic-links jobs (in memory: a restart settles every link).
+    pub(crate) links: HashMap<String, crate::sandbox::kinds::program::LinksJob>,
     disk: Option<Disk>,
 }
 
@@ -44,6 +46,7 @@ impl Store {
             },
             collections: kinds::ALL.iter().map(|r| (r.dir, HashMap::new())).collect(),
             jobs: HashMap::new(),
+            links: HashMap::new(),
             disk: None,
         }
     }

@@ -758,6 +758,18 @@ async fn a_topic_held_by_a_program_cannot_be_deleted() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["topics"], json!([]));
+    // The org releases the link asynchronously: the delete waits for the write's
+    // topic-links job (Running on its first read, Completed on the next).
+    let links = format!(
+        "{STA}/programs/topiclinks/jobs/{}",
+        r.body["topicLinksJob"]["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        s.delete(&format!("{STA}/topics/{t}")).await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(s.get(&links).await.body["state"], "Running");
+    assert_eq!(s.get(&links).await.body["state"], "Completed");
     assert_eq!(
         s.delete(&format!("{STA}/topics/{t}")).await.status,
         StatusCode::NO_CONTENT

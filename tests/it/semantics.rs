@@ -211,10 +211,7 @@ fn a_plain_reference_to_a_name_two_dialects_share_is_an_error_naming_the_choices
     // miette wraps long lines: compare with the line breaks and margins taken out.
     let flat: String = all
         .lines()
-        .map(|l| {
-            l.trim_start_matches([' ', '|'])
-                .trim_end()
-        })
+        .map(|l| l.trim_start_matches([' ', '|']).trim_end())
         .collect::<Vec<_>>()
         .join(" ");
     assert!(
@@ -396,4 +393,74 @@ fn a_second_dialect_of_a_managed_name_moves_its_lockfile_entry_and_creates_only_
     let plan = repo.run_against(&sandbox, &["plan"]);
     assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
     assert_eq!(topics_by_dialect(&sandbox).len(), 2);
+}
+
+#[test]
+fn pruning_a_program_and_the_topics_only_it_held_succeeds_in_one_apply_while_links_settle() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    repo.write(
+        "rules/topics.yaml",
+        "kind: Topic\nname: A\ndialect: en-US\nphrases: [{text: alpha}]\n---\nkind: Topic\nname: B\ndialect: en-US\nphrases: [{text: bravo}]\n",
+    );
+    repo.write(
+        "rules/programs.yaml",
+        "kind: Program\nname: P\ntopics: [A, B]\n---\nkind: Program\nname: Q\ntopics: [A]\n",
+    );
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    // P goes with B; Q lets A go, and A goes too.
+    repo.write(
+        "rules/programs.yaml",
+        "kind: Program\nname: Q\ntopics: []\n",
+    );
+    std::fs::remove_file(repo.path().join("rules/topics.yaml")).expect("rm");
+    sandbox.post("/__sandbox/stats/reset");
+    let run = repo.run_against(
+        &sandbox,
+        &["apply", "--auto-approve", "--prune", "--allow-empty"],
+    );
+    ok(&run);
+    assert!(topics_by_dialect(&sandbox).is_empty());
+    let stats = sandbox.get_json("/__sandbox/stats");
+    let polls = stats["routes"]["GET /api/v2/speechandtextanalytics/programs/topiclinks/jobs/{id}"]
+        .as_u64()
+        .unwrap_or(0);
+    // Q's update and P's delete each started a links job, read until it completed.
+    assert!(polls >= 4, "{stats}");
+    assert_eq!(stats["statuses"]["409"], Value::Null, "{stats}");
+}
+
+#[test]
+fn a_topic_delete_while_links_are_held_is_refused_naming_the_program() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let (_, t) = sandbox.post_json_authed(
+        "/api/v2/speechandtextanalytics/topics",
+        json!({"name": "T", "dialect": "en-US", "phrases": [{"text": "x"}]}),
+    );
+    let tid = t["id"].as_str().unwrap_or_default().to_string();
+    let (_, p) =
+        sandbox.post_json_authed(PROGRAMS_PATH, json!({"name": "Holder", "topicIds": [tid]}));
+    let pid = p["id"].as_str().unwrap_or_default().to_string();
+    let (status, gone) =
+        sandbox.call_json_authed(reqwest::Method::DELETE, &format!("{PROGRAMS_PATH}/{pid}"));
+    assert_eq!(status, 200, "{gone}");
+    let job = gone["topicLinksJob"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!job.is_empty(), "{gone}");
+    let topic_path = format!("/api/v2/speechandtextanalytics/topics/{tid}");
+    let (status, refused) = sandbox.call_json_authed(reqwest::Method::DELETE, &topic_path);
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Holder") && m.contains(&job)),
+        "{refused}"
+    );
+    let links = format!("{PROGRAMS_PATH}/topiclinks/jobs/{job}");
+    assert_eq!(sandbox.get_json_authed(&links)["state"], "Running");
+    assert_eq!(sandbox.get_json_authed(&links)["state"], "Completed");
+    let (status, _) = sandbox.call_json_authed(reqwest::Method::DELETE, &topic_path);
+    assert_eq!(status, 204);
 }

@@ -187,6 +187,15 @@ impl Sandbox {
         self.call_authed(reqwest::Method::POST, path, Some(body))
     }
 
+    /// Any method on an API path with a token for [`CLIENT_ID`], without a body.
+    pub fn call_json_authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> (u16, serde_json::Value) {
+        self.call_authed(method, path, None)
+    }
+
     fn call_authed(
         &self,
         method: reqwest::Method,

@@ -80,6 +80,7 @@ EXPECTED_ROUTES = [
     f"DELETE {STA}/programs/{{id}}",
     f"POST {STA}/programs/publishjobs",
     f"GET {STA}/programs/publishjobs/{{id}}",
+    f"GET {STA}/programs/topiclinks/jobs/{{id}}",
     f"GET {STA}/programs/{{id}}/mappings",
     f"PUT {STA}/programs/{{id}}/mappings",
     f"GET {STA}/programs/{{id}}/transcriptionengines",
@@ -192,6 +193,7 @@ def route_of(method, url):
     if path.startswith(STA + "/"):
         base = len(STA.split("/"))
         segs = [s if i <= base or s in ("topics", "programs", "publishjobs", "testphrase", "jobs",
+                                        "topiclinks",
                                         "mappings", "transcriptionengines")
                 else "{id}"
                 for i, s in enumerate(segs)]
@@ -608,6 +610,7 @@ R_PROGRAM_PUT = f"PUT {STA}/programs/{{id}}"
 R_PROGRAM_DELETE = f"DELETE {STA}/programs/{{id}}"
 R_PROGRAM_JOB_POST = f"POST {STA}/programs/publishjobs"
 R_PROGRAM_JOB = f"GET {STA}/programs/publishjobs/{{id}}"
+R_LINKS_JOB = f"GET {STA}/programs/topiclinks/jobs/{{id}}"
 R_MAPPINGS = f"GET {STA}/programs/{{id}}/mappings"
 R_MAPPINGS_PUT = f"PUT {STA}/programs/{{id}}/mappings"
 R_ENGINES = f"GET {STA}/programs/{{id}}/transcriptionengines"
@@ -1047,6 +1050,14 @@ def sec_programs(ctx):
         if got is not None and got.id is not None:
             REC.expect(R_PROGRAM_DELETE, got.id == p.id,
                        f"DeleteProgramResponse.id {got.id!r} is not the deleted program")
+            REC.expect(R_PROGRAM_DELETE, got.topic_links_job is not None,
+                       "DeleteProgramResponse has no topicLinksJob")
+            if got.topic_links_job is not None:
+                job = poll_job(ctx, api.get_speechandtextanalytics_programs_topiclinks_job,
+                               R_LINKS_JOB, got.topic_links_job.id)
+                if job is not None:
+                    REC.expect(R_LINKS_JOB, job.program_id == p.id,
+                               f"ProgramTopicLinksJob.programId {job.program_id!r} is not {p.id}")
         call(api.get_speechandtextanalytics_program, p.id, expect_status=404)
 
 

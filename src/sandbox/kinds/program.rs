@@ -46,7 +46,7 @@ pub static RESOURCE: Resource = Resource {
     identity: none::name_identity,
     conflict: |name| format!("A program named '{name}' already exists"),
     check,
-    after_write: none::after_write,
+    after_write,
     before_delete,
     after_delete,
     render,
@@ -138,20 +138,158 @@ or delete it with forceDelete=true"
     Ok(())
 }
 
-/// A default program deleted with `forceDelete` leaves the org without one.
-fn after_delete(store: &mut Store, id: &str, _actor: &str) -> Result<(), ApiError> {
-    if settings::default_program(store).as_deref() == Some(id) {
+/// A default program deleted with `forceDelete` leaves the org without one. Its
+/// topics stay linked until the delete's topic-links job completes.
+fn after_delete(
+    store: &mut Store,
+    gone: &Rec,
+    actor: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    if settings::default_program(store).as_deref() == Some(gone.id.as_str()) {
         settings::clear_default_program(store)?;
     }
-    Ok(())
+    let linked = linked_topics(gone);
+    let job = start_links_job(store, gone, linked, actor);
+    let mut extra = Map::new();
+    extra.insert("topicLinksJob".into(), links_ref(&job));
+    Ok(extra)
 }
 
-/// The programs holding a topic.
+/// Genesys links a program's topics asynchronously after each write (SDK 269
+/// `Program.topicLinksJob`): the topics a write releases stay linked, and cannot be
+/// deleted, until the job completes (on its second read, as publish jobs do).
+fn after_write(store: &mut Store, id: &str, _input: &Input, actor: &str) -> Result<(), ApiError> {
+    let Some(mut p) = store.record(&RESOURCE, id).cloned() else {
+        return Ok(());
+    };
+    let now: Vec<String> = p
+        .strings("topicIds")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let released: Vec<String> = linked_topics(&p)
+        .into_iter()
+        .filter(|t| !now.contains(t))
+        .collect();
+    p.fields.insert(LINKED.into(), json!(now));
+    let job = start_links_job(store, &p, released, actor);
+    p.fields.insert(LINKS_JOB.into(), json!(job.id));
+    store.put(&RESOURCE, p)
+}
+
+/// The stored field of the program's latest topic-links job (rendered as
+/// `topicLinksJob`).
+const LINKS_JOB: &str = "topicLinksJobId";
+
+/// The stored field of what the program's links hold (not rendered).
+const LINKED: &str = "linkedTopicIds";
+
+fn linked_topics(p: &Rec) -> Vec<String> {
+    let linked = if p.fields.contains_key(LINKED) {
+        p.strings(LINKED)
+    } else {
+        p.strings("topicIds")
+    };
+    linked.into_iter().map(str::to_string).collect()
+}
+
+/// A program's topic-links job (SDK 269 `ProgramTopicLinksJob`).
+#[derive(Debug, Clone)]
+pub struct LinksJob {
+    pub id: String,
+    pub program_id: String,
+    /// Its name when the job started (a deleted program's is known only here).
+    pub program_name: String,
+    /// Topics the program no longer holds but whose links are not released yet.
+    pub releasing: Vec<String>,
+    pub state: &'static str,
+    pub polls: u32,
+    pub created_by: String,
+    pub date_created_ms: i64,
+    pub date_modified_ms: i64,
+}
+
+fn start_links_job(
+    store: &mut Store,
+    program: &Rec,
+    releasing: Vec<String>,
+    actor: &str,
+) -> LinksJob {
+    let (_, id) = store.next_id();
+    let now = crate::sandbox::ids::now_ms();
+    let job = LinksJob {
+        id: id.clone(),
+        program_id: program.id.clone(),
+        program_name: program.str("name").to_string(),
+        releasing,
+        state: "Running",
+        polls: 0,
+        created_by: actor.to_string(),
+        date_created_ms: now,
+        date_modified_ms: now,
+    };
+    store.links.insert(id, job.clone());
+    job
+}
+
+const LINKS_JOBS: &str = "/api/v2/speechandtextanalytics/programs/topiclinks/jobs";
+
+fn links_ref(job: &LinksJob) -> Value {
+    json!({"id": job.id, "selfUri": format!("{LINKS_JOBS}/{}", job.id)})
+}
+
+/// `GET /programs/topiclinks/jobs/{jobId}`: `Running` on the first read, `Completed`
+/// (the links released) on the next.
+pub fn poll_links_job(store: &mut Store, id: &str) -> Result<Value, ApiError> {
+    let Some(job) = store.links.get_mut(id) else {
+        return Err(ApiError::not_found("Topic links job", id));
+    };
+    if job.state == "Running" {
+        job.polls += 1;
+        if job.polls >= 2 {
+            job.state = "Completed";
+            job.releasing.clear();
+            job.date_modified_ms = crate::sandbox::ids::now_ms();
+        }
+    }
+    Ok(json!({
+        "id": job.id,
+        "state": job.state,
+        "programId": job.program_id,
+        "createdBy": super::super::collection::by(&job.created_by),
+        "dateCreated": crate::sandbox::ids::format_ms(job.date_created_ms),
+        "dateModified": crate::sandbox::ids::format_ms(job.date_modified_ms),
+        "selfUri": format!("{LINKS_JOBS}/{}", job.id),
+    }))
+}
+
+/// The latest topic-links job of a program, as a reference.
+fn latest_links_job(p: &Rec) -> Option<Value> {
+    match p.str(LINKS_JOB) {
+        "" => None,
+        id => Some(json!({"id": id, "selfUri": format!("{LINKS_JOBS}/{id}")})),
+    }
+}
+
+/// The programs holding a topic: by membership, or by links a running topic-links
+/// job has not released yet (`(program id, name, job id)` for those).
 pub fn holding<'a>(store: &'a Store, topic_id: &str) -> Vec<&'a Rec> {
     store
         .records(&RESOURCE)
         .filter(|p| p.strings("topicIds").contains(&topic_id))
         .collect()
+}
+
+/// Running topic-links jobs that still hold the topic: `(job id, program id, name)`.
+pub fn releasing(store: &Store, topic_id: &str) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = store
+        .links
+        .values()
+        .filter(|j| j.state == "Running" && j.releasing.iter().any(|t| t == topic_id))
+        .map(|j| (j.id.clone(), j.program_id.clone(), j.program_name.clone()))
+        .collect();
+    out.sort();
+    out
 }
 
 /// Adds the topic to the program, or removes it if the program holds it: a program
@@ -176,6 +314,7 @@ pub fn toggle_topic(
         ids.push(topic_id.to_string());
     }
     p.fields.insert("topicIds".into(), json!(ids));
+    p.fields.insert(LINKED.into(), json!(ids));
     p.date_modified_ms = store.tick();
     p.modified_by = actor.to_string();
     p.published = Some(false);
@@ -242,6 +381,9 @@ fn render(store: &Store, p: &Rec, full: bool) -> Value {
         full,
     );
     m.insert("tags".into(), json!(p.strings("tags")));
+    if full && let Some(job) = latest_links_job(p) {
+        m.insert("topicLinksJob".into(), job);
+    }
     put_common(&mut m, &RESOURCE, p, full);
     Value::Object(m)
 }

@@ -242,6 +242,23 @@ fn before_delete(store: &Store, id: &str, _force: bool) -> Result<(), ApiError> 
         });
         return Err(e);
     }
+    if let Some((job, program_id, name)) = program::releasing(store, id).first() {
+        let mut e = ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "Topic {id} is still linked to program {name} ({program_id}): its topic links job \
+{job} is Running; try again when it completes"
+            ),
+        );
+        e.details.push(ErrorDetail {
+            error_code: "topic.links.pending".into(),
+            field_name: None,
+            entity_id: Some(program_id.clone()),
+            entity_name: Some(name.clone()),
+        });
+        return Err(e);
+    }
     let holders = program::holding(store, id);
     let Some(first) = holders.first() else {
         return Ok(());
