@@ -112,7 +112,14 @@ pub async fn fetch(
             .iter()
             .map(|l| (l.id.as_str(), l.name.as_str(), &l.date_modified))
             .collect();
-        for id in bodies_to_get(*kind, &ids, desired, lock) {
+        let mut wanted = bodies_to_get(*kind, &ids, desired, lock);
+        // What the org has not accepted is read whatever the lockfile proves.
+        for l in list.iter().filter(|l| l.unsettled) {
+            if !wanted.contains(&l.id) {
+                wanted.push(l.id.clone());
+            }
+        }
+        for id in wanted {
             let client = client.clone();
             let kind = *kind;
             tasks.spawn(async move { kind.get(&client, &id).await });

@@ -510,6 +510,7 @@ impl Managed for Category {
             let (c, refs) = from_wire(&w)?;
             let body: super::Object = c.into();
             out.push(Listed {
+                unsettled: false,
                 fingerprint: Some(body.sha256()),
                 body: Some(body),
                 refs,

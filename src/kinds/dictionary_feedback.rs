@@ -205,6 +205,22 @@ pub struct DictionaryFeedback {
     /// Empty: all engines (not managed).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub transcription_engine: String,
+    /// The org has not accepted the term (SDK 269 `status` Failed, Invalid or Pending,
+    /// with `invalidReason`): what it says. Never in a spec, so a rejected term differs
+    /// from its spec and plans show it until it is fixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
+}
+
+/// What the org's `status` and `invalidReason` say about a term it has not accepted.
+fn rejection(status: Option<&str>, reason: Option<&str>) -> Option<String> {
+    let reason = reason.filter(|r| !r.is_empty());
+    match (status?, reason) {
+        ("Active" | "Saved", _) => None,
+        ("Pending", _) => Some("Pending: Genesys has not validated the term yet".to_string()),
+        (status, Some(reason)) => Some(format!("{status}: {reason}")),
+        (status, None) => Some(format!("{status} (Genesys gave no reason)")),
+    }
 }
 
 /// The identity of a dialect and term.
@@ -240,6 +256,8 @@ pub mod wire {
         pub display_as: Option<String>,
         pub transcription_engine: Option<String>,
         pub status: Option<String>,
+        /// Why Genesys did not accept the term.
+        pub invalid_reason: Option<String>,
         pub modified_by: Option<IdName>,
         pub date_modified: Option<String>,
         #[serde(deserialize_with = "nullable")]
@@ -275,6 +293,7 @@ fn from_wire(w: &wire::DictionaryFeedback) -> DictionaryFeedback {
         example_phrases: w.example_phrases.iter().map(|p| p.phrase.clone()).collect(),
         sounds_like: w.sounds_like.clone(),
         transcription_engine: w.transcription_engine.clone().unwrap_or_default(),
+        rejected: rejection(w.status.as_deref(), w.invalid_reason.as_deref()),
     }
     .normalized()
 }
@@ -350,6 +369,24 @@ impl Client {
     ) -> ApiResult<Written<wire::DictionaryFeedback>> {
         self.put(path_of(id), body).await
     }
+    /// Reads a term Genesys has not validated yet (`status: Pending`) again until it
+    /// has, for at most the job timeout.
+    pub async fn settle_dictionary_feedback(
+        &self,
+        mut term: wire::DictionaryFeedback,
+    ) -> ApiResult<wire::DictionaryFeedback> {
+        let started = std::time::Instant::now();
+        let mut delay = std::time::Duration::from_millis(100);
+        while term.status.as_deref() == Some("Pending")
+            && started.elapsed() < self.options().publish_timeout
+            && !term.id.is_empty()
+        {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 3 / 2).min(std::time::Duration::from_secs(2));
+            term = self.get_dictionary_feedback(&term.id).await?;
+        }
+        Ok(term)
+    }
     /// Deletes a term; a 404 counts as success.
     pub async fn delete_dictionary_feedback(&self, id: &str) -> ApiResult<Written<()>> {
         self.delete_at(path_of(id), None).await
@@ -381,6 +418,7 @@ impl Managed for DictionaryFeedback {
                 .transcription_engine
                 .map(|e| e.as_str().to_string())
                 .unwrap_or_default(),
+            rejected: None,
         }
         .normalized()
     }
@@ -460,6 +498,7 @@ impl Managed for DictionaryFeedback {
             .await?
             .into_iter()
             .map(|w| Listed {
+                unsettled: rejection(w.status.as_deref(), w.invalid_reason.as_deref()).is_some(),
                 name: identity(&w.dialect, &w.term),
                 modified_by: w.modified_by.map(|m| m.id),
                 id: w.id,
@@ -503,7 +542,19 @@ impl Managed for DictionaryFeedback {
             Some(id) => client.update_dictionary_feedback(id, &req).await?,
             None => client.create_dictionary_feedback(&req).await?,
         };
-        Ok(Put::new(w.value.id, w.value.date_modified, false, w.meta))
+        // Genesys validates a term after accepting the write: a term it rejects (or
+        // still has not validated) is a failed write with its reason, recorded with its
+        // id, and shown by the next plan until it is fixed.
+        let settled = client.settle_dictionary_feedback(w.value).await?;
+        let mut put = Put::new(
+            settled.id.clone(),
+            settled.date_modified.clone(),
+            false,
+            w.meta,
+        );
+        put.incomplete = rejection(settled.status.as_deref(), settled.invalid_reason.as_deref())
+            .map(|why| format!("Genesys did not accept the term: {why}"));
+        Ok(put)
     }
 
     async fn delete(client: &Client, id: &str) -> ApiResult<Written<()>> {
@@ -521,6 +572,7 @@ impl Managed for DictionaryFeedback {
             example_phrases: vec![format!("I like {name} a lot")],
             sounds_like: tags,
             transcription_engine: String::new(),
+            rejected: None,
         }
         .normalized()
     }

@@ -103,6 +103,9 @@ pub struct Listed {
     /// The objects the listed body refers to (a name not known to the kind's own
     /// endpoint is the id; `remote` fills in the names from the other kinds' lists).
     pub refs: Vec<RemoteRef>,
+    /// The org has not accepted the object (a dictionary term it rejected): read it
+    /// in full whatever the lockfile proves.
+    pub unsettled: bool,
 }
 
 /// One object read in full by id.

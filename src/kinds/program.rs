@@ -792,6 +792,7 @@ impl Managed for Program {
             .await?
             .into_iter()
             .map(|p| Listed {
+                unsettled: false,
                 fingerprint: Some(p.topics_count.unwrap_or_default().to_string()),
                 id: p.id,
                 name: p.name,

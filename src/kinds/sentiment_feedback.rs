@@ -211,6 +211,7 @@ impl Managed for SentimentFeedback {
             .map(|w| {
                 let body: super::Object = from_wire(&w).into();
                 Listed {
+                    unsettled: false,
                     fingerprint: Some(body.sha256()),
                     name: body.name().to_string(),
                     body: Some(body),

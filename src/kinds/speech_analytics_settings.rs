@@ -248,6 +248,7 @@ impl Managed for Settings {
         let (settings, refs) = from_wire(&w);
         let body: super::Object = settings.into();
         Ok(vec![Listed {
+            unsettled: false,
             id: NAME.into(),
             name: NAME.into(),
             date_modified: None,

@@ -617,6 +617,7 @@ impl Managed for SpeechRule {
             .map(|r| {
                 let body: super::Object = from_wire(&r).into();
                 Listed {
+                    unsettled: false,
                     // The list carries whole bodies: hash them, so a change is caught
                     // even where an org reports no dateModified.
                     fingerprint: Some(body.sha256()),

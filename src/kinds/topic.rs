@@ -767,6 +767,7 @@ impl Managed for Topic {
             .await?
             .into_iter()
             .map(|t| Listed {
+                unsettled: false,
                 id: t.id,
                 name: super::qualify(&t.name, t.dialect.as_deref().unwrap_or_default()),
                 date_modified: t.date_modified,

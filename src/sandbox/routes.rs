@@ -121,6 +121,7 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/__sandbox/stats/reset", post(reset_stats))
         .route("/__sandbox/fail", post(script_failure))
+        .route("/__sandbox/dictionary/reject", post(reject_term))
         .fallback(unknown_route)
         // 1000 phrases fit easily; garbage beyond this is a 413, not memory pressure.
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
@@ -891,6 +892,24 @@ async fn script_failure(State(app): State<Shared>, RawQuery(raw): RawQuery) -> A
         u16::try_from(status).unwrap_or(500),
         u32::try_from(count).unwrap_or(1),
     ));
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /__sandbox/dictionary/reject?dialect=D&term=T&reason=R`: later writes of the
+/// term end `Failed` with `invalidReason` R.
+async fn reject_term(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
+    let pairs = query_pairs(raw, &["dialect", "term", "reason"])?;
+    let get = |k: &str| {
+        param(&pairs, k)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::bad_field(k, format!("'{k}' is required")))
+    };
+    let (dialect, term, reason) = (get("dialect")?, get("term")?, get("reason")?);
+    app.with_store(move |s| {
+        kinds::dictionary_feedback::reject(s, &dialect, &term, &reason);
+        Ok(())
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

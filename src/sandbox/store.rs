@@ -29,6 +29,9 @@ pub struct Store {
     pub(crate) jobs: HashMap<String, JobRec>,
     /// Programs' topic-links jobs (in memory: a restart settles every link).
     pub(crate) links: HashMap<String, crate::sandbox::kinds::program::LinksJob>,
+    /// Dictionary terms (`dialect: term`, lower case) whose writes Genesys's validation
+    /// fails, with the reason (test plumbing; in memory).
+    pub(crate) term_rejects: HashMap<String, String>,
     disk: Option<Disk>,
 }
 
@@ -47,6 +50,7 @@ impl Store {
             collections: kinds::ALL.iter().map(|r| (r.dir, HashMap::new())).collect(),
             jobs: HashMap::new(),
             links: HashMap::new(),
+            term_rejects: HashMap::new(),
             disk: None,
         }
     }

@@ -807,3 +807,43 @@ fn plan_at_maximum_verbosity_never_prints_the_secret_or_a_token() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_pending_dictionary_term_is_read_again_until_genesys_has_validated_it() {
+    const TERMS: &str = "/api/v2/speechandtextanalytics/dictionaryfeedback";
+    let tokens = AtomicUsize::new(0);
+    let reads = AtomicUsize::new(0);
+    let server = Scripted::start(move |req| match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/oauth/token") => token_reply(tokens.fetch_add(1, Ordering::SeqCst)),
+        ("GET", p) if p == format!("{TERMS}/d-1") => {
+            let status = if reads.fetch_add(1, Ordering::SeqCst) == 0 {
+                json!({"status": "Pending"})
+            } else {
+                json!({"status": "Failed", "invalidReason": "too short"})
+            };
+            let mut body = json!({"id": "d-1", "term": "Acme", "dialect": "en-GB"});
+            if let (Some(b), Some(s)) = (body.as_object_mut(), status.as_object()) {
+                b.extend(s.clone());
+            }
+            ok(body)
+        }
+        _ => Reply::Json(
+            404,
+            vec![],
+            json!({"code": "not.found", "message": "no"}).to_string(),
+        ),
+    });
+    let c = client(&server.url, options(1));
+    let pending: speechops::kinds::dictionary_feedback::wire::DictionaryFeedback =
+        serde_json::from_value(
+            json!({"id": "d-1", "term": "Acme", "dialect": "en-GB", "status": "Pending"}),
+        )
+        .expect("wire term");
+    let settled = c
+        .settle_dictionary_feedback(pending)
+        .await
+        .expect("settles");
+    assert_eq!(settled.status.as_deref(), Some("Failed"));
+    assert_eq!(settled.invalid_reason.as_deref(), Some("too short"));
+    assert_eq!(server.count("GET", &format!("{TERMS}/d-1")), 2);
+}

@@ -464,3 +464,50 @@ fn a_topic_delete_while_links_are_held_is_refused_naming_the_program() {
     let (status, _) = sandbox.call_json_authed(reqwest::Method::DELETE, &topic_path);
     assert_eq!(status, 204);
 }
+
+#[test]
+fn a_dictionary_term_genesys_rejects_fails_the_apply_with_its_reason_and_stays_in_the_plan() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    repo.write(
+        "rules/term.yaml",
+        "kind: DictionaryFeedback\nterm: Acme Fibre\ndialect: en-GB\nexamplePhrases:\n  - I want Acme Fibre now\n  - is Acme Fibre available here\n  - how fast is Acme Fibre\n",
+    );
+    sandbox.post(
+        "/__sandbox/dictionary/reject?dialect=en-GB&term=Acme%20Fibre&reason=term%20is%20already%20in%20the%20base%20vocabulary",
+    );
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains(
+            "Genesys did not accept the term: Failed: term is already in the base vocabulary"
+        ),
+        "{all}"
+    );
+    let audit = repo.read("speechops-audit.jsonl");
+    assert!(
+        audit
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|e| e["action"] == "create" && e["status"] == "failed"),
+        "{audit}"
+    );
+    // Every later plan shows it, with the reason, until it is fixed.
+    for _ in 0..2 {
+        let plan = repo.run_against(&sandbox, &["plan"]);
+        ok(&plan);
+        assert!(
+            plan.stdout
+                .contains("~ update DictionaryFeedback \"en-GB: Acme Fibre\""),
+            "{}",
+            plan.stdout
+        );
+        assert!(
+            plan.stdout
+                .contains("-rejected: \"Failed: term is already in the base vocabulary\""),
+            "{}",
+            plan.stdout
+        );
+    }
+}

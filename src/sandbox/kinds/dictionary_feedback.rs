@@ -40,7 +40,7 @@ pub static RESOURCE: Resource = Resource {
     identity,
     conflict: |key| format!("Dictionary feedback for '{key}' already exists"),
     check,
-    after_write: none::after_write,
+    after_write,
     before_delete: none::before_delete,
     after_delete: none::after_delete,
     render,
@@ -199,6 +199,41 @@ fn check(store: &Store, input: &Input, id: Option<&str>) -> Result<(), ApiError>
     Ok(())
 }
 
+/// Genesys validates a term after accepting it (SDK 269 `DictionaryFeedback.status`:
+/// Active | Pending | Failed | Saved | Invalid, with `invalidReason`). The sandbox
+/// rejects a term the test plumbing named (`POST /__sandbox/dictionary/reject`), and
+/// only then: the write is answered, and the term is kept, as `Failed` with the reason.
+fn after_write(store: &mut Store, id: &str, _input: &Input, _actor: &str) -> Result<(), ApiError> {
+    let Some(mut rec) = store.record(&RESOURCE, id).cloned() else {
+        return Ok(());
+    };
+    let key = identity(&rec.fields).to_lowercase();
+    match store.term_rejects.get(&key).cloned() {
+        Some(reason) => {
+            rec.fields.insert(STATUS.into(), json!("Failed"));
+            rec.fields.insert(REASON.into(), json!(reason));
+        }
+        None => {
+            rec.fields.remove(STATUS);
+            rec.fields.remove(REASON);
+        }
+    }
+    store.put(&RESOURCE, rec)
+}
+
+/// Stored fields of a rejected term (absent: Active).
+const STATUS: &str = "status";
+const REASON: &str = "invalidReason";
+
+/// Makes later writes of the `dialect: term` fail Genesys's validation with `reason`
+/// (test plumbing).
+pub fn reject(store: &mut Store, dialect: &str, term: &str, reason: &str) {
+    store.term_rejects.insert(
+        format!("{dialect}: {term}").to_lowercase(),
+        reason.to_string(),
+    );
+}
+
 /// A DictionaryFeedback (`full`) or ListedDictionaryFeedback.
 fn render(_store: &Store, r: &Rec, full: bool) -> Value {
     let mut m = Map::new();
@@ -213,7 +248,15 @@ fn render(_store: &Store, r: &Rec, full: bool) -> Value {
     m.insert("dateCreated".into(), json!(r.date_created()));
     m.insert("createdBy".into(), r.created_by());
     put_nonempty_str(&mut m, "transcriptionEngine", r.str("transcriptionEngine"));
-    m.insert("status".into(), json!("Active"));
+    match r.str(STATUS) {
+        "" => {
+            m.insert("status".into(), json!("Active"));
+        }
+        status => {
+            m.insert("status".into(), json!(status));
+            put_nonempty_str(&mut m, "invalidReason", r.str(REASON));
+        }
+    }
     put_nonempty_str(&mut m, "displayAs", r.str("displayAs"));
     if full {
         let examples: Vec<Value> = r
