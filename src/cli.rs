@@ -313,6 +313,16 @@ pub struct SandboxServeArgs {
     /// Seed for fault injection
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Lists lag writes: a created object is missing from, and a deleted one still in,
+    /// the next N list reads of its kind (first pages)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub list_lag: u32,
+    /// Probability (0..1) that a write's answer is lost after it committed
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub lost_answer_rate: f64,
+    /// A deleted object's identity stays taken for the next N creates of it (409)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub delete_settle: u32,
     /// Queues, flows and sample transcripts to serve (YAML or JSON; see docs/sandbox.md)
     #[arg(long, value_name = "FILE")]
     pub seed_file: Option<PathBuf>,

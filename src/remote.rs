@@ -90,6 +90,76 @@ pub async fn fetch(
         listed.insert(kind, list?);
     }
 
+    // Lists lag writes: a managed object missing from its list is read by id before
+    // it counts as gone (the Genesys Terraform provider retries reads after a create
+    // for the same reason). Costs nothing when every managed object is listed.
+    let mut fetched: BTreeMap<(Kind, String), kinds::Fetched> = BTreeMap::new();
+    let mut confirm = tokio::task::JoinSet::new();
+    let mut unreadable: BTreeSet<Kind> = BTreeSet::new();
+    for (kind, list) in &listed {
+        let ids: BTreeSet<&str> = list.iter().map(|l| l.id.as_str()).collect();
+        for (k, _, e) in lock.entries() {
+            if k == *kind && !ids.contains(e.id.as_str()) {
+                let (client, kind, id) = (client.clone(), *kind, e.id.clone());
+                confirm.spawn(async move { (kind, kind.get(&client, &id).await) });
+            }
+        }
+    }
+    while let Some(res) = confirm.join_next().await {
+        let (kind, got) = res.map_err(|e| kinds::task_failed("GET", e))?;
+        // Not found: gone, as the list says. Not readable by id: listed again below.
+        let f = match got {
+            Ok(f) => f,
+            Err(e) => {
+                if e.status() != Some(404) {
+                    unreadable.insert(kind);
+                }
+                continue;
+            }
+        };
+        let name = match f.body.scope() {
+            Some(scope) => kinds::qualify(f.body.base_name(), scope),
+            None => f.body.name().to_string(),
+        };
+        if let Some(list) = listed.get_mut(&kind) {
+            list.push(kinds::Listed {
+                id: f.id.clone(),
+                name,
+                date_modified: f.date_modified.clone(),
+                published: f.published,
+                modified_by: None,
+                fingerprint: None,
+                body: kind.list_has_bodies().then(|| f.body.clone()),
+                refs: f.refs.clone(),
+                unsettled: false,
+            });
+        }
+        fetched.insert((kind, f.id.clone()), f);
+    }
+    // A kind that cannot be read by id (sentiment feedback) is listed again, a few
+    // times with growing waits, while a managed object is still missing from it.
+    for (kind, list) in listed.iter_mut().filter(|(k, _)| unreadable.contains(*k)) {
+        let mut wait = std::time::Duration::from_millis(200);
+        for _ in 0..3 {
+            let ids: BTreeSet<String> = list.iter().map(|l| l.id.clone()).collect();
+            let missing = lock
+                .entries()
+                .iter()
+                .any(|(k, _, e)| k == kind && !ids.contains(&e.id));
+            if !missing {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            wait = wait.saturating_mul(2);
+            let again = kind.list(client).await?;
+            for l in again {
+                if !ids.contains(&l.id) {
+                    list.push(l);
+                }
+            }
+        }
+    }
+
     let mut fp_lines: Vec<String> = Vec::new();
     for (kind, list) in &listed {
         for l in list {
@@ -120,12 +190,14 @@ pub async fn fetch(
             }
         }
         for id in wanted {
+            if fetched.contains_key(&(*kind, id.clone())) {
+                continue;
+            }
             let client = client.clone();
             let kind = *kind;
             tasks.spawn(async move { kind.get(&client, &id).await });
         }
     }
-    let mut fetched: BTreeMap<(Kind, String), kinds::Fetched> = BTreeMap::new();
     while let Some(res) = tasks.join_next().await {
         let f = res.map_err(|e| kinds::task_failed("GET", e))??;
         fetched.insert((f.body.kind(), f.id.clone()), f);

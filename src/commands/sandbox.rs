@@ -27,6 +27,9 @@ fn options(args: &SandboxServeArgs) -> SandboxOptions {
         latency_ms: args.latency_ms,
         seed: args.seed,
         seed_file: args.seed_file.clone(),
+        list_lag: args.list_lag,
+        lost_answer_rate: args.lost_answer_rate,
+        delete_settle: args.delete_settle,
     }
 }
 

@@ -228,6 +228,25 @@ pub(crate) trait Named: DeserializeOwned + Send + Sized {
         client: &'a Client,
         name: &'a str,
     ) -> impl Future<Output = Result<Option<Self>>> + Send + 'a;
+
+    /// The object with this id and the name `name`, read by id (which does not lag
+    /// as lists do); `None` where the kind has no read by id.
+    fn by_id<'a>(
+        _client: &'a Client,
+        _id: &'a str,
+        _name: &'a str,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send + 'a {
+        async { Ok(None) }
+    }
+}
+
+/// The id of the existing object a 409 names (`details[].entityId`).
+fn conflict_entity(resp: &Resp) -> Option<String> {
+    let body: ErrorBody = serde_json::from_slice(&resp.body).ok()?;
+    body.details
+        .into_iter()
+        .filter_map(|d| d.entity_id)
+        .find(|id| !id.is_empty())
 }
 
 impl Client {
@@ -620,12 +639,25 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
                     });
                 }
                 Ok(resp) if resp.status == 409 && ambiguous.is_some() => {
-                    // The earlier attempt landed after our look-up missed it.
-                    if let Some(found) = T::find(self, name).await? {
+                    // The earlier attempt landed after our look-up missed it (a list
+                    // that lags the write, or a slow first attempt): read the object
+                    // the conflict names by id, else look by name again, a few times.
+                    if let Some(id) = conflict_entity(&resp)
+                        && let Some(found) = T::by_id(self, &id, name).await.ok().flatten()
+                    {
                         return Ok(Written {
                             value: found,
                             meta: total(resp.meta, started),
                         });
+                    }
+                    for attempt in 1..=max_attempts {
+                        if let Some(found) = T::find(self, name).await? {
+                            return Ok(Written {
+                                value: found,
+                                meta: total(resp.meta, started),
+                            });
+                        }
+                        tokio::time::sleep(backoff(attempt, &self.inner.jitter)).await;
                     }
                     return Err(api_error(&req, &resp));
                 }

@@ -331,6 +331,11 @@ fn path_of(id: &str) -> String {
 }
 
 impl Named for wire::DictionaryFeedback {
+    async fn by_id(client: &Client, id: &str, name: &str) -> ApiResult<Option<Self>> {
+        let d = client.get_dictionary_feedback(id).await?;
+        Ok((identity(&d.dialect, &d.term) == name).then_some(d))
+    }
+
     async fn find(client: &Client, name: &str) -> ApiResult<Option<Self>> {
         let listed = client.list_dictionary_feedback().await?;
         match listed

@@ -356,6 +356,11 @@ fn path_of(id: &str) -> String {
 }
 
 impl Named for wire::Program {
+    async fn by_id(client: &Client, id: &str, name: &str) -> ApiResult<Option<Self>> {
+        let p = client.get_program(id).await?;
+        Ok((p.name == name).then_some(p))
+    }
+
     async fn find(client: &Client, name: &str) -> ApiResult<Option<Self>> {
         let listed = client.list_programs_named(Some(name)).await?;
         match listed.into_iter().find(|p| p.name == name) {

@@ -147,6 +147,39 @@ impl Client {
         let name = identity(&body.dialect, &body.phrase);
         self.create(path(), &name, body).await
     }
+    /// Creates an entry whose identity a delete has just released (the create of a
+    /// replace): while the delete settles the org may answer 409, so a 409 is tried
+    /// again, with growing waits, for about ten seconds.
+    /// A lagging list may still show the deleted entry (`deleted`): the look-up of a
+    /// create whose answer was lost must not take it for the new one.
+    pub async fn recreate_sentiment_feedback(
+        &self,
+        body: &wire::SentimentFeedbackRequest,
+        deleted: &str,
+    ) -> ApiResult<Written<wire::SentimentFeedback>> {
+        let mut wait = std::time::Duration::from_millis(100);
+        let mut tries = 0u32;
+        loop {
+            let retry = match self.create_sentiment_feedback(body).await {
+                Err(crate::genesys::Error::Api { status: 409, .. }) => true,
+                Ok(w) if w.value.id == deleted => true,
+                other => return other,
+            };
+            if retry && tries >= 8 {
+                return Err(crate::genesys::Error::Decode {
+                    method: "POST".into(),
+                    path: path(),
+                    message: format!(
+                        "the entry {:?} could not be created again after its delete settled",
+                        body.phrase
+                    ),
+                });
+            }
+            tries += 1;
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(2));
+        }
+    }
     /// Deletes one entry; a 404 counts as success.
     pub async fn delete_sentiment_feedback(&self, id: &str) -> ApiResult<Written<()>> {
         // Never the delete-all route: an empty id would name it.
@@ -264,13 +297,15 @@ impl Managed for SentimentFeedback {
             return Ok(Put::new(w.value.id, w.value.date_created, false, w.meta));
         };
         client.delete_sentiment_feedback(id).await?;
-        match client.create_sentiment_feedback(&request(self)).await {
+        match client.recreate_sentiment_feedback(&request(self), id).await {
             Ok(w) => Ok(Put::new(w.value.id, w.value.date_created, false, w.meta)),
             // The old entry is gone and the new one was refused: put the old one back
             // (under a new id), so a failed replace loses nothing.
             Err(e) => {
                 let Some(old) = previous else { return Err(e) };
-                let w = client.create_sentiment_feedback(&request(old)).await?;
+                let w = client
+                    .recreate_sentiment_feedback(&request(old), id)
+                    .await?;
                 Ok(Put {
                     id: w.value.id,
                     date_modified: w.value.date_created,

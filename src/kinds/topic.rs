@@ -584,6 +584,12 @@ fn path_of(id: &str) -> String {
 
 /// Found by `Name (dialect)`: names are unique per dialect only.
 impl Named for wire::Topic {
+    async fn by_id(client: &Client, id: &str, identity: &str) -> ApiResult<Option<Self>> {
+        let t = client.get_topic(id).await?;
+        let dialect = t.dialect.as_deref().unwrap_or_default();
+        Ok((super::qualify(&t.name, dialect) == identity || t.name == identity).then_some(t))
+    }
+
     async fn find(client: &Client, identity: &str) -> ApiResult<Option<Self>> {
         let (name, dialect) = super::split_qualified(identity).unwrap_or((identity, ""));
         let listed: Vec<wire::ListedTopic> = client

@@ -386,7 +386,51 @@ fn sort_key(r: &Resource, q: &ListQuery, rec: &Rec) -> Vec<String> {
 
 impl Store {
     /// One page of a kind's list.
-    pub fn list(&self, r: &Resource, q: &ListQuery) -> Result<Value, ApiError> {
+    /// One page of a kind's list, as a lagging org answers it (`--list-lag`): each
+    /// first-page read counts down what a recent write hides or still shows.
+    pub fn list_lagged(&mut self, r: &Resource, q: &ListQuery) -> Result<Value, ApiError> {
+        if self.lag.reads == 0 {
+            return self.list(r, q, &[], &[]);
+        }
+        let first_page = q.cursor.is_none() && q.page_number <= 1;
+        let hidden: Vec<String> = self
+            .records(r)
+            .filter(|rec| self.lag.hidden.contains_key(&rec.id))
+            .map(|rec| rec.id.clone())
+            .collect();
+        let ghosts: Vec<Rec> = self
+            .lag
+            .ghosts
+            .iter()
+            .filter(|(dir, _, _)| *dir == r.dir)
+            .map(|(_, rec, _)| rec.clone())
+            .collect();
+        let page = self.list(r, q, &hidden, &ghosts);
+        if first_page {
+            for id in &hidden {
+                if let Some(left) = self.lag.hidden.get_mut(id) {
+                    *left = left.saturating_sub(1);
+                }
+            }
+            self.lag.hidden.retain(|_, left| *left > 0);
+            for (dir, _, left) in &mut self.lag.ghosts {
+                if *dir == r.dir {
+                    *left = left.saturating_sub(1);
+                }
+            }
+            self.lag.ghosts.retain(|(_, _, left)| *left > 0);
+        }
+        page
+    }
+
+    /// One page of a kind's list, leaving out `hidden` ids and adding `ghosts`.
+    fn list(
+        &self,
+        r: &Resource,
+        q: &ListQuery,
+        hidden: &[String],
+        ghosts: &[Rec],
+    ) -> Result<Value, ApiError> {
         let after = match &q.cursor {
             None => None,
             Some(c) => Some(decode_cursor(c).ok_or_else(|| {
@@ -396,6 +440,8 @@ impl Store {
         let needle = q.name.as_ref().map(|n| n.to_lowercase());
         let mut hits: Vec<(Vec<String>, &Rec)> = self
             .records(r)
+            .filter(|rec| !hidden.contains(&rec.id))
+            .chain(ghosts)
             .filter(|rec| {
                 needle
                     .as_ref()
@@ -525,6 +571,18 @@ impl Store {
     /// Creates an object from a validated body.
     pub fn create(&mut self, r: &Resource, input: Input, actor: &str) -> Result<Value, ApiError> {
         self.unique(r, &input, None)?;
+        let identity = (r.identity)(&input.fields);
+        if let Some(left) = self.lag.reserved.get_mut(&(r.dir, identity.clone())) {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.lag.reserved.remove(&(r.dir, identity.clone()));
+            }
+            return Err(ApiError::conflict(
+                format!("{} {identity} is still being deleted; try again", r.label),
+                "",
+                &identity,
+            ));
+        }
         (r.check)(self, &input, None)?;
         let (seq, id) = self.next_id();
         let now = self.tick();
@@ -543,6 +601,9 @@ impl Store {
         };
         self.put(r, rec)?;
         (r.after_write)(self, &id, &input, actor)?;
+        if self.lag.reads > 0 {
+            self.lag.hidden.insert(id.clone(), self.lag.reads);
+        }
         self.get(r, &id)
     }
 
@@ -589,7 +650,17 @@ impl Store {
         (r.before_delete)(self, id, force)?;
         self.remove(r.dir, id)?;
         match self.records_mut(r).remove(id) {
-            Some(gone) => (r.after_delete)(self, &gone, actor),
+            Some(gone) => {
+                self.lag.hidden.remove(id);
+                if self.lag.reads > 0 {
+                    self.lag.ghosts.push((r.dir, gone.clone(), self.lag.reads));
+                }
+                if self.lag.settle > 0 {
+                    let identity = (r.identity)(&gone.fields);
+                    self.lag.reserved.insert((r.dir, identity), self.lag.settle);
+                }
+                (r.after_delete)(self, &gone, actor)
+            }
             None => Ok(Map::new()),
         }
     }

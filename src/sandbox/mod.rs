@@ -50,6 +50,12 @@ pub struct SandboxOptions {
     pub seed: u64,
     /// Queues, flows and sample transcripts (SPEC 9).
     pub seed_file: Option<PathBuf>,
+    /// List reads a write stays invisible to (`--list-lag`).
+    pub list_lag: u32,
+    /// Probability that a write's answer is lost after it committed.
+    pub lost_answer_rate: f64,
+    /// Creates of a deleted identity refused while the delete settles.
+    pub delete_settle: u32,
 }
 
 impl Default for SandboxOptions {
@@ -66,6 +72,9 @@ impl Default for SandboxOptions {
             latency_ms: 0,
             seed: 0,
             seed_file: None,
+            list_lag: 0,
+            lost_answer_rate: 0.0,
+            delete_settle: 0,
         }
     }
 }
@@ -83,6 +92,12 @@ impl SandboxOptions {
             return bad(
                 "--fault-rate",
                 format!("must be between 0 and 1, got {}", self.fault_rate),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.lost_answer_rate) {
+            return bad(
+                "--lost-answer-rate",
+                format!("must be between 0 and 1, got {}", self.lost_answer_rate),
             );
         }
         if self.rate_limit == 0 {
@@ -159,7 +174,7 @@ impl Drop for SandboxHandle {
 pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxError> {
     options.validate()?;
     let seed = options.seed;
-    let store = match options.data_dir.clone() {
+    let mut store = match options.data_dir.clone() {
         // Loading reads every object file: keep it off the async workers.
         Some(dir) => tokio::task::spawn_blocking(move || store::Store::open(&dir, seed))
             .await
@@ -169,6 +184,7 @@ pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxErro
             })??,
         None => store::Store::in_memory(seed),
     };
+    store.lag = store::Lag::new(options.list_lag, options.delete_settle);
     let seeded = match &options.seed_file {
         Some(path) => seed::load(path, ids::now_ms())?,
         None => seed::Seed::default(),
@@ -200,6 +216,7 @@ pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxErro
             std::time::Duration::from_secs(options.rate_window_secs),
         )),
         faults: faults::Faults::new(options.fault_rate, seed),
+        lost_answers: faults::Faults::new(options.lost_answer_rate, seed ^ 0x5eed),
         scripted: Mutex::new(Vec::new()),
         seed: seeded,
         phrase_jobs: Mutex::new(detection::PhraseJobs::default()),

@@ -35,6 +35,8 @@ pub struct App {
     pub tokens: Mutex<Tokens>,
     pub limiter: Mutex<RateLimiter>,
     pub faults: Faults,
+    /// `--lost-answer-rate`: dice for writes whose answer is lost after they commit.
+    pub lost_answers: Faults,
     /// Failures scripted through `POST /__sandbox/fail`: (method, route template,
     /// status, how many more requests to fail).
     pub scripted: Mutex<Vec<(String, String, u16, u32)>>,
@@ -324,7 +326,13 @@ async fn gate(State(app): State<Shared>, mut req: Request, next: Next) -> Respon
                         lock(&app.stats).outcome(resp.status().as_str());
                         return resp;
                     }
+                    let write = req.method() != Method::GET;
                     match app.faults.roll() {
+                        None if write && app.lost_answers.roll().is_some() => {
+                            let _committed = next.run(req).await;
+                            lock(&app.stats).outcome("dropped");
+                            return drop_connection(killer).await;
+                        }
                         None => next.run(req).await,
                         Some(Fault::TooManyRequests) => {
                             ApiError::too_many_requests(1).into_response()
@@ -553,7 +561,7 @@ async fn token(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Ap
 
 async fn list(app: Shared, r: &'static Resource, raw: Option<String>) -> ApiResult {
     let q = list_query(r, raw)?;
-    let body = app.with_store(move |s| s.list(r, &q)).await?;
+    let body = app.with_store(move |s| s.list_lagged(r, &q)).await?;
     Ok(json(StatusCode::OK, body))
 }
 

@@ -32,7 +32,36 @@ pub struct Store {
     /// Dictionary terms (`dialect: term`, lower case) whose writes Genesys's validation
     /// fails, with the reason (test plumbing; in memory).
     pub(crate) term_rejects: HashMap<String, String>,
+    /// `--list-lag` and `--delete-settle` (in memory).
+    pub(crate) lag: Lag,
     disk: Option<Disk>,
+}
+
+/// Eventual consistency, counted in requests rather than time so that tests are
+/// deterministic: the Genesys Terraform provider retries reads after a create and polls
+/// deletes until 404 (up to 180 s), because lists lag writes.
+#[derive(Debug, Default)]
+pub struct Lag {
+    /// List reads (first pages) a write stays invisible to.
+    pub reads: u32,
+    /// Creates of a deleted identity refused (409) while the delete settles.
+    pub settle: u32,
+    /// Created objects not listed yet: id -> list reads left.
+    pub hidden: HashMap<String, u32>,
+    /// Deleted objects still listed: (folder, record, list reads left).
+    pub ghosts: Vec<(&'static str, Rec, u32)>,
+    /// Identities of deleted objects not free yet: (folder, identity) -> creates left.
+    pub reserved: HashMap<(&'static str, String), u32>,
+}
+
+impl Lag {
+    pub fn new(reads: u32, settle: u32) -> Lag {
+        Lag {
+            reads,
+            settle,
+            ..Lag::default()
+        }
+    }
 }
 
 impl Store {
@@ -51,6 +80,7 @@ impl Store {
             jobs: HashMap::new(),
             links: HashMap::new(),
             term_rejects: HashMap::new(),
+            lag: Lag::default(),
             disk: None,
         }
     }

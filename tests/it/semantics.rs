@@ -511,3 +511,57 @@ fn a_dictionary_term_genesys_rejects_fails_the_apply_with_its_reason_and_stays_i
         );
     }
 }
+
+#[test]
+fn creates_under_list_lag_and_lost_answers_never_duplicate_and_replans_are_clean() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[
+        "--list-lag",
+        "3",
+        "--lost-answer-rate",
+        "0.3",
+        "--delete-settle",
+        "2",
+        "--seed",
+        "7",
+    ]);
+    repo.write_topics(40, 2, "a");
+    repo.write(
+        "rules/feedback.yaml",
+        "kind: SentimentFeedback\nphrase: not bad at all\ndialect: en-US\nfeedbackValue: Positive\n",
+    );
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let stats = sandbox.get_json("/__sandbox/stats");
+    assert!(
+        stats["statuses"]["dropped"].as_u64().unwrap_or(0) > 5,
+        "answers were lost: {stats}"
+    );
+    // The lists lag: read until every write shows.
+    let mut topics = Vec::new();
+    for _ in 0..5 {
+        topics = topics_by_dialect(&sandbox);
+    }
+    assert_eq!(topics.len(), 40, "{topics:?}");
+    let names: std::collections::BTreeSet<&String> = topics.iter().map(|(_, n, _)| n).collect();
+    assert_eq!(names.len(), 40);
+    // The next plan lists the org while it lags: managed objects it does not list yet
+    // are read by id, so nothing is forgotten or created again.
+    repo.write_topics(40, 2, "a");
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    ok(&plan);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+
+    // A replace survives the 409s of a delete that is still settling.
+    repo.write(
+        "rules/feedback.yaml",
+        "kind: SentimentFeedback\nphrase: not bad at all\ndialect: en-US\nfeedbackValue: Negative\n",
+    );
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let mut entries = Value::Null;
+    for _ in 0..5 {
+        entries = sandbox.get_json_authed("/api/v2/speechandtextanalytics/sentimentfeedback");
+    }
+    let list = entries["entities"].as_array().cloned().unwrap_or_default();
+    assert_eq!(list.len(), 1, "{entries}");
+    assert_eq!(list[0]["feedbackValue"], "Negative", "{entries}");
+}
