@@ -448,6 +448,33 @@ impl Managed for DictionaryFeedback {
                 per_dialect.entry(d.dialect.as_str()).or_default().push(e);
             }
         }
+        // Genesys keeps one term per dialect up to letter case: a second is refused.
+        let mut by_key: HashMap<(String, String), &Entry> = HashMap::new();
+        for e in entries {
+            if let super::Object::DictionaryFeedback(d) = &e.object {
+                let key = (d.dialect.clone(), d.term.to_lowercase());
+                match by_key.get(&key) {
+                    Some(first) => diags.push(Diagnostic::new(
+                        Severity::Error,
+                        "dictionaryfeedback.duplicate-term",
+                        format!(
+                            "term {:?} repeats {:?} ({}:{}) up to letter case; Genesys keeps one \
+term per dialect whatever its case",
+                            d.term,
+                            first.object.name(),
+                            first.file.display(),
+                            first.name_pos.0
+                        ),
+                        &e.file,
+                        e.name_pos,
+                        Some("keep one of them; `displayAs` sets how transcripts write it".into()),
+                    )),
+                    None => {
+                        by_key.insert(key, e);
+                    }
+                }
+            }
+        }
         let mut over: Vec<_> = per_dialect
             .into_iter()
             .filter(|(_, v)| v.len() > MAX_TERMS_PER_DIALECT)

@@ -138,8 +138,34 @@ fn filter(v: Option<&Value>) -> Result<Option<(bool, Vec<Predicate>)>, ApiError>
     Ok(Some((and, preds)))
 }
 
+/// An ISO-8601 period as milliseconds: `P1D`, `P7D`, `PT1H`, `PT30M`, `P1W` (months and
+/// years are not fixed lengths and are refused).
+fn period_ms(p: &str) -> Option<i64> {
+    let rest = p.strip_prefix('P')?;
+    let (date, time) = rest.split_once('T').unwrap_or((rest, ""));
+    let mut total: i64 = 0;
+    let mut add = |part: &str, units: &[(char, i64)]| -> Option<()> {
+        let mut num = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                num.push(c);
+            } else {
+                let (_, ms) = units.iter().find(|(u, _)| *u == c)?;
+                let n: i64 = num.parse().ok()?;
+                total = total.checked_add(n.checked_mul(*ms)?)?;
+                num.clear();
+            }
+        }
+        num.is_empty().then_some(())
+    };
+    add(date, &[('W', 7 * 86_400_000), ('D', 86_400_000)])?;
+    add(time, &[('H', 3_600_000), ('M', 60_000), ('S', 1_000)])?;
+    (total > 0).then_some(total)
+}
+
 /// Answers a transcripts aggregates query: `nTopicCommunications` per `topicId` over
-/// the interval (one bucket: `granularity` is accepted, not split).
+/// the interval, in one bucket per `granularity` (an ISO-8601 period such as `P1D`;
+/// absent: the whole interval), as Genesys's aggregates answer.
 pub fn aggregates(
     body: &[u8],
     seed: &Seed,
@@ -174,6 +200,36 @@ pub fn aggregates(
         .get("groupBy")
         .and_then(Value::as_array)
         .is_some_and(|g| g.iter().any(|d| d.as_str() == Some("topicId")));
+    let step = match q.get("granularity") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(g)) => Some(period_ms(g).ok_or_else(|| {
+            ApiError::bad_field(
+                "granularity",
+                format!(
+                    "'granularity' value '{g}' is not an ISO-8601 period of days, hours or minutes"
+                ),
+            )
+        })?),
+        Some(_) => {
+            return Err(ApiError::bad_field(
+                "granularity",
+                "'granularity' must be a string",
+            ));
+        }
+    };
+    // Bucket boundaries: [from, from+step), …, the last one cut at `to`; at most 10,000.
+    let mut buckets: Vec<(i64, i64)> = Vec::new();
+    match step {
+        None => buckets.push((from, to)),
+        Some(step) => {
+            let mut start = from;
+            while start < to && buckets.len() < 10_000 {
+                let end = start.saturating_add(step).min(to);
+                buckets.push((start, end));
+                start = end;
+            }
+        }
+    }
     let filter = filter(q.get("filter"))?;
     let keep = |t: &Transcript, topic_id: &str| match &filter {
         None => true,
@@ -181,39 +237,73 @@ pub fn aggregates(
         Some((false, ps)) => ps.is_empty() || ps.iter().any(|p| p.holds(t, topic_id)),
     };
     // Communications, not transcripts: two transcripts of one communication count once.
-    let mut seen: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    // Per bucket: communications per topic.
+    let mut counts: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    let mut totals: Vec<u64> = vec![0; buckets.len()];
     if metrics.contains(&"nTopicCommunications") {
-        for t in seed
-            .transcripts
-            .iter()
-            .filter(|t| t.start_ms >= from && t.start_ms < to)
-        {
-            for (id, dialect, participants, phrases) in topics {
-                if keep(t, id)
-                    && phrases.iter().any(|p| {
-                        detect::phrase_matches(p, participants, dialect, &t.dialect, &t.utterances)
-                    })
-                    && seen.insert((id.as_str(), t.communication_id.as_str()))
-                {
-                    *counts.entry(id.as_str()).or_default() += 1;
+        for (b, (start, end)) in buckets.iter().enumerate() {
+            let mut seen: std::collections::HashSet<(&str, &str)> =
+                std::collections::HashSet::new();
+            for t in seed
+                .transcripts
+                .iter()
+                .filter(|t| t.start_ms >= *start && t.start_ms < *end)
+            {
+                for (id, dialect, participants, phrases) in topics {
+                    if keep(t, id)
+                        && phrases.iter().any(|p| {
+                            detect::phrase_matches(
+                                p,
+                                participants,
+                                dialect,
+                                &t.dialect,
+                                &t.utterances,
+                            )
+                        })
+                        && seen.insert((id.as_str(), t.communication_id.as_str()))
+                    {
+                        let slot = counts
+                            .entry(id.as_str())
+                            .or_insert_with(|| vec![0; buckets.len()]);
+                        if let Some(n) = slot.get_mut(b) {
+                            *n += 1;
+                        }
+                        if let Some(n) = totals.get_mut(b) {
+                            *n += 1;
+                        }
+                    }
                 }
             }
         }
     }
-    let datum = |count: u64| {
-        json!({
-            "interval": interval,
-            "metrics": [{"metric": "nTopicCommunications", "stats": {"count": count}}],
-        })
+    let bucket_interval = |(start, end): (i64, i64)| {
+        if step.is_none() {
+            interval.to_string()
+        } else {
+            format!("{}/{}", ids::format_ms(start), ids::format_ms(end))
+        }
+    };
+    // Buckets with nothing in them are left out, as Genesys leaves them out.
+    let data = |per_bucket: &[u64]| -> Vec<Value> {
+        buckets
+            .iter()
+            .zip(per_bucket)
+            .filter(|(_, n)| step.is_none() || **n > 0)
+            .map(|(b, n)| {
+                json!({
+                    "interval": bucket_interval(*b),
+                    "metrics": [{"metric": "nTopicCommunications", "stats": {"count": n}}],
+                })
+            })
+            .collect()
     };
     let results: Vec<Value> = if by_topic {
         counts
             .iter()
-            .map(|(id, n)| json!({"group": {"topicId": id}, "data": [datum(*n)]}))
+            .map(|(id, n)| json!({"group": {"topicId": id}, "data": data(n)}))
             .collect()
     } else if metrics.contains(&"nTopicCommunications") {
-        vec![json!({"group": {}, "data": [datum(counts.values().sum())]})]
+        vec![json!({"group": {}, "data": data(&totals)})]
     } else {
         Vec::new()
     };
@@ -253,6 +343,7 @@ impl PhraseJobs {
         &mut self,
         body: &[u8],
         seed: &Seed,
+        mappings: &HashMap<String, (Vec<String>, Vec<String>)>,
         actor: &str,
         salt: u64,
     ) -> Result<Value, ApiError> {
@@ -343,6 +434,21 @@ impl PhraseJobs {
                 .collect()
         };
         let (queues, flows) = (list("queues"), list("flows"));
+        // `programs` (SDK 269 `TranscriptsFilters.programs`, program ids): the
+        // transcripts of the queues and flows the programs are mapped to.
+        let programs = list("programs");
+        let mut program_queues: Vec<&String> = Vec::new();
+        let mut program_flows: Vec<&String> = Vec::new();
+        for (i, p) in programs.iter().enumerate() {
+            let Some((pq, pf)) = mappings.get(p) else {
+                return Err(ApiError::bad_field(
+                    &format!("transcriptsFilters.programs[{i}]"),
+                    format!("'transcriptsFilters.programs[{i}]' names no program: {p}"),
+                ));
+            };
+            program_queues.extend(pq);
+            program_flows.extend(pf);
+        }
         let selected = seed.transcripts.iter().filter(|t| {
             t.start_ms >= from
                 && t.start_ms <= to
@@ -350,6 +456,13 @@ impl PhraseJobs {
                 && t.dialect == dialect
                 && (queues.is_empty() || t.queue_id.as_ref().is_some_and(|q| queues.contains(q)))
                 && (flows.is_empty() || t.flow_id.as_ref().is_some_and(|f| flows.contains(f)))
+                && (programs.is_empty()
+                    || t.queue_id
+                        .as_ref()
+                        .is_some_and(|q| program_queues.contains(&q))
+                    || t.flow_id
+                        .as_ref()
+                        .is_some_and(|f| program_flows.contains(&f)))
         });
         let (mut processed, mut matched) = (0u64, 0u64);
         for t in selected {

@@ -118,6 +118,10 @@ pub fn router(app: Shared) -> Router {
             get(get_links_job),
         )
         .route(
+            "/api/v2/speechandtextanalytics/programs/mappings",
+            get(list_program_mappings),
+        )
+        .route(
             "/__sandbox/programs/{id}/published",
             get(get_program_published),
         )
@@ -707,7 +711,12 @@ async fn create_phrase_job(
 ) -> ApiResult {
     require_json(&headers)?;
     let who = actor(caller);
-    let body = lock(&app.phrase_jobs).create(&body, &app.seed, &who, app.correlation_salt)?;
+    // A `programs` filter selects the transcripts of the programs' queues and flows.
+    let mappings = app
+        .with_store(|s| Ok(kinds::program::all_mappings(s)))
+        .await?;
+    let body =
+        lock(&app.phrase_jobs).create(&body, &app.seed, &mappings, &who, app.correlation_salt)?;
     Ok(json(StatusCode::OK, body))
 }
 
@@ -738,6 +747,17 @@ async fn get_program_mappings(
     let id = path_id(id)?;
     let body = app
         .with_store(move |s| kinds::program::mappings_json(s, &id))
+        .await?;
+    Ok(json(StatusCode::OK, body))
+}
+
+/// `GET /programs/mappings?pageSize=&nextPage=`.
+async fn list_program_mappings(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
+    let pairs = query_pairs(raw, &["pageSize", "nextPage"])?;
+    let size = number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?;
+    let next = param(&pairs, "nextPage").map(str::to_string);
+    let body = app
+        .with_store(move |s| kinds::program::mappings_listing(s, size, next.as_deref()))
         .await?;
     Ok(json(StatusCode::OK, body))
 }
@@ -822,27 +842,36 @@ async fn list_queues(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiR
         raw,
         &["name", "pageSize", "pageNumber"],
         &items,
-        "/api/v2/routing/queues",
+        ("/api/v2/routing/queues", super::seed::NameFilter::Exact),
     )
 }
 
+/// `type` is a list (SDK 269 `ArchitectApi.get_flows`): repeated, or comma-joined as
+/// the SDK's client sends it.
 async fn list_flows(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
-    let wanted = query_pairs(raw.clone(), &["name", "type", "pageSize", "pageNumber"])?
-        .into_iter()
-        .find(|(k, _)| k == "type")
-        .map(|(_, v)| v);
+    let wanted: Vec<String> =
+        query_pairs(raw.clone(), &["name", "type", "pageSize", "pageNumber"])?
+            .into_iter()
+            .filter(|(k, _)| k == "type")
+            .flat_map(|(_, v)| {
+                v.split(',')
+                    .map(|t| t.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|t| !t.is_empty())
+            .collect();
     let items: Vec<(String, String, Option<String>)> = app
         .seed
         .flows
         .iter()
-        .filter(|(_, _, t)| wanted.as_deref().is_none_or(|w| w.eq_ignore_ascii_case(t)))
+        .filter(|(_, _, t)| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(t)))
         .map(|(id, name, t)| (id.clone(), name.clone(), Some(t.clone())))
         .collect();
     seed_listing(
         raw,
         &["name", "type", "pageSize", "pageNumber"],
         &items,
-        "/api/v2/flows",
+        ("/api/v2/flows", super::seed::NameFilter::Contains),
     )
 }
 
@@ -851,7 +880,7 @@ fn seed_listing(
     raw: Option<String>,
     allowed: &[&str],
     items: &[(String, String, Option<String>)],
-    path: &str,
+    (path, how): (&str, super::seed::NameFilter),
 ) -> ApiResult {
     let pairs = query_pairs(raw, allowed)?;
     Ok(json(
@@ -859,7 +888,7 @@ fn seed_listing(
         super::seed::listing(
             items,
             path,
-            param(&pairs, "name"),
+            param(&pairs, "name").map(|n| (n, how)),
             number(&pairs, "pageSize", 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?,
             number(&pairs, "pageNumber", 1, usize::MAX / 2, 1)?,
         ),

@@ -161,21 +161,47 @@ fn start_ms(text: &str, now_ms: i64) -> Option<i64> {
 /// contains `name` (case-insensitive), numbered pages, shaped like the SDK's
 /// `QueueEntityListing` / `FlowEntityListing` (each entity `{id, name, selfUri}`, flows
 /// with `type`).
+/// How a listing's `name` filter matches.
+#[derive(Debug, Clone, Copy)]
+pub enum NameFilter {
+    /// A case-insensitive substring (flows).
+    Contains,
+    /// The name itself, case-insensitively, unless it has leading or trailing
+    /// asterisks (SDK 269 `RoutingApi.get_routing_queues`: "Include only queues with
+    /// the given name (leading and trailing asterisks allowed)").
+    Exact,
+}
+
+impl NameFilter {
+    fn matches(self, filter: &str, name: &str) -> bool {
+        let (filter, name) = (filter.to_lowercase(), name.to_lowercase());
+        match self {
+            NameFilter::Contains => name.contains(&filter),
+            NameFilter::Exact => {
+                let lead = filter.starts_with('*');
+                let trail = filter.len() > 1 && filter.ends_with('*');
+                let core = filter.trim_matches('*');
+                match (lead, trail) {
+                    (true, true) => name.contains(core),
+                    (true, false) => name.ends_with(core),
+                    (false, true) => name.starts_with(core),
+                    (false, false) => name == core,
+                }
+            }
+        }
+    }
+}
+
 pub fn listing(
     items: &[(String, String, Option<String>)],
     path: &str,
-    name: Option<&str>,
+    name: Option<(&str, NameFilter)>,
     page_size: usize,
     page_number: usize,
 ) -> serde_json::Value {
-    let needle = name.map(str::to_lowercase);
     let hits: Vec<&(String, String, Option<String>)> = items
         .iter()
-        .filter(|(_, n, _)| {
-            needle
-                .as_ref()
-                .is_none_or(|needle| n.to_lowercase().contains(needle))
-        })
+        .filter(|(_, n, _)| name.is_none_or(|(filter, how)| how.matches(filter, n)))
         .collect();
     let total = hits.len();
     let entities: Vec<serde_json::Value> = hits

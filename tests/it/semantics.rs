@@ -565,3 +565,18 @@ fn creates_under_list_lag_and_lost_answers_never_duplicate_and_replans_are_clean
     assert_eq!(list.len(), 1, "{entries}");
     assert_eq!(list[0]["feedbackValue"], "Negative", "{entries}");
 }
+
+#[test]
+fn a_dictionary_term_repeated_up_to_letter_case_is_an_error_at_validate() {
+    let repo = Repo::new();
+    let examples = "examplePhrases:\n  - I want Acme Fibre now\n  - is Acme Fibre available here\n  - how fast is Acme Fibre\n";
+    repo.write(
+        "rules/terms.yaml",
+        &format!("kind: DictionaryFeedback\nterm: Acme Fibre\ndialect: en-GB\n{examples}---\nkind: DictionaryFeedback\nterm: acme fibre\ndialect: en-GB\n{examples}"),
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("dictionaryfeedback.duplicate-term"), "{all}");
+    assert!(all.contains("rules/terms.yaml:9:"), "{all}");
+}

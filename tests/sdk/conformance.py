@@ -81,6 +81,7 @@ EXPECTED_ROUTES = [
     f"POST {STA}/programs/publishjobs",
     f"GET {STA}/programs/publishjobs/{{id}}",
     f"GET {STA}/programs/topiclinks/jobs/{{id}}",
+    f"GET {STA}/programs/mappings",
     f"GET {STA}/programs/{{id}}/mappings",
     f"PUT {STA}/programs/{{id}}/mappings",
     f"GET {STA}/programs/{{id}}/transcriptionengines",
@@ -1460,11 +1461,18 @@ def sec_dictionary_feedback(ctx):
                                        "we like speechops two a lot"))),
         ("term", "a missing term", dict(dialect="en-US", example_phrases=ok_examples)),
         ("dialect", "a missing dialect", dict(term="speechops three")),
+        ("examplePhrases", "example phrases that lack the term",
+         dict(term="speechops four", dialect="en-US",
+              example_phrases=examples("we use it every day", "speechops four is here",
+                                       "say speechops four now"))),
     ]
     for field, what, attrs in bad:
         err = call(post, mk(models.DictionaryFeedback, **attrs), expect_status=400)
         expect_400_naming(R_DICTIONARY_POST, err, field, what)
     call(post, mk(models.DictionaryFeedback, term="Genesys Cloud", dialect="en-US",
+                  boost_value=2.0), expect_status=409)
+    # The same term up to letter case is the same term.
+    call(post, mk(models.DictionaryFeedback, term="genesys cloud", dialect="en-US",
                   boost_value=2.0), expect_status=409)
 
     # Cursor paging at a page size smaller than the count, following nextUri; the
@@ -2156,15 +2164,87 @@ def sec_detection(ctx):
             REC.expect(route, (done.processed_transcripts_count or 0) > 0
                        and (done.matched_transcripts_count or 0) > 0,
                        f"counts {done.processed_transcripts_count}/{done.matched_transcripts_count}")
-    queues = call(pc.RoutingApi(ctx.client).get_routing_queues, name="Retention")
-    if queues is not None:
-        REC.expect("GET /api/v2/routing/queues",
-                   sorted(q.name for q in queues.entities or []) == ["Retention EN", "Retention ES"],
-                   f"name filter: {[q.name for q in queues.entities or []]}")
+    # `name` is the queue's name; asterisks at either end widen it (SDK 269
+    # RoutingApi.get_routing_queues).
+    for name, expected in (("Retention", []), ("Retention EN", ["Retention EN"]),
+                           ("Retention*", ["Retention EN", "Retention ES"]),
+                           ("*EN", ["Retention EN"]), ("*care*", ["Customer care UK"])):
+        queues = call(pc.RoutingApi(ctx.client).get_routing_queues, name=name)
+        if queues is not None:
+            REC.expect("GET /api/v2/routing/queues",
+                       sorted(q.name for q in queues.entities or []) == expected,
+                       f"name filter {name!r}: {[q.name for q in queues.entities or []]}")
     flows = call(pc.ArchitectApi(ctx.client).get_flows, type=["inboundcall"])
     if flows is not None:
         REC.expect("GET /api/v2/flows", len(flows.entities or []) == 2,
                    f"flows: {[f.name for f in flows.entities or []]}")
+    # Several types: the flows of any of them.
+    flows = call(pc.ArchitectApi(ctx.client).get_flows, type=["inboundcall", "outboundcall"])
+    if flows is not None:
+        REC.expect("GET /api/v2/flows", len(flows.entities or []) == 3,
+                   f"flows of two types: {[f.name for f in flows.entities or []]}")
+
+    # Daily buckets: each datum spans at most a day and they add up to the whole.
+    route = "POST /api/v2/analytics/transcripts/aggregates/query"
+    daily = mk(pc.TranscriptAggregationQuery, interval=query.interval, granularity="P1D",
+               group_by=["topicId"], metrics=["nTopicCommunications"], filter=query.filter)
+    resp_daily = call(pc.AnalyticsApi(ctx.client).post_analytics_transcripts_aggregates_query,
+                      daily)
+    if resp is not None and resp_daily is not None:
+        def total(r):
+            return sum(m.stats.count for x in (r.results or []) for d in (x.data or [])
+                       for m in (d.metrics or []) if m.metric == "nTopicCommunications")
+        data = [d for x in (resp_daily.results or []) for d in (x.data or [])]
+        spans = []
+        for d in data:
+            a, b = (isoparse(t) for t in d.interval.split("/"))
+            spans.append((b - a).total_seconds())
+        REC.expect(route, len(data) > 1 and all(s <= 86400 for s in spans),
+                   f"P1D buckets over 7 days: {[d.interval for d in data]}")
+        REC.expect(route, total(resp_daily) == total(resp),
+                   f"daily counts {total(resp_daily)} do not add up to {total(resp)}")
+
+    # A test-phrase job for one program: the transcripts of its queues only.
+    program = create_program(ctx, mk(pc.ProgramRequest, name="Conformance retention EN",
+                                     topic_ids=[topic.id]))
+    if program is not None:
+        call(ctx.api.put_speechandtextanalytics_program_mappings, program.id,
+             mk(pc.ProgramMappingsRequest, queue_ids=["q-retention-en"], flow_ids=[]))
+        counts = {}
+        for label, programs in (("all", None), ("one program", [program.id])):
+            filters = mk(pc.TranscriptsFilters, media_type="all", programs=programs)
+            req = mk(pc.TestTopicPhraseJobRequest, topic=phrase_req.topic,
+                     transcripts_filters=filters)
+            started = call(ctx.api.post_speechandtextanalytics_topics_testphrase_jobs, req)
+            done = None
+            for _ in range(40):
+                if started is None:
+                    break
+                done = call(ctx.api.get_speechandtextanalytics_topics_testphrase_job, started.id)
+                if done is None or done.state != "Running":
+                    break
+            counts[label] = done.processed_transcripts_count if done is not None else None
+        REC.expect(f"GET {STA}/topics/testphrase/jobs/{{id}}",
+                   counts.get("one program") and counts.get("all")
+                   and counts["one program"] < counts["all"],
+                   f"the programs filter selects a program's transcripts: {counts}")
+
+    # Every program's mappings, paged.
+    route = f"GET {STA}/programs/mappings"
+    listing = call(ctx.api.get_speechandtextanalytics_programs_mappings, page_size=1)
+    if listing is not None:
+        REC.expect(route, len(listing.entities or []) == 1 and listing.next_uri,
+                   "programs/mappings at pageSize 1 must give one entry and a nextUri")
+        seen = [e.program.id for e in listing.entities or []]
+        while listing is not None and listing.next_uri:
+            nxt = urllib.parse.parse_qs(urllib.parse.urlsplit(listing.next_uri).query)
+            listing = call(ctx.api.get_speechandtextanalytics_programs_mappings, page_size=1,
+                           next_page=nxt.get("nextPage", [""])[0])
+            if listing is not None:
+                seen.extend(e.program.id for e in listing.entities or [])
+        REC.expect(route, program is None or program.id in seen,
+                   "programs/mappings lacks a program")
+        REC.expect(route, len(seen) == len(set(seen)), "programs/mappings repeats a program")
 
 
 def sec_rate_limit(binary):

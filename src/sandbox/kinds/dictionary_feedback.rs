@@ -105,7 +105,7 @@ fn parse(body: &[u8]) -> Result<Input, ApiError> {
     let _ = c.one_of(&obj, "source", "", &["Manual"], Some("Manual"));
     let engine = c.one_of(&obj, "transcriptionEngine", "", &ENGINES, Some(""));
     let display_as = c.string(&obj, "displayAs", "").unwrap_or_default();
-    let examples = examples(&mut c, &obj);
+    let examples = examples(&mut c, &obj, &term);
     let sounds_like = c.strings(&obj, "soundsLike", "").unwrap_or_default();
     if sounds_like.len() > 10 {
         c.problem(
@@ -131,8 +131,10 @@ fn parse(body: &[u8]) -> Result<Input, ApiError> {
     })
 }
 
-/// `examplePhrases`: `[{phrase, source?}]`, 3..=20 unique, each 3..=20 words.
-fn examples(c: &mut Checker, obj: &Map<String, Value>) -> Vec<String> {
+/// `examplePhrases`: `[{phrase, source?}]`, 3..=20 unique, each 3..=20 words, each
+/// containing the term (an example is an utterance of the term; SDK 269
+/// `DictionaryFeedbackExamplePhrase`).
+fn examples(c: &mut Checker, obj: &Map<String, Value>, term: &str) -> Vec<String> {
     let mut out = Vec::new();
     let Some(items) = c.array(obj, "examplePhrases", "") else {
         return out;
@@ -164,6 +166,14 @@ fn examples(c: &mut Checker, obj: &Map<String, Value>) -> Vec<String> {
                 format!("'{prefix}.phrase' must have 3 to 20 words, got {words}"),
             );
         }
+        let (key, term_key) = (phrase_key(&phrase), phrase_key(term));
+        if !phrase.is_empty() && !term_key.is_empty() && !key.contains(&term_key) {
+            c.problem(
+                format!("{prefix}.phrase"),
+                "invalid.value",
+                format!("'{prefix}.phrase' does not contain the term '{term}'"),
+            );
+        }
         if !phrase.is_empty() && !seen.insert(phrase_key(&phrase)) {
             c.problem(
                 format!("{prefix}.phrase"),
@@ -176,9 +186,11 @@ fn examples(c: &mut Checker, obj: &Map<String, Value>) -> Vec<String> {
     out
 }
 
+/// Dialect + term, the term up to letter case: Genesys refuses "acme fibre" beside
+/// "Acme Fibre" (409).
 fn identity(fields: &Map<String, Value>) -> String {
     let get = |k: &str| fields.get(k).and_then(Value::as_str).unwrap_or("");
-    format!("{}: {}", get("dialect"), get("term"))
+    format!("{}: {}", get("dialect"), get("term").to_lowercase())
 }
 
 /// At most 1000 terms per dialect.

@@ -412,6 +412,63 @@ pub fn mappings_json(store: &Store, id: &str) -> Result<Value, ApiError> {
     Ok(Value::Object(m))
 }
 
+/// Every program's mapped `(queue ids, flow ids)`, by program id.
+pub fn all_mappings(store: &Store) -> HashMap<String, (Vec<String>, Vec<String>)> {
+    store
+        .records(&RESOURCE)
+        .map(|p| {
+            let ids = |k: &str| p.strings(k).into_iter().map(str::to_string).collect();
+            (p.id.clone(), (ids("queueIds"), ids("flowIds")))
+        })
+        .collect()
+}
+
+/// `GET /programs/mappings` (SDK 269 `TopicsDefinitionsProgramsMappingsEntityListing`):
+/// every program's mappings, by program id, cursor-paged with `pageSize` and an opaque
+/// `nextPage`.
+pub fn mappings_listing(
+    store: &Store,
+    page_size: usize,
+    next: Option<&str>,
+) -> Result<Value, ApiError> {
+    let start = match next {
+        None => 0,
+        Some(c) => c
+            .strip_prefix("m")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| {
+                ApiError::bad_field("nextPage", "'nextPage' is not a cursor this API issued")
+            })?,
+    };
+    let mut ids: Vec<&str> = store.records(&RESOURCE).map(|p| p.id.as_str()).collect();
+    ids.sort_unstable();
+    let total = ids.len();
+    let page: Vec<Value> = ids
+        .iter()
+        .skip(start)
+        .take(page_size)
+        .filter_map(|id| mappings_json(store, id).ok())
+        .collect();
+    let path = format!("{}/mappings", RESOURCE.path);
+    let mut m = Map::new();
+    m.insert("entities".into(), Value::Array(page));
+    m.insert("pageSize".into(), json!(page_size));
+    m.insert("total".into(), json!(total));
+    m.insert("pageCount".into(), json!(total.div_ceil(page_size.max(1))));
+    m.insert(
+        "selfUri".into(),
+        json!(format!("{path}?pageSize={page_size}")),
+    );
+    let end = start.saturating_add(page_size);
+    if end < total {
+        m.insert(
+            "nextUri".into(),
+            json!(format!("{path}?pageSize={page_size}&nextPage=m{end}")),
+        );
+    }
+    Ok(Value::Object(m))
+}
+
 /// `modifiedBy` / `dateModified` of a program's sub-resource (its last write, or the
 /// program's).
 fn sub_common(m: &mut Map<String, Value>, p: &Rec, key: &str) {
