@@ -189,6 +189,7 @@ pub async fn start(options: SandboxOptions) -> Result<SandboxHandle, SandboxErro
         Some(path) => seed::load(path, ids::now_ms())?,
         None => seed::Seed::default(),
     };
+    store.forms = seeded.evaluation_forms.clone();
     let counts: Vec<String> = store
         .counts()
         .into_iter()

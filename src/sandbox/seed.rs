@@ -22,6 +22,36 @@ pub struct SeedFile {
     pub flows: Vec<FlowSeed>,
     #[serde(default)]
     pub transcripts: Vec<TranscriptSeed>,
+    /// Quality evaluation forms whose answer options' assistance conditions name
+    /// topics (SDK 269 `AnswerOption.assistanceConditions[].topicIds`), by name.
+    #[serde(default, rename = "evaluationForms")]
+    pub evaluation_forms: Vec<FormSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormSeed {
+    pub name: String,
+    pub id: Option<String>,
+    /// Topic names; `{name, dialect}` where the name is in several dialects.
+    #[serde(default)]
+    pub topics: Vec<FormTopic>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FormTopic {
+    Name(String),
+    Qualified { name: String, dialect: String },
+}
+
+/// A seeded evaluation form: its id, name and the `(topic name, dialect)`s it uses
+/// (no dialect: the name in any dialect).
+#[derive(Debug, Clone)]
+pub struct EvaluationForm {
+    pub id: String,
+    pub name: String,
+    pub topics: Vec<(String, Option<String>)>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,6 +109,7 @@ pub struct Seed {
     pub queues: Vec<(String, String)>,
     pub flows: Vec<(String, String, String)>,
     pub transcripts: Vec<Transcript>,
+    pub evaluation_forms: Vec<EvaluationForm>,
 }
 
 /// Reads a seed file; `now_ms` anchors relative start times.
@@ -103,6 +134,22 @@ pub fn load(path: &Path, now_ms: i64) -> Result<Seed, SandboxError> {
         .flows
         .iter()
         .map(|f| (id(&f.id, 0xF1), f.name.clone(), f.flow_type.clone()))
+        .collect();
+    let evaluation_forms = file
+        .evaluation_forms
+        .iter()
+        .map(|f| EvaluationForm {
+            id: id(&f.id, 0xEF),
+            name: f.name.clone(),
+            topics: f
+                .topics
+                .iter()
+                .map(|t| match t {
+                    FormTopic::Name(n) => (n.clone(), None),
+                    FormTopic::Qualified { name, dialect } => (name.clone(), Some(dialect.clone())),
+                })
+                .collect(),
+        })
         .collect();
     let mut transcripts = Vec::with_capacity(file.transcripts.len());
     for (i, t) in file.transcripts.into_iter().enumerate() {
@@ -134,6 +181,7 @@ pub fn load(path: &Path, now_ms: i64) -> Result<Seed, SandboxError> {
         queues,
         flows,
         transcripts,
+        evaluation_forms,
     })
 }
 

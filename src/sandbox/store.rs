@@ -34,6 +34,9 @@ pub struct Store {
     pub(crate) term_rejects: HashMap<String, String>,
     /// `--list-lag` and `--delete-settle` (in memory).
     pub(crate) lag: Lag,
+    /// Seeded evaluation forms: objects outside Speech & Text Analytics that hold
+    /// topics.
+    pub(crate) forms: Vec<super::seed::EvaluationForm>,
     disk: Option<Disk>,
 }
 
@@ -81,6 +84,7 @@ impl Store {
             links: HashMap::new(),
             term_rejects: HashMap::new(),
             lag: Lag::default(),
+            forms: Vec::new(),
             disk: None,
         }
     }

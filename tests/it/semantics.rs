@@ -580,3 +580,38 @@ fn a_dictionary_term_repeated_up_to_letter_case_is_an_error_at_validate() {
     assert!(all.contains("dictionaryfeedback.duplicate-term"), "{all}");
     assert!(all.contains("rules/terms.yaml:9:"), "{all}");
 }
+
+#[test]
+fn a_topic_delete_an_evaluation_form_refuses_names_the_form_and_keeps_the_run_consistent() {
+    let repo = Repo::new();
+    repo.write(
+        "seed.yaml",
+        "evaluationForms:\n  - { name: Collections QA, id: form-1, topics: [Disclosure] }\n",
+    );
+    let seed = repo.path().join("seed.yaml");
+    let sandbox = Sandbox::with_creds(&["--seed-file", seed.to_str().unwrap_or_default()]);
+    repo.write(
+        "rules/topics.yaml",
+        "kind: Topic\nname: Disclosure\ndialect: en-US\nphrases: [{text: this call is recorded}]\n---\nkind: Topic\nname: Spare\ndialect: en-US\nphrases: [{text: spare}]\n",
+    );
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    repo.write(
+        "rules/topics.yaml",
+        "kind: Topic\nname: Spare\ndialect: en-US\nphrases: [{text: spare}]\n",
+    );
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve", "--prune"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("evaluation form 'Collections QA'"), "{all}");
+    assert!(all.contains("entity \"Collections QA\" (form-1)"), "{all}");
+    // Still managed, still in the org: the next plan is the same delete.
+    let lock = repo.read("speechops.lock");
+    assert!(lock.contains("\"Disclosure\""), "{lock}");
+    let plan = repo.run_against(&sandbox, &["plan", "--prune"]);
+    ok(&plan);
+    assert!(
+        plan.stdout.contains("- delete Topic \"Disclosure\""),
+        "{}",
+        plan.stdout
+    );
+}

@@ -225,6 +225,34 @@ fn after_write(store: &mut Store, id: &str, input: &Input, actor: &str) -> Resul
 
 /// A topic a program holds cannot be deleted.
 fn before_delete(store: &Store, id: &str, _force: bool) -> Result<(), ApiError> {
+    // Quality evaluation forms hold topics too (the Genesys Terraform provider's
+    // evaluation form carries `assistance_conditions.topic_ids`): Genesys refuses to
+    // delete a topic a form uses.
+    if let Some(t) = store.record(&RESOURCE, id) {
+        let (name, dialect) = (t.str("name"), t.str("dialect"));
+        if let Some(f) = store.forms.iter().find(|f| {
+            f.topics
+                .iter()
+                .any(|(n, d)| n == name && d.as_deref().is_none_or(|d| d == dialect))
+        }) {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!(
+                    "Topic {id} is used by evaluation form '{}' (an answer option's assistance \
+condition); change the form in Quality Management first",
+                    f.name
+                ),
+            );
+            e.details.push(ErrorDetail {
+                error_code: "topic.in.use.by.evaluation.form".into(),
+                field_name: None,
+                entity_id: Some(f.id.clone()),
+                entity_name: Some(f.name.clone()),
+            });
+            return Err(e);
+        }
+    }
     if let Some(c) = category::using_topic(store, id).first() {
         let mut e = ApiError::new(
             StatusCode::CONFLICT,
