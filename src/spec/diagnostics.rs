@@ -122,8 +122,9 @@ pub fn render_text(diags: &[Diagnostic], color: bool) -> String {
                 .entry(loc.file.clone())
                 .or_insert_with(|| {
                     // Huge or binary files get no snippet; the location is still shown.
+                    // Only regular files: opening a FIFO would wait forever.
                     let meta = std::fs::metadata(&loc.file).ok()?;
-                    if meta.len() > super::load::MAX_FILE_BYTES {
+                    if !meta.is_file() || meta.len() > super::load::MAX_FILE_BYTES {
                         return None;
                     }
                     std::fs::read_to_string(&loc.file).ok()

@@ -87,16 +87,97 @@ pub fn find_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Result<Vec<Found>
             }
         };
         let mut names = Vec::new();
-        for entry in entries.flatten() {
+        // Every entry that is not a readable folder or regular file is an error naming
+        // it: a spec that vanished through a dangling link must fail validation, never
+        // be dropped (and then pruned).
+        let mut problem = |path: &Path, code: &str, message: String, hint: &str| {
+            diags.push(Diagnostic::new(
+                Severity::Error,
+                code,
+                message,
+                path,
+                (1, 1),
+                Some(hint.to_string()),
+            ));
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    problem(
+                        &dir,
+                        "file.unreadable",
+                        format!("cannot list an entry of this folder: {e}"),
+                        "fix the folder's permissions",
+                    );
+                    continue;
+                }
+            };
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
                 continue;
             }
-            let Ok(ft) = entry.file_type() else { continue };
-            let is_dir = ft.is_dir();
-            // A symlink to a file is read; a symlink to a folder is not followed.
-            let is_file = ft.is_file()
-                || (ft.is_symlink() && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()));
+            let path = entry.path();
+            let ft = match entry.file_type() {
+                Ok(ft) => ft,
+                Err(e) => {
+                    problem(
+                        &path,
+                        "file.unreadable",
+                        format!("cannot tell what this entry is: {e}"),
+                        "fix its permissions, or remove it",
+                    );
+                    continue;
+                }
+            };
+            let (is_dir, is_file) = if ft.is_symlink() {
+                match std::fs::metadata(&path) {
+                    // A symlink to a file is read; a symlink to a folder is not followed
+                    // (a link cycle would never end), and says so.
+                    Ok(m) if m.is_file() => (false, true),
+                    Ok(m) if m.is_dir() => {
+                        problem(
+                            &path,
+                            "file.linked-folder",
+                            "a symlink to a folder: speechops does not follow it, so the specs \
+in it would be missing"
+                                .into(),
+                            "link the spec files themselves, or move the folder into the tree",
+                        );
+                        continue;
+                    }
+                    Ok(_) => {
+                        problem(
+                            &path,
+                            "file.not-regular",
+                            "a symlink to something that is not a file or folder".into(),
+                            "point it at a spec file, or remove it",
+                        );
+                        continue;
+                    }
+                    Err(e) => {
+                        problem(
+                            &path,
+                            "file.broken-link",
+                            format!(
+                                "a symlink that leads nowhere ({e}): the spec it named is missing"
+                            ),
+                            "restore its target, or remove the link (and any spec it held is then deleted only with --prune)",
+                        );
+                        continue;
+                    }
+                }
+            } else if ft.is_dir() || ft.is_file() {
+                (ft.is_dir(), ft.is_file())
+            } else {
+                problem(
+                    &path,
+                    "file.not-regular",
+                    "not a regular file or folder (a FIFO, socket or device)".into(),
+                    "spec trees hold YAML files and folders only; remove it",
+                );
+                continue;
+            };
             names.push((name, is_dir, is_file));
         }
         names.sort();

@@ -10,6 +10,7 @@ mod client;
 mod detection;
 mod faults;
 mod gitops;
+mod hostile;
 mod plan;
 mod review;
 mod sandbox;
