@@ -289,6 +289,8 @@ impl AuditLog {
     /// Appends one entry (seq, prevHash and hash are filled in), fsyncs it, and
     /// returns its `seq`.
     pub fn append(&mut self, mut entry: Entry) -> Result<u64, AuditError> {
+        // No secret reaches the log, whatever a server put in an error message.
+        entry.message = entry.message.map(|m| crate::genesys::redact::redact(&m));
         entry.seq = self.next_seq;
         entry.prev_hash = self.last_hash.clone();
         let (line, hash) = seal(&entry);

@@ -60,7 +60,10 @@ pub async fn send(receiver: &NotifyConfig, event: &Event) -> Result<(), String> 
     let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
     let secret = match &receiver.secret_env {
         Some(var) => match std::env::var(var) {
-            Ok(s) if !s.is_empty() => Some(s),
+            Ok(s) if !s.is_empty() => {
+                crate::genesys::redact::register(&s);
+                Some(s)
+            }
             _ => return Err(format!("secret variable {var} is not set; event not sent")),
         },
         None => None,

@@ -38,9 +38,10 @@ pub fn init_logging(global: &GlobalArgs) {
 
 /// Prints a command error once, with its causes.
 pub fn print_error(e: &anyhow::Error) {
-    eprintln!("error: {e}");
+    use crate::genesys::redact::redact;
+    eprintln!("error: {}", redact(&e.to_string()));
     for cause in e.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", redact(&cause.to_string()));
     }
 }
 
@@ -183,6 +184,7 @@ pub fn use_color(global: &GlobalArgs) -> bool {
 /// error worth a panic: the reader has what it wanted.
 pub fn out(text: &str) {
     use std::io::Write;
+    let text = crate::genesys::redact::redact(text);
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();

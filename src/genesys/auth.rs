@@ -155,6 +155,8 @@ impl Auth {
             attempt += 1;
             let basic = base64::engine::general_purpose::STANDARD
                 .encode(format!("{client_id}:{}", client_secret.expose()));
+            // A gateway that echoes the request shows the header, not the secret.
+            super::redact::register(&basic);
             let started = Instant::now();
             let sent = http
                 .post(&self.token_url)
@@ -226,6 +228,7 @@ fn token_rejected(status: u16, body: &[u8]) -> Error {
     } else {
         ""
     };
+    let detail = super::redact::redact(&detail);
     Error::Auth(format!(
         "the token endpoint refused the client credentials: HTTP {status}: {detail}{hint}"
     ))

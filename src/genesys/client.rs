@@ -97,7 +97,7 @@ impl Req {
         Error::Decode {
             method: self.method.to_string(),
             path: self.path.clone(),
-            message,
+            message: super::redact::redact(&message),
         }
     }
     fn transport_error(&self, message: String) -> Error {
@@ -176,12 +176,14 @@ fn api_error(req: &Req, resp: &Resp) -> Error {
             (String::new(), message, None)
         }
     };
+    // Bodies are quoted only after the redaction layer: a gateway may echo the
+    // request's headers in its error page.
     Error::Api {
         method: req.method.to_string(),
         path: req.path.clone(),
         status: resp.status,
-        code,
-        message,
+        code: super::redact::redact(&code),
+        message: super::redact::redact(&message),
         context_id,
         correlation_id: resp.meta.correlation_id.clone(),
     }

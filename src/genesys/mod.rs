@@ -5,6 +5,7 @@ mod auth;
 pub mod client;
 pub mod credentials;
 mod pacing;
+pub mod redact;
 pub mod region;
 mod retry;
 pub mod types;
@@ -21,8 +22,11 @@ use std::time::Duration;
 pub struct Secret(String);
 
 impl Secret {
+    /// Every secret is registered for redaction as it is made ([`redact`]).
     pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
+        let s = s.into();
+        redact::register(&s);
+        Secret(s)
     }
     /// The secret value, for the one place that must send it.
     pub fn expose(&self) -> &str {
