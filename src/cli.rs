@@ -78,6 +78,10 @@ ap-south-1, ap-southeast-1, sa-east-1, me-central-1, eusc-de-east-1"
     /// Less log output (repeatable)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
+    /// The longest a command may talk to Genesys, in seconds: every wait (a token, a
+    /// page, a Retry-After, a job) ends by then with an error [default: 1800]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub timeout: Option<u64>,
 }
 
 /// Output format of plan, apply and validate.

@@ -605,6 +605,16 @@ async fn run_writes(
             let held = org_body(remote, &c);
             tasks.spawn(async move {
                 let res = write(&client, &c, held.as_deref(), &ids).await;
+                // A write answered without the object's id did not give us the object
+                // (a gateway's `200 {}`): a failed write, never an entry with no id.
+                let res = match res {
+                    Ok(ok) if ok.id.trim().is_empty() => Err(genesys::Error::Decode {
+                        method: c.action.as_str().to_string(),
+                        path: format!("{} {:?}", c.kind, c.name),
+                        message: "the write was answered without the object's id".into(),
+                    }),
+                    other => other,
+                };
                 (c, intent, res)
             });
         }

@@ -110,7 +110,12 @@ pub struct Settings {
     /// Config `takeover: allow`: as if `--allow-takeover` were given.
     pub allow_takeover: bool,
     pub notify: Vec<NotifyConfig>,
+    /// `--timeout`: how long a command may talk to Genesys.
+    pub timeout: std::time::Duration,
 }
+
+/// The default `--timeout`: 30 minutes, well past a large apply's publish jobs.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 1800;
 
 /// Errors reading the config.
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +187,9 @@ impl Settings {
             prune: config.prune,
             allow_takeover: config.takeover == Takeover::Allow,
             notify: config.notify,
+            timeout: std::time::Duration::from_secs(
+                args.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1),
+            ),
         })
     }
 }

@@ -88,9 +88,26 @@ pub async fn connect(
 ) -> anyhow::Result<Connection> {
     use crate::genesys::{self, ClientOptions, Credentials, Secret};
     use crate::settings::Connection as Target;
+    // Limits a hostile or broken server cannot push past (documented in
+    // docs/reliability.md); the environment may raise the size limits.
+    let env_number = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let defaults = ClientOptions::default();
     let options = ClientOptions {
         parallelism: usize::from(parallelism.max(1)),
-        ..ClientOptions::default()
+        command_timeout: Some(settings.timeout),
+        max_response_bytes: env_number("SPEECHOPS_MAX_RESPONSE_MB")
+            .and_then(|mb| usize::try_from(mb.saturating_mul(1024 * 1024)).ok())
+            .filter(|b| *b > 0)
+            .unwrap_or(defaults.max_response_bytes),
+        max_list_pages: env_number("SPEECHOPS_MAX_LIST_PAGES")
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(defaults.max_list_pages),
+        ..defaults
     };
     let target = settings
         .connection

@@ -41,7 +41,12 @@ pub struct Client {
 }
 
 struct Inner {
+    /// Reads: redirects followed only within the API's origin.
     http: reqwest::Client,
+    /// Writes and the token request: redirects never followed.
+    http_writes: reqwest::Client,
+    /// When the command must be done (`ClientOptions::command_timeout`).
+    deadline: Option<Instant>,
     auth: Auth,
     pacer: Pacer,
     permits: Semaphore,
@@ -152,6 +157,36 @@ impl From<Stop> for Error {
     }
 }
 
+/// The whole token exchange's bound (every attempt of it).
+const TOKEN_BUDGET: Duration = Duration::from_secs(60);
+
+enum Capped {
+    TooLarge(usize),
+    Lost(reqwest::Error),
+}
+
+/// A response body of at most `limit` bytes, read chunk by chunk: a body that
+/// declares or turns out to be larger fails without being held.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<Vec<u8>, Capped> {
+    if resp
+        .content_length()
+        .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > limit))
+    {
+        return Err(Capped::TooLarge(limit));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Capped::Lost)? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(Capped::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The Genesys error body, parsed leniently into an [`Error::Api`].
 fn api_error(req: &Req, resp: &Resp) -> Error {
     let parsed: Option<ErrorBody> = serde_json::from_slice(&resp.body).ok();
@@ -258,17 +293,39 @@ impl Client {
         credentials: Credentials,
         options: ClientOptions,
     ) -> Result<Client> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("speechops/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.request_timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(|e| Error::Transport {
-                method: String::new(),
-                path: String::new(),
-                message: format!("cannot build the HTTP client: {}", describe(&e)),
-            })?;
+        // A redirect to another origin is never followed (it would send the org's
+        // data, or a listing we then trust, elsewhere); writes follow none at all.
+        let builder = |policy: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .user_agent(concat!("speechops/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(options.request_timeout.min(Duration::from_secs(10)))
+                .redirect(policy)
+                .build()
+                .map_err(|e| Error::Transport {
+                    method: String::new(),
+                    path: String::new(),
+                    message: format!("cannot build the HTTP client: {}", describe(&e)),
+                })
+        };
+        let same_origin = reqwest::redirect::Policy::custom(|attempt| {
+            let first = attempt.previous().first().cloned();
+            let same = first.is_some_and(|f| {
+                f.scheme() == attempt.url().scheme()
+                    && f.host_str() == attempt.url().host_str()
+                    && f.port_or_known_default() == attempt.url().port_or_known_default()
+            });
+            if same && attempt.previous().len() < 5 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
+        let http = builder(same_origin)?;
+        let http_writes = builder(reqwest::redirect::Policy::none())?;
         let inner = Inner {
             http,
+            http_writes,
+            deadline: options.command_timeout.map(|t| Instant::now() + t),
             auth: Auth::new(credentials, endpoint.token_url.clone()),
             pacer: Pacer::default(),
             permits: Semaphore::new(options.parallelism.max(1)),
@@ -291,6 +348,22 @@ impl Client {
         &self.options
     }
 
+    /// Time left before the command's deadline (`None`: no deadline).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.inner
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    fn deadline_error(&self, req: &Req, what: &str) -> Error {
+        Error::Deadline {
+            method: req.method.to_string(),
+            path: req.path.clone(),
+            what: what.to_string(),
+            timeout_secs: self.options.command_timeout.map_or(0, |t| t.as_secs()),
+        }
+    }
+
     // ---- the request path -------------------------------------------------------
 
     /// One attempt: a concurrency permit, a paced slot, a token, one exchange.
@@ -309,24 +382,50 @@ impl Client {
                 }));
             }
         };
-        let token = match inner
-            .auth
-            .token(&inner.http, self.options.request_timeout, &inner.jitter)
-            .await
+        // A token endpoint that never answers fails the command within a minute (or
+        // by the deadline, if that is sooner), however many attempts are left.
+        let token_budget = self
+            .remaining()
+            .map_or(TOKEN_BUDGET, |r| r.min(TOKEN_BUDGET));
+        let per_attempt = self.options.request_timeout.min(token_budget);
+        let token = match tokio::time::timeout(
+            token_budget,
+            inner
+                .auth
+                .token(&inner.http_writes, per_attempt, &inner.jitter),
+        )
+        .await
         {
-            Ok(t) => t,
-            Err(e) => {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
                 inner.pacer.observe(ticket, None);
                 return Err(NoResponse::Fatal(e));
             }
+            Err(_) => {
+                inner.pacer.observe(ticket, None);
+                return Err(NoResponse::Fatal(Error::Auth(format!(
+                    "the token endpoint did not answer within {} s",
+                    token_budget.as_secs()
+                ))));
+            }
         };
         let url = format!("{}{}", self.endpoint.api_url, req.path);
-        let mut builder = inner
-            .http
+        let http = if req.method == Method::GET {
+            &inner.http
+        } else {
+            &inner.http_writes
+        };
+        let timeout = self
+            .remaining()
+            .map_or(self.options.request_timeout, |r| {
+                r.min(self.options.request_timeout)
+            })
+            .max(Duration::from_millis(1));
+        let mut builder = http
             .request(req.method.clone(), &url)
             .bearer_auth(token.value.expose())
             .header(ACCEPT, "application/json")
-            .timeout(self.options.request_timeout);
+            .timeout(timeout);
         if !req.query.is_empty() {
             builder = builder.query(&req.query);
         }
@@ -358,9 +457,15 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         inner.pacer.observe(ticket, rate);
-        let body = match resp.bytes().await {
-            Ok(b) => b.to_vec(),
-            Err(e) => {
+        let body = match read_capped(resp, self.options.max_response_bytes).await {
+            Ok(b) => b,
+            Err(Capped::TooLarge(n)) => {
+                return Err(NoResponse::Fatal(req.decode_error(format!(
+                    "the response body is larger than {n} bytes (the limit; raise it with \
+SPEECHOPS_MAX_RESPONSE_MB)"
+                ))));
+            }
+            Err(Capped::Lost(e)) => {
                 let message = describe(&e);
                 tracing::debug!(method = %req.method, path = %req.path, status, error = %message, "response body lost");
                 return Err(NoResponse::Lost(message));
@@ -408,6 +513,9 @@ impl Client {
         let mut rate_limited = 0u32;
         let mut refreshed = false;
         loop {
+            if self.remaining().is_some_and(|r| r.is_zero()) {
+                return Err(Stop::Failed(self.deadline_error(req, "gave up")));
+            }
             let failure = match self.send_once(req).await {
                 Err(NoResponse::Fatal(e)) => return Err(Stop::Failed(e)),
                 Err(NoResponse::NotSent(message)) => req.transport_error(message),
@@ -434,7 +542,9 @@ impl Client {
                         .retry_after
                         .or(resp.rate.map(|r| r.reset))
                         .unwrap_or(DEFAULT_RETRY_AFTER);
-                    if wait > self.options.max_retry_after {
+                    if wait > self.options.max_retry_after
+                        || self.remaining().is_some_and(|r| wait > r)
+                    {
                         return Err(Stop::Failed(Error::RateLimited {
                             method: req.method.to_string(),
                             path: req.path.clone(),
@@ -448,6 +558,19 @@ impl Client {
                     tracing::debug!(path = %req.path, wait_ms = wait.as_millis() as u64, "429: waiting for Retry-After");
                     tokio::time::sleep(wait).await;
                     continue;
+                }
+                Ok(resp) if (300..400).contains(&resp.status) => {
+                    return Err(Stop::Failed(Error::Api {
+                        method: req.method.to_string(),
+                        path: req.path.clone(),
+                        status: resp.status,
+                        code: "redirect".into(),
+                        message: "a redirect, not followed: speechops follows redirects only \
+for reads, and only within the API's origin"
+                            .into(),
+                        context_id: None,
+                        correlation_id: resp.meta.correlation_id.clone(),
+                    }));
                 }
                 Ok(resp) if resp.status >= 500 && resp.status != 501 => {
                     let e = api_error(req, &resp);
@@ -704,9 +827,11 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
                 return Ok(all);
             }
             page += 1;
-            if page > MAX_PAGES {
+            let max = self.options.max_list_pages.min(MAX_PAGES);
+            if page > max {
                 return Err(req.decode_error(format!(
-                    "more than {MAX_PAGES} pages; the server keeps paging"
+                    "more than {max} pages; the server keeps paging (the limit; raise it with \
+SPEECHOPS_MAX_LIST_PAGES)"
                 )));
             }
         }
@@ -718,7 +843,8 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
         let mut all = Vec::new();
         let mut req = first;
         let mut seen = std::collections::HashSet::new();
-        for _ in 0..MAX_PAGES {
+        let max = self.options.max_list_pages.min(MAX_PAGES);
+        for _ in 0..max {
             let resp = self.call(&req).await?;
             let page: CursorPage<T> = decode(&req, &resp)?;
             all.extend(page.entities);
@@ -731,7 +857,8 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
             req = next_page_request(&self.endpoint.api_url, &req, &next)?;
         }
         Err(req.decode_error(format!(
-            "more than {MAX_PAGES} pages; the server keeps paging"
+            "more than {max} pages; the server keeps paging (the limit; raise it with \
+SPEECHOPS_MAX_LIST_PAGES)"
         )))
     }
 
@@ -776,6 +903,11 @@ have expired: set a fresh one, or use GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLO
             if job.id().is_empty() {
                 return Err(
                     req.decode_error(format!("job without an id in state {:?}", job.state()))
+                );
+            }
+            if self.remaining().is_some_and(|r| r.is_zero()) {
+                return Err(
+                    self.deadline_error(req, &format!("job {} still {:?}", job.id(), job.state()))
                 );
             }
             if started.elapsed() >= self.options.publish_timeout {

@@ -77,6 +77,16 @@ pub struct ClientOptions {
     /// How long to poll a job (publish, test-phrase, topic-links) before giving up:
     /// 10 minutes, as the Genesys Terraform provider waits for publish jobs.
     pub publish_timeout: Duration,
+    /// The largest response body read (`SPEECHOPS_MAX_RESPONSE_MB`, default 64 MiB):
+    /// a larger one fails the request, long before memory runs out.
+    pub max_response_bytes: usize,
+    /// The most pages one listing follows (`SPEECHOPS_MAX_LIST_PAGES`, default 2,000:
+    /// a million objects at 500 a page).
+    pub max_list_pages: u32,
+    /// How long the whole command may take from the client's creation (`--timeout`):
+    /// every wait (a token, a page, a Retry-After, a job) ends by then with an error
+    /// saying so.
+    pub command_timeout: Option<Duration>,
 }
 
 impl Default for ClientOptions {
@@ -87,6 +97,9 @@ impl Default for ClientOptions {
             max_retry_after: Duration::from_secs(180),
             max_attempts: 6,
             publish_timeout: Duration::from_secs(600),
+            max_response_bytes: 64 * 1024 * 1024,
+            max_list_pages: 2_000,
+            command_timeout: None,
         }
     }
 }
@@ -170,6 +183,13 @@ or GENESYSCLOUD_ACCESS_TOKEN (or use --sandbox to try speechops offline)"
     },
     #[error("not implemented yet: {0}")]
     NotImplemented(&'static str),
+    #[error("{method} {path}: {what} (the command's --timeout of {timeout_secs} s has passed)")]
+    Deadline {
+        method: String,
+        path: String,
+        what: String,
+        timeout_secs: u64,
+    },
 }
 
 fn fmt_ids(context_id: &Option<String>, correlation_id: &Option<String>) -> String {

@@ -176,3 +176,175 @@ fn a_gateway_that_echoes_the_request_leaks_no_credential_anywhere() {
         assert!(!all.contains(secret), "{secret} leaked: {all}");
     }
 }
+
+const LISTED_EMPTY: &str =
+    r#"{"entities":[],"pageCount":0,"pageNumber":1,"pageSize":500,"total":0}"#;
+
+fn token() -> support::Reply {
+    support::Reply::Json(
+        200,
+        vec![],
+        r#"{"access_token":"tok-hostile-0001","token_type":"bearer","expires_in":86400}"#.into(),
+    )
+}
+
+fn run_against(repo: &Repo, url: &str, args: &[&str], env: &[(&str, &str)]) -> support::Run {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--api-url", url]);
+    let mut vars = vec![
+        ("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID),
+        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET),
+    ];
+    vars.extend_from_slice(env);
+    repo.run_env(&all, &vars)
+}
+
+#[test]
+fn redirects_to_another_host_are_never_followed_and_an_id_less_create_is_a_failed_write() {
+    use crate::support::{Reply, Scripted};
+    let elsewhere = Scripted::start(|_| Reply::Json(200, vec![], LISTED_EMPTY.into()));
+    let target = format!("{}/api/v2/speechandtextanalytics/topics", elsewhere.url);
+    let redirecting =
+        Scripted::start(
+            move |seen| match (seen.method.as_str(), seen.path.as_str()) {
+                ("POST", "/oauth/token") => token(),
+                ("GET", "/api/v2/organizations/me") => {
+                    Reply::Json(200, vec![], r#"{"id":"org-1"}"#.into())
+                }
+                ("GET", _) => Reply::Json(200, vec![], LISTED_EMPTY.into()),
+                ("POST", _) => Reply::Json(307, vec![("location", target.clone())], String::new()),
+                _ => Reply::Json(404, vec![], "{}".into()),
+            },
+        );
+    let repo = Repo::new();
+    repo.write("rules/t.yaml", TOPIC);
+    let run = run_against(&repo, &redirecting.url, &["apply", "--auto-approve"], &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("not followed") || run.stderr.contains("not followed"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        elsewhere.seen().is_empty(),
+        "a request reached another host"
+    );
+
+    // A listing redirected to another host is not read from there.
+    let target = format!("{}/api/v2/speechandtextanalytics/topics", elsewhere.url);
+    let listing_elsewhere =
+        Scripted::start(
+            move |seen| match (seen.method.as_str(), seen.path.as_str()) {
+                ("POST", "/oauth/token") => token(),
+                ("GET", "/api/v2/organizations/me") => {
+                    Reply::Json(200, vec![], r#"{"id":"org-1"}"#.into())
+                }
+                ("GET", _) => Reply::Json(302, vec![("location", target.clone())], String::new()),
+                _ => Reply::Json(404, vec![], "{}".into()),
+            },
+        );
+    let run = run_against(&repo, &listing_elsewhere.url, &["plan"], &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        elsewhere.seen().is_empty(),
+        "a request reached another host"
+    );
+
+    // `200 {}` for a create: a failed write, and no entry with an empty id.
+    let empty = Scripted::start(|seen| match (seen.method.as_str(), seen.path.as_str()) {
+        ("POST", "/oauth/token") => token(),
+        ("GET", "/api/v2/organizations/me") => Reply::Json(200, vec![], r#"{"id":"org-1"}"#.into()),
+        ("GET", _) => Reply::Json(200, vec![], LISTED_EMPTY.into()),
+        _ => Reply::Json(200, vec![], "{}".into()),
+    });
+    let run = run_against(&repo, &empty.url, &["apply", "--auto-approve"], &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("answered without the object's id"), "{all}");
+    let lock = std::fs::read_to_string(repo.path().join("speechops.lock")).unwrap_or_default();
+    assert!(!lock.contains("\"id\": \"\""), "{lock}");
+}
+
+#[test]
+fn oversized_answers_endless_cursors_and_a_silent_token_endpoint_fail_within_their_bounds() {
+    use crate::support::{Reply, Scripted};
+    let repo = Repo::new();
+    repo.write("rules/t.yaml", TOPIC);
+
+    // A body past the size limit (1 MiB here) fails the request, not the process.
+    let big = Scripted::start(|seen| match (seen.method.as_str(), seen.path.as_str()) {
+        ("POST", "/oauth/token") => token(),
+        ("GET", "/api/v2/organizations/me") => Reply::Json(200, vec![], r#"{"id":"org-1"}"#.into()),
+        _ => Reply::Json(
+            200,
+            vec![],
+            format!("{{\"entities\":[],\"pad\":\"{}\"}}", "x".repeat(2 << 20)),
+        ),
+    });
+    let run = run_against(
+        &repo,
+        &big.url,
+        &["plan"],
+        &[("SPEECHOPS_MAX_RESPONSE_MB", "1")],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("larger than 1048576 bytes"),
+        "{}",
+        run.stderr
+    );
+
+    // A listing whose pages never end stops at the page limit.
+    let endless = Scripted::start(|seen| match (seen.method.as_str(), seen.path.as_str()) {
+        ("POST", "/oauth/token") => token(),
+        ("GET", "/api/v2/organizations/me") => Reply::Json(200, vec![], r#"{"id":"org-1"}"#.into()),
+        ("GET", p) => {
+            let n: u64 = seen
+                .query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("pageNumber="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            Reply::Json(
+                200,
+                vec![],
+                format!(
+                    "{{\"entities\":[{{\"id\":\"t{n}\",\"name\":\"T{n}\",\"dialect\":\"en-US\"}}],\"pageCount\":10000000,\"pageNumber\":{n},\"pageSize\":1,\"nextUri\":\"{p}?page={n}\"}}"
+                ),
+            )
+        }
+        _ => Reply::Json(404, vec![], "{}".into()),
+    });
+    let run = run_against(
+        &repo,
+        &endless.url,
+        &["plan"],
+        &[("SPEECHOPS_MAX_LIST_PAGES", "20")],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("more than 20 pages"), "{}", run.stderr);
+
+    // A token endpoint that never answers: the command ends at its --timeout.
+    let silent = Scripted::start(|seen| {
+        if seen.path == "/oauth/token" {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+        }
+        Reply::Drop
+    });
+    let started = std::time::Instant::now();
+    let run = run_against(&repo, &silent.url, &["plan", "--timeout", "2"], &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("the token endpoint did not answer within")
+            && run.stderr.contains("--timeout of 2 s has passed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
