@@ -250,7 +250,9 @@ impl Lockfile {
         if std::fs::read_to_string(path).is_ok_and(|old| old == json) {
             return Ok(());
         }
-        write_atomic(path, json.as_bytes()).map_err(|source| StateError::Write {
+        // A symlinked lockfile stays a link: its target is replaced, not the link.
+        let real = real_path(path);
+        write_atomic(&real, json.as_bytes()).map_err(|source| StateError::Write {
             path: path.to_path_buf(),
             source,
         })
@@ -282,10 +284,60 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// ends for any reason (so a killed apply never leaves a stale lock behind).
 #[derive(Debug)]
 pub struct ApplyLock {
-    _file: File,
+    _files: Vec<File>,
+}
+
+/// The path a file really is at (symlinks resolved, also for a file not made yet), so
+/// two names for one file take one lock.
+fn real_path(path: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    // A link whose target is not made yet: the target.
+    if let Ok(target) = std::fs::read_link(path) {
+        let target = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+        if target != path {
+            return real_path_of_missing(&target);
+        }
+    }
+    real_path_of_missing(path)
+}
+
+/// The real path of a file that does not exist: its folder's real path and its name.
+fn real_path_of_missing(path: &Path) -> PathBuf {
+    let parent = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = parent
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        .or_else(|| std::env::current_dir().ok().filter(|_| parent.is_none()));
+    match (dir, path.file_name()) {
+        (Some(d), Some(name)) => d.join(name),
+        _ => path.to_path_buf(),
+    }
 }
 
 impl ApplyLock {
+    /// Takes the lock of the lockfile and the lock of the audit log, by their real
+    /// paths, or reports who holds one: no two writers ever share a lockfile or an
+    /// audit chain, whatever names they use for them.
+    pub fn acquire_state(
+        lockfile: &Path,
+        audit_log: &Path,
+        holder: &str,
+    ) -> Result<ApplyLock, StateError> {
+        let mut paths = vec![real_path(lockfile), real_path(audit_log)];
+        // One order for every process, so two never wait on each other.
+        paths.sort();
+        paths.dedup();
+        let mut files = Vec::with_capacity(paths.len());
+        for p in paths {
+            files.extend(ApplyLock::acquire(&p, holder)?._files);
+        }
+        Ok(ApplyLock { _files: files })
+    }
+
     /// Takes the lock or reports who holds it.
     pub fn acquire(lockfile: &Path, holder: &str) -> Result<ApplyLock, StateError> {
         let mut path = lockfile.as_os_str().to_owned();
@@ -326,7 +378,7 @@ impl ApplyLock {
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(holder.as_bytes()).map_err(io)?;
         let _ = file.sync_all();
-        Ok(ApplyLock { _file: file })
+        Ok(ApplyLock { _files: vec![file] })
     }
 }
 

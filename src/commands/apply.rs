@@ -43,7 +43,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         RunInfo::detect(&settings.target_name, &settings.rules_dir).actor,
         crate::audit::now_rfc3339()
     );
-    let _lock = match ApplyLock::acquire(&settings.lockfile, &holder) {
+    let _lock = match ApplyLock::acquire_state(&settings.lockfile, &settings.audit_log, &holder) {
         Ok(l) => l,
         Err(e @ StateError::LockHeld { .. }) => {
             eprintln!("error: {e}");

@@ -45,8 +45,9 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
         None => None,
     };
     let settings = Settings::resolve(global)?;
-    let _lock = match ApplyLock::acquire(
+    let _lock = match ApplyLock::acquire_state(
         &settings.lockfile,
+        &settings.audit_log,
         &format!("import by pid {}", std::process::id()),
     ) {
         Ok(l) => l,

@@ -348,3 +348,78 @@ fn oversized_answers_endless_cursors_and_a_silent_token_endpoint_fail_within_the
         started.elapsed()
     );
 }
+
+#[test]
+fn two_applies_sharing_an_audit_log_never_run_at_once_whatever_their_lockfiles() {
+    let repo = Repo::new();
+    let sandbox = Sandbox::with_creds(&[]);
+    repo.write("rules/t.yaml", TOPIC);
+    // Another apply holds the audit log (its lockfile is another one).
+    let audit = repo.path().join("speechops-audit.jsonl");
+    std::fs::write(&audit, "").expect("audit");
+    let held = speechops::state::ApplyLock::acquire_state(
+        &repo.path().join("other.lock"),
+        &audit,
+        "apply by pid 1 (test)",
+    )
+    .expect("lock");
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("apply by pid 1 (test)"),
+        "{}",
+        run.stderr
+    );
+    // A symlink to the lockfile is the same lockfile.
+    drop(held);
+    std::fs::write(
+        repo.path().join("real.lock"),
+        r#"{"formatVersion": 1, "targets": {}}"#,
+    )
+    .expect("lockfile");
+    std::os::unix::fs::symlink(repo.path().join("real.lock"), repo.path().join("link.lock"))
+        .expect("symlink");
+    let _held = speechops::state::ApplyLock::acquire_state(
+        &repo.path().join("real.lock"),
+        &repo.path().join("elsewhere-audit.jsonl"),
+        "apply by pid 2 (test)",
+    )
+    .expect("lock");
+    let run = repo.run_against(
+        &sandbox,
+        &[
+            "apply",
+            "--auto-approve",
+            "--lockfile",
+            "link.lock",
+            "--audit-log",
+            "third.jsonl",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("apply by pid 2 (test)"),
+        "{}",
+        run.stderr
+    );
+    drop(_held);
+    // Applied through the link, the link stays a link and its target holds the state.
+    ok(&repo.run_against(
+        &sandbox,
+        &[
+            "apply",
+            "--auto-approve",
+            "--lockfile",
+            "link.lock",
+            "--audit-log",
+            "third.jsonl",
+        ],
+    ));
+    let meta = std::fs::symlink_metadata(repo.path().join("link.lock")).expect("link");
+    assert!(meta.file_type().is_symlink());
+    assert!(
+        repo.read("real.lock").contains("Compliance"),
+        "{}",
+        repo.read("real.lock")
+    );
+}
