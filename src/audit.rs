@@ -402,10 +402,21 @@ are intact: move the incomplete line aside to continue"
     let mut prev = GENESIS.to_string();
     let mut count = 0usize;
     let mut hashes = Vec::new();
+    let mut raw_lines = text.split('\n');
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
+        let raw = raw_lines.next();
         if line.is_empty() {
             return Err(broken(n, "empty line".to_string()));
+        }
+        // `lines` drops a CR before the LF: the bytes hashed were not these.
+        if raw.is_some_and(|raw| raw.ends_with('\r')) {
+            return Err(broken(
+                n,
+                "the line ends with CR LF (the log was converted to Windows line endings; \
+convert it back, e.g. `git config core.autocrlf false` and check the file out again)"
+                    .to_string(),
+            ));
         }
         let Some((body, hash)) = split_hash(line) else {
             return Err(broken(n, "no trailing \"hash\" member".to_string()));
@@ -702,6 +713,17 @@ mod tests {
             log.append(entry(&format!("rule {i}"))).unwrap();
         }
         (dir, path)
+    }
+
+    #[test]
+    fn a_log_converted_to_crlf_is_refused_naming_the_first_line() {
+        let (_dir, path) = log_with(3);
+        assert!(verify(&path).is_ok());
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace('\n', "\r\n")).unwrap();
+        let err = verify(&path).unwrap_err().to_string();
+        assert!(err.contains("CR LF"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
     }
 
     fn rewrite(path: &Path, f: impl FnOnce(&mut Vec<String>)) {

@@ -260,14 +260,57 @@ impl Lockfile {
 }
 
 /// Writes `bytes` to `path` via a temp file in the same folder, fsync and rename.
+const TEMP_PREFIX: &str = ".speechops-";
+
+/// Removes the temporary files killed runs left beside `path` (`.speechops-<pid>-*.tmp`
+/// whose process is gone; where processes cannot be looked up, those a day old).
+/// Returns how many it removed. Best effort: a file it cannot remove is left.
+pub fn clean_stale_temps(path: &Path) -> usize {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name
+            .strip_prefix(TEMP_PREFIX)
+            .filter(|_| name.ends_with(".tmp"))
+        else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let gone = match pid {
+            Some(pid) if Path::new("/proc/self").exists() => {
+                pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+            }
+            _ => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(86_400)),
+        };
+        if gone && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir)?;
+    // The writer's pid is in the name, so a later run can tell a killed run's
+    // leftovers from a live write ([`clean_stale_temps`]).
     let mut tmp = tempfile::Builder::new()
-        .prefix(".speechops-")
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
         .suffix(".tmp")
         .tempfile_in(&dir)?;
     tmp.write_all(bytes)?;
@@ -379,6 +422,28 @@ impl ApplyLock {
         file.write_all(holder.as_bytes()).map_err(io)?;
         let _ = file.sync_all();
         Ok(ApplyLock { _files: vec![file] })
+    }
+}
+
+#[cfg(test)]
+mod temp_tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_run_s_temp_files_are_removed_and_a_live_one_s_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let lockfile = dir.path().join("speechops.lock");
+        // pid 4194305 is above Linux's pid_max: no such process.
+        let dead = dir.path().join(".speechops-4194305-abc.tmp");
+        let live = dir
+            .path()
+            .join(format!(".speechops-{}-def.tmp", std::process::id()));
+        let other = dir.path().join("notes.tmp");
+        for p in [&dead, &live, &other] {
+            std::fs::write(p, "x").unwrap();
+        }
+        assert_eq!(clean_stale_temps(&lockfile), 1);
+        assert!(!dead.exists() && live.exists() && other.exists());
     }
 }
 

@@ -51,6 +51,11 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
+    // Killed runs' half-written state files go once the lock is ours.
+    let cleaned = crate::state::clean_stale_temps(&settings.lockfile);
+    if cleaned > 0 {
+        tracing::info!("removed {cleaned} temporary file(s) left by killed runs");
+    }
     // Read state only once the lock is ours: a concurrent apply may just have written it.
     let mut lock = Lockfile::load(&settings.lockfile)?;
     let audit = AuditLog::open(&settings.audit_log, lock.audit.as_ref())?;
