@@ -306,8 +306,14 @@ impl AuditLog {
             .append(true)
             .open(&self.path)
             .map_err(io)?;
-        f.write_all(line.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
+        // A write that fails part-way (a full disk) takes its partial line back, so
+        // the log stays a valid chain and the next run needs no hand repair.
+        let before = f.metadata().map(|m| m.len()).map_err(io)?;
+        if let Err(e) = f.write_all(line.as_bytes()).and_then(|()| f.sync_all()) {
+            let _ = f.set_len(before);
+            let _ = f.sync_all();
+            return Err(io(e));
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.last_hash = hash;
