@@ -14,6 +14,10 @@ use crate::model::{Kind, Object};
 use crate::remote::RemoteState;
 use crate::state::{LockEntry, Lockfile, TargetState};
 
+/// The audit actions of a replace's two halves.
+const REPLACE_DELETE: &str = "replace-delete";
+const REPLACE_CREATE: &str = "replace-create";
+
 /// How an operation ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase", tag = "status", content = "error")]
@@ -246,8 +250,8 @@ impl Recorder {
             // What the write would have done: a rollback of a create deletes, of a
             // delete re-creates.
             let effect = match intent.action.as_str() {
-                "rollback-create" => "delete",
-                "rollback-delete" => "create",
+                "rollback-create" | REPLACE_DELETE => "delete",
+                "rollback-delete" | REPLACE_CREATE => "create",
                 other => other.trim_start_matches("rollback-"),
             };
             let (landed, id, why) = match effect {
@@ -600,7 +604,47 @@ async fn run_writes(
     loop {
         while !failed && tasks.len() < opts.parallelism.max(1) {
             let Some(c) = pending.next() else { break };
-            let intent = recorder.intent(c.action.as_str(), &c, None)?;
+            // A replace (a kind with no update) is two remote writes, each with its
+            // own intent and result: the delete here, then the kind's put, which for
+            // such a kind creates anew (`Managed::REPLACES`).
+            let replace = c.action == Action::Update && c.kind.replaces();
+            if replace && let Some(id) = c.id.clone() {
+                let intent = recorder.intent(REPLACE_DELETE, &c, Some(&id))?;
+                match c.kind.delete(client, &id).await {
+                    Ok(w) => {
+                        recorder.audit(Record {
+                            action: REPLACE_DELETE,
+                            kind: Some(c.kind),
+                            name: Some(&c.name),
+                            id: Some(&id),
+                            intent: Some(intent),
+                            before: recorder.remote_sha_before(&c),
+                            status: "ok",
+                            meta: Some(&w.meta),
+                            message: Some("the first half of a replace".into()),
+                            ..Record::default()
+                        })?;
+                    }
+                    Err(e) => {
+                        recorder.record_failure(REPLACE_DELETE, &c, &e, Some(intent))?;
+                        tracing::error!(
+                            "{} {} {:?} failed: {e}",
+                            c.action.as_str(),
+                            c.kind,
+                            c.name
+                        );
+                        report.push(result(&c, c.id.clone(), Status::Failed(e.to_string())));
+                        failed = true;
+                        continue;
+                    }
+                }
+            }
+            let action = if replace {
+                REPLACE_CREATE
+            } else {
+                c.action.as_str()
+            };
+            let intent = recorder.intent(action, &c, None)?;
             let (client, ids) = (client.clone(), Arc::clone(&ids));
             let held = org_body(remote, &c);
             tasks.spawn(async move {
@@ -656,8 +700,13 @@ async fn run_writes(
                 });
                 // Audit first: a crash before the lockfile write is then recovered by
                 // adoption, and the audit trail never misses a real write.
+                let action = if c.action == Action::Update && c.kind.replaces() {
+                    REPLACE_CREATE
+                } else {
+                    c.action.as_str()
+                };
                 recorder.audit(Record {
-                    action: c.action.as_str(),
+                    action,
                     kind: Some(c.kind),
                     name: Some(&c.name),
                     id: Some(&ok.id),
@@ -709,7 +758,12 @@ async fn run_writes(
                 undo.push((c, u));
             }
             Err(e) => {
-                recorder.record_failure(c.action.as_str(), &c, &e, Some(intent))?;
+                let action = if c.action == Action::Update && c.kind.replaces() {
+                    REPLACE_CREATE
+                } else {
+                    c.action.as_str()
+                };
+                recorder.record_failure(action, &c, &e, Some(intent))?;
                 tracing::error!("{} {} {:?} failed: {e}", c.action.as_str(), c.kind, c.name);
                 report.push(result(&c, c.id.clone(), Status::Failed(e.to_string())));
                 failed = true;
@@ -907,17 +961,24 @@ async fn undo_one(
             .await
             .map(|w| (None, id.clone(), w.meta)),
         Undo::Updated { id, prev } => match &c.before {
-            Some(before) => before.put(client, Some(id), held, ids).await.map(|ok| {
-                // A kind Genesys cannot update is restored by a delete and a
-                // create: the restored object has a new id.
-                let entry = prev.clone().map(|(name, mut e)| {
-                    e.id = ok.id.clone();
-                    e.date_modified = ok.date_modified.clone();
-                    e.published = ok.published;
-                    (name, e)
-                });
-                (entry, ok.id, ok.meta)
-            }),
+            Some(before) => {
+                // A kind Genesys cannot update: its put creates anew what the delete
+                // here removed (as a replace's two halves in `run_writes`).
+                if c.kind.replaces() {
+                    c.kind.delete(client, id).await?;
+                }
+                before.put(client, Some(id), held, ids).await.map(|ok| {
+                    // A kind Genesys cannot update is restored by a delete and a
+                    // create: the restored object has a new id.
+                    let entry = prev.clone().map(|(name, mut e)| {
+                        e.id = ok.id.clone();
+                        e.date_modified = ok.date_modified.clone();
+                        e.published = ok.published;
+                        (name, e)
+                    });
+                    (entry, ok.id, ok.meta)
+                })
+            }
             None => Err(missing_before(c)),
         },
         Undo::Deleted { prev } => match &c.before {

@@ -273,7 +273,8 @@ pub trait Managed:
     /// orphan, and writing it is no takeover.
     const SINGLETON: bool = false;
     /// Genesys has no update for the kind: an update is a delete and a create, and
-    /// plans say so.
+    /// plans say so. The executor deletes (an audited write of its own), then calls
+    /// `put` with the deleted id, which creates anew.
     const REPLACES: bool = false;
     /// Names are unique only within a scope (a topic's dialect): an object's identity
     /// is its name, or `name (scope)` when another scope has the same name

@@ -296,7 +296,8 @@ impl Managed for SentimentFeedback {
             let w = client.create_sentiment_feedback(&request(self)).await?;
             return Ok(Put::new(w.value.id, w.value.date_created, false, w.meta));
         };
-        client.delete_sentiment_feedback(id).await?;
+        // The second half of a replace: the executor has deleted `id` (its own audited
+        // write); this creates the entry anew.
         match client.recreate_sentiment_feedback(&request(self), id).await {
             Ok(w) => Ok(Put::new(w.value.id, w.value.date_created, false, w.meta)),
             // The old entry is gone and the new one was refused: put the old one back

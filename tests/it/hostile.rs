@@ -423,3 +423,40 @@ fn two_applies_sharing_an_audit_log_never_run_at_once_whatever_their_lockfiles()
         repo.read("real.lock")
     );
 }
+
+#[test]
+fn each_half_of_a_replace_has_its_own_intent_and_a_kill_between_them_is_resolved_as_the_org_is() {
+    use serde_json::Value;
+    let repo = Repo::new();
+    // Each request takes 300 ms, so a kill right after the delete's result lands before
+    // the create reaches the org.
+    let sandbox = Sandbox::with_creds(&["--latency-ms", "300"]);
+    let spec = "kind: SentimentFeedback\nphrase: not bad at all\ndialect: en-US\nfeedbackValue: Positive\n";
+    repo.write("rules/s.yaml", spec);
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    repo.write("rules/s.yaml", &spec.replace("Positive", "Negative"));
+    let before = support::audit_lines(&repo);
+    support::apply_killed_at(&repo, &sandbox, &[], before + 3);
+    let entries = |repo: &Repo| -> Vec<Value> {
+        repo.read("speechops-audit.jsonl")
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let log = entries(&repo);
+    let delete_ok = log
+        .iter()
+        .position(|e| e["action"] == "replace-delete" && e["status"] == "ok");
+    assert!(delete_ok.is_some(), "the delete half has its own result: {log:?}");
+    // The next apply says what the org holds (no entry), then makes it.
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let log = entries(&repo);
+    let resolved: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["action"] == "replace-create" && e["status"] == "not-applied")
+        .collect();
+    assert_eq!(resolved.len(), 1, "{log:?}");
+    let list = sandbox.get_json_authed("/api/v2/speechandtextanalytics/sentimentfeedback");
+    assert_eq!(list["entities"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["entities"][0]["feedbackValue"], "Negative", "{list}");
+}
