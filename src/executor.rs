@@ -436,9 +436,8 @@ pub async fn execute(
     remote: &RemoteState,
     recorder: &mut Recorder,
     opts: &ExecOptions,
-    listener: Option<Listener>,
-) -> Result<Report, ExecError> {
-    let mut report = Report::with_listener(listener);
+    report: &mut Report,
+) -> Result<(), ExecError> {
     let mut undo: Vec<(Change, Undo)> = Vec::new();
 
     // Lockfile entries whose remote object is gone (deleted outside speechops).
@@ -530,27 +529,18 @@ pub async fn execute(
         }
         failed = match phase {
             Phase::Writes(changes) => {
-                run_writes(
-                    client,
-                    changes,
-                    recorder,
-                    opts,
-                    &mut report,
-                    &mut undo,
-                    remote,
-                )
-                .await?
+                run_writes(client, changes, recorder, opts, report, &mut undo, remote).await?
             }
             Phase::Publish(kind, changes) => {
-                run_publish(client, kind, changes, recorder, &mut report).await?
+                run_publish(client, kind, changes, recorder, report).await?
             }
         };
     }
 
     if failed && opts.atomic {
-        rollback(client, undo, remote, recorder, &mut report).await?;
+        rollback(client, undo, remote, recorder, report).await?;
     }
-    Ok(report)
+    Ok(())
 }
 
 enum Phase {

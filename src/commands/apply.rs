@@ -129,22 +129,38 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
             parallelism: usize::from(args.parallelism),
         };
         let (progress, listener) = progress(plan.changes.len());
-        let mut report = executor::execute(
+        let mut report = executor::Report::with_listener(Some(listener));
+        let run = executor::execute(
             &conn.client,
             &plan,
             &remote,
             &mut recorder,
             &opts,
-            Some(listener),
+            &mut report,
         )
-        .await?;
+        .await;
         progress.finish_and_clear();
         report.sort();
+        // The state could not be recorded (a full disk): say what was done before
+        // that, and what never started, then the error.
+        if let Err(e) = run {
+            match global.format {
+                Format::Json => print_json(&plan.target, &report),
+                _ => print_report(&report, true),
+            }
+            let started = report.results.len();
+            let never = plan.changes.len().saturating_sub(started);
+            eprintln!(
+                "apply stopped: the state could not be recorded after {started} result(s); \
+{never} planned change(s) were not attempted"
+            );
+            return Err(e.into());
+        }
         notify_all(&settings, &plan, &mut report, &mut recorder, &remote).await?;
         recorder.flush()?;
         match global.format {
             Format::Json => print_json(&plan.target, &report),
-            _ => print_report(&report),
+            _ => print_report(&report, false),
         }
         Ok(if report.failed() {
             Outcome::Failure
@@ -324,7 +340,7 @@ async fn notify_all(
     Ok(())
 }
 
-fn print_report(report: &Report) {
+fn print_report(report: &Report, stopped: bool) {
     let mut out = String::from("\n");
     for f in &report.forgotten {
         out.push_str(&format!("  forgot {f}: it no longer exists in the org\n"));
@@ -354,7 +370,9 @@ fn print_report(report: &Report) {
     }
     out.push_str(&format!(
         "\nApply {}: {} done, {} failed, {} rolled back, {} not attempted.\n",
-        if report.failed() {
+        if stopped {
+            "stopped"
+        } else if report.failed() {
             "failed"
         } else {
             "complete"

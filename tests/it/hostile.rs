@@ -447,7 +447,10 @@ fn each_half_of_a_replace_has_its_own_intent_and_a_kill_between_them_is_resolved
     let delete_ok = log
         .iter()
         .position(|e| e["action"] == "replace-delete" && e["status"] == "ok");
-    assert!(delete_ok.is_some(), "the delete half has its own result: {log:?}");
+    assert!(
+        delete_ok.is_some(),
+        "the delete half has its own result: {log:?}"
+    );
     // The next apply says what the org holds (no entry), then makes it.
     ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
     let log = entries(&repo);
