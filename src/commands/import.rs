@@ -128,8 +128,10 @@ but `plan` reads {}",
     for (o, file) in objects.iter().zip(&names) {
         let mut path = args.out.join(file);
         let key = (o.object.kind(), o.object.name().to_string());
-        match existing.get(&key) {
+        let mut kept_here = false;
+        match existing.get(&key).map(|(at, _)| at) {
             Some(at) if !same_file(at, &path) => {
+                kept_here = true;
                 super::out(&format!(
                     "{} {:?}: its spec is at {}; left as it is\n",
                     o.object.kind(),
@@ -149,6 +151,7 @@ but `plan` reads {}",
 overwritten (use --force to replace it)",
                             path.display()
                         );
+                        kept_here = true;
                         kept += 1;
                     }
                     _ => {
@@ -158,6 +161,24 @@ overwritten (use --force to replace it)",
                     }
                 }
             }
+        }
+        // A spec that was left as it is and says something else than the org (an
+        // example `init` wrote, under a name a real org uses) is not recorded as
+        // managed: the next plan then shows the difference as a TAKEOVER, behind its
+        // guard, instead of silently overwriting the org's content.
+        if kept_here
+            && let Some((at, spec)) = existing.get(&key)
+            && !o.object.seen_by(spec).same_content(spec)
+        {
+            eprintln!(
+                "warning: {} {:?}: the spec at {} differs from the org's object, so it is not \
+recorded as managed; `speechops plan` shows the difference as a TAKEOVER. Review the \
+spec: edit it to say what the org should hold, or remove it and import again",
+                o.object.kind(),
+                o.object.name(),
+                at.display()
+            );
+            continue;
         }
         let sha = o.object.sha256();
         let state = lock
@@ -245,12 +266,12 @@ fn unedited_import(text: &str) -> bool {
 
 /// Where each (kind, name) already has a spec in the tree (an unreadable or invalid
 /// tree just has fewer entries: import still must not duplicate what it can see).
-fn existing_specs(root: &Path) -> BTreeMap<(Kind, String), PathBuf> {
+fn existing_specs(root: &Path) -> BTreeMap<(Kind, String), (PathBuf, crate::kinds::Object)> {
     let mut out = BTreeMap::new();
     if let Ok(tree) = crate::spec::load_tree(root) {
         for s in tree.specs {
             out.entry((s.object.kind(), s.object.name().to_string()))
-                .or_insert(s.location.file);
+                .or_insert((s.location.file, s.object));
         }
     }
     out

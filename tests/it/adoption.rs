@@ -1,6 +1,6 @@
 //! Issue 18: from zero to a running rule repository: `init`, `fmt`.
 
-use crate::support::{self, Repo};
+use crate::support::{self, Repo, Sandbox};
 
 #[test]
 fn init_then_validate_test_fmt_and_plan_on_the_sandbox_all_succeed() {
@@ -350,4 +350,39 @@ fn config_errors_are_all_reported_at_once() {
     ] {
         assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
     }
+}
+
+#[test]
+fn import_never_records_an_example_spec_that_differs_from_the_org_as_managed() {
+    let sandbox = Sandbox::with_creds(&[]);
+    // The org already holds a real "Recording disclosure".
+    let org = Repo::new();
+    org.write(
+        "rules/t.yaml",
+        "kind: Topic\nname: Recording disclosure\ndialect: en-US\nphrases:\n  - text: this call is recorded for quality\n  - text: calls are monitored\n",
+    );
+    let run = org.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+
+    // A new admin runs init (its example topic has the same name), then import.
+    let repo = Repo::new();
+    let run = repo.run(&["init", "."]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = repo.run_against(
+        &sandbox,
+        &["import", "--kind", "all", "--out", "rules/imported"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("differs from the org's object, so it is not recorded as managed"),
+        "{}",
+        run.stderr
+    );
+    let lock = std::fs::read_to_string(repo.path().join("speechops.lock")).unwrap_or_default();
+    assert!(!lock.contains("Recording disclosure"), "{lock}");
+    // The next plan does not silently rewrite the org: the difference is a takeover.
+    let plan = repo.run_against(&sandbox, &["plan"]);
+    assert_eq!(plan.code, 3, "{}{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("TAKEOVER"), "{}", plan.stdout);
 }
