@@ -124,7 +124,7 @@ but `plan` reads {}",
     // Specs that already exist anywhere in the tree are never written a second time.
     let existing = existing_specs(&settings.rules_dir);
     let names = file_names(&objects);
-    let (mut written, mut kept) = (0usize, 0usize);
+    let (mut written, mut kept, mut unchanged) = (0usize, 0usize, 0usize);
     for (o, file) in objects.iter().zip(&names) {
         let mut path = args.out.join(file);
         let key = (o.object.kind(), o.object.name().to_string());
@@ -144,7 +144,7 @@ but `plan` reads {}",
             _ => {
                 let yaml = with_import_mark(&schema_header(&args.out), &spec_yaml(&o.object, ""));
                 match std::fs::read_to_string(&path) {
-                    Ok(old) if old == yaml => {}
+                    Ok(old) if old == yaml => unchanged += 1,
                     Ok(old) if !args.force && !unedited_import(&old) => {
                         eprintln!(
                             "warning: {} was edited since import (or not written by it); not \
@@ -230,7 +230,8 @@ spec: edit it to say what the org should hold, or remove it and import again",
         ));
     }
     super::out(&format!(
-        "Imported {} object(s) into {} ({written} file(s) written, {kept} left as they were); \
+        "Imported {} object(s) into {} ({written} file(s) written, {unchanged} already up to date, \
+{kept} left as they were); \
 they are now managed in {}.\n",
         objects.len(),
         args.out.display(),
@@ -370,12 +371,39 @@ fn align_identities(objects: &mut [Imported]) {
     });
 }
 
+/// The unaccented letter of a lower-case accented Latin one (the letters of the
+/// Genesys dialects' languages); any other character as it is.
+fn fold_accent(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ą' => 'a',
+        'ç' | 'ć' => 'c',
+        'è' | 'é' | 'ê' | 'ë' | 'ę' => 'e',
+        'ì' | 'í' | 'î' | 'ï' => 'i',
+        'ł' => 'l',
+        'ñ' | 'ń' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
+        'ś' | 'ß' => 's',
+        'ù' | 'ú' | 'û' | 'ü' => 'u',
+        'ý' | 'ÿ' => 'y',
+        'ź' | 'ż' => 'z',
+        other => other,
+    }
+}
+
 /// `topic-recording-disclosure.yaml`: kind prefix plus a slug of the name; a short id
 /// hash is appended when two names slug alike, so names are stable across runs.
 pub fn file_names(objects: &[Imported]) -> Vec<String> {
     let base: Vec<String> = objects
         .iter()
-        .map(|o| format!("{}-{}", o.object.kind().file_stem(), slug(o.object.name())))
+        .map(|o| {
+            let (stem, name) = (o.object.kind().file_stem(), slug(o.object.name()));
+            // The one settings object is named after its kind already.
+            if o.object.kind().singleton() || stem.ends_with(&format!("-{name}")) {
+                stem.to_string()
+            } else {
+                format!("{stem}-{name}")
+            }
+        })
         .collect();
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
     for b in &base {
@@ -394,11 +422,14 @@ pub fn file_names(objects: &[Imported]) -> Vec<String> {
         .collect()
 }
 
+/// ASCII only, so git and every tool shows file names as written: accented Latin
+/// letters lose their accent (`cancelación` → `cancelacion`); other letters become `-`.
 fn slug(name: &str) -> String {
     let mut s = String::new();
-    for c in name.chars() {
-        if c.is_alphanumeric() {
-            s.extend(c.to_lowercase());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let c = fold_accent(c);
+        if c.is_ascii_alphanumeric() {
+            s.push(c);
         } else if !s.ends_with('-') {
             s.push('-');
         }
@@ -484,6 +515,8 @@ mod tests {
             imported("Card payment", "3"),
         ]);
         assert_eq!(names[2], "topic-card-payment.yaml");
+        assert_eq!(slug("Cancelación de cuenta"), "cancelacion-de-cuenta");
+        assert_eq!(slug("Kündigung (de-DE)"), "kundigung-de-de");
         assert!(
             names[0].starts_with("topic-greeting-") && names[0] != names[1],
             "{names:?}"

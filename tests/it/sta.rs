@@ -135,7 +135,7 @@ fn every_kind_applies_to_an_empty_org_replans_clean_imports_back_and_prunes() {
         "category-",
         "dictionary-feedback-",
         "sentiment-feedback-",
-        "speech-analytics-settings-",
+        "speech-analytics-settings.yaml",
         "program-",
         "topic-",
         "speech-rule-",
