@@ -201,6 +201,22 @@ in it would be missing"
     Ok(out)
 }
 
+/// What to do with a file that is not UTF-8: an editor that saved it as UTF-16 (with
+/// or without its byte-order mark) is told so, as anything else is asked about.
+fn not_utf8_hint(bytes: &[u8]) -> &'static str {
+    let utf16 = bytes.starts_with(&[0xFF, 0xFE])
+        || bytes.starts_with(&[0xFE, 0xFF])
+        || (bytes.len() >= 4
+            && bytes.iter().take(64).skip(1).step_by(2).all(|b| *b == 0)
+            && bytes.first().is_some_and(|b| *b != 0));
+    if utf16 {
+        "the file is UTF-16 (a Windows editor's \"Unicode\"): save it as UTF-8, the encoding YAML \
+spec files must have"
+    } else {
+        "spec files must be UTF-8 encoded YAML; is this a binary file?"
+    }
+}
+
 /// The path shown to users: relative to the working folder as they named the root.
 fn display_path(root: &Path, rel: &str) -> PathBuf {
     if root == Path::new(".") || root.as_os_str().is_empty() {
@@ -346,7 +362,7 @@ pub fn load_bytes(found: &Found, bytes: &[u8], mut out: FileResult) -> FileResul
                     bytes.get(e.valid_up_to()).copied().unwrap_or(0)
                 ),
                 pos,
-                Some("spec files must be UTF-8 encoded YAML; is this a binary file?".into()),
+                Some(not_utf8_hint(bytes).into()),
             ));
             return out;
         }
@@ -594,6 +610,17 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_utf16_file_is_named_as_such_and_other_bytes_asked_about() {
+        let text = "kind: Topic\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let mut bom = vec![0xFF, 0xFE];
+        bom.extend(&le);
+        assert!(not_utf8_hint(&le).contains("UTF-16"));
+        assert!(not_utf8_hint(&bom).contains("UTF-16"));
+        assert!(not_utf8_hint(&[0x89, b'P', b'N', b'G', 1, 2, 3, 4]).contains("binary"));
+    }
+
     use super::*;
 
     #[test]
