@@ -888,6 +888,23 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
             }
             _ => {
                 let what = format!("one of {}", list(variants));
+                // Quoting an unquoted value that is no variant either would only get a
+                // second error on the next run: say both at once.
+                if let Some((kind, text)) = describe_scalar(node)
+                    && !variants.contains(&text.as_str())
+                {
+                    let closest = closest(&text, variants.iter().copied())
+                        .map(|c| format!("; did you mean \"{c}\"?"))
+                        .unwrap_or_default();
+                    return Err(DeError::new(
+                        "spec.invalid-type",
+                        format!("invalid type: {kind} `{text}`, expected {what}"),
+                        Some(format!(
+                            "{text} is not one of them, and YAML needs it quoted{closest}"
+                        )),
+                    )
+                    .at(node));
+                }
                 if let Some(e) = quote_error(node, &what) {
                     return Err(e);
                 }

@@ -974,3 +974,29 @@ fn imported_spec_files_load_back_to_the_same_objects() {
     let b: Vec<_> = again.specs.iter().map(|s| &s.object).collect();
     assert_eq!(a, b);
 }
+
+#[test]
+fn an_unquoted_value_that_is_no_choice_either_gets_both_hints_at_once() {
+    let repo = Repo::new();
+    repo.write(
+        "rules/x.yaml",
+        "kind: Topic\nname: X\ndialect: en-US\nstrictness: 70\nphrases: [{text: hello}]\n",
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("70 is not one of them, and YAML needs it quoted; did you mean \"72\"?"),
+        "{all}"
+    );
+    // A valid value left unquoted is told only to quote it.
+    repo.write(
+        "rules/x.yaml",
+        "kind: Topic\nname: X\ndialect: en-US\nstrictness: 72\nphrases: [{text: hello}]\n",
+    );
+    let all = {
+        let run = repo.run(&["validate"]);
+        format!("{}{}", run.stdout, run.stderr)
+    };
+    assert!(all.contains("quote it: \"72\""), "{all}");
+}
