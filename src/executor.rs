@@ -629,11 +629,7 @@ async fn run_writes(
                     }
                 }
             }
-            let action = if replace {
-                REPLACE_CREATE
-            } else {
-                c.action.as_str()
-            };
+            let action = write_action(&c);
             let intent = recorder.intent(action, &c, None)?;
             let (client, ids) = (client.clone(), Arc::clone(&ids));
             let held = org_body(remote, &c);
@@ -690,11 +686,7 @@ async fn run_writes(
                 });
                 // Audit first: a crash before the lockfile write is then recovered by
                 // adoption, and the audit trail never misses a real write.
-                let action = if c.action == Action::Update && c.kind.replaces() {
-                    REPLACE_CREATE
-                } else {
-                    c.action.as_str()
-                };
+                let action = write_action(&c);
                 recorder.audit(Record {
                     action,
                     kind: Some(c.kind),
@@ -748,11 +740,7 @@ async fn run_writes(
                 undo.push((c, u));
             }
             Err(e) => {
-                let action = if c.action == Action::Update && c.kind.replaces() {
-                    REPLACE_CREATE
-                } else {
-                    c.action.as_str()
-                };
+                let action = write_action(&c);
                 recorder.record_failure(action, &c, &e, Some(intent))?;
                 tracing::error!("{} {} {:?} failed: {e}", c.action.as_str(), c.kind, c.name);
                 report.push(result(&c, c.id.clone(), Status::Failed(e.to_string())));
@@ -957,32 +945,42 @@ async fn undo_one(
                 if c.kind.replaces() {
                     c.kind.delete(client, id).await?;
                 }
-                before.put(client, Some(id), held, ids).await.map(|ok| {
-                    // A kind Genesys cannot update is restored by a delete and a
-                    // create: the restored object has a new id.
-                    let entry = prev.clone().map(|(name, mut e)| {
-                        e.id = ok.id.clone();
-                        e.date_modified = ok.date_modified.clone();
-                        e.published = ok.published;
-                        (name, e)
-                    });
-                    (entry, ok.id, ok.meta)
-                })
+                before
+                    .put(client, Some(id), held, ids)
+                    .await
+                    .map(|ok| restored(prev, ok))
             }
             None => Err(missing_before(c)),
         },
         Undo::Deleted { prev } => match &c.before {
-            Some(before) => before.put(client, None, held, ids).await.map(|ok| {
-                let entry = prev.clone().map(|(name, mut e)| {
-                    e.id = ok.id.clone();
-                    e.date_modified = ok.date_modified.clone();
-                    e.published = ok.published;
-                    (name, e)
-                });
-                (entry, ok.id, ok.meta)
-            }),
+            Some(before) => before
+                .put(client, None, held, ids)
+                .await
+                .map(|ok| restored(prev, ok)),
             None => Err(missing_before(c)),
         },
+    }
+}
+
+/// The lockfile entry of an object put back by a rollback: its previous entry, with
+/// the id, `dateModified` and publication of the write that restored it (a kind
+/// Genesys cannot update comes back under a new id).
+fn restored(prev: &Option<(String, LockEntry)>, ok: Put) -> Restored {
+    let entry = prev.clone().map(|(name, mut e)| {
+        e.id = ok.id.clone();
+        e.date_modified = ok.date_modified.clone();
+        e.published = ok.published;
+        (name, e)
+    });
+    (entry, ok.id, ok.meta)
+}
+
+/// The audit action of a write: a replace's create half is `replace-create`.
+fn write_action(c: &Change) -> &'static str {
+    if c.action == Action::Update && c.kind.replaces() {
+        REPLACE_CREATE
+    } else {
+        c.action.as_str()
     }
 }
 

@@ -489,7 +489,6 @@ pub fn align_identities(desired: &mut [Desired], remote: &mut RemoteState, lock:
     }
 
     // The specs' side: a name only the org shares is qualified too.
-    let sha_before: Vec<String> = desired.iter().map(|d| d.object.sha256()).collect();
     let mut qualified: BTreeMap<(Kind, String), String> = BTreeMap::new();
     for d in desired.iter_mut() {
         let kind = d.object.kind();
@@ -504,10 +503,14 @@ pub fn align_identities(desired: &mut [Desired], remote: &mut RemoteState, lock:
         qualified.insert((kind, d.object.name().to_string()), o.name().to_string());
         d.object = Arc::new(o);
     }
+    // (index, hash before) of the specs whose references are renamed: only their
+    // hashes change (a qualified identity is not part of a topic's hash).
+    let mut rehashed: Vec<(usize, String)> = Vec::new();
     if !qualified.is_empty() {
         let rename = |kind: Kind, name: &str| qualified.get(&(kind, name.to_string())).cloned();
-        for d in desired.iter_mut() {
+        for (i, d) in desired.iter_mut().enumerate() {
             if d.object.refs().iter().any(|(k, n)| rename(*k, n).is_some()) {
+                rehashed.push((i, d.object.sha256()));
                 d.object = Arc::new(d.object.with_refs_renamed(&rename));
             }
         }
@@ -534,7 +537,8 @@ pub fn align_identities(desired: &mut [Desired], remote: &mut RemoteState, lock:
 
     // A spec whose references were only renamed to their identities is as recorded:
     // the lockfile's proof that the org holds it (its hash) moves with it.
-    for (d, before) in desired.iter().zip(sha_before) {
+    for (i, before) in rehashed {
+        let Some(d) = desired.get(i) else { continue };
         let kind = d.object.kind();
         let after = d.object.sha256();
         if after != before
