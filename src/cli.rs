@@ -133,6 +133,9 @@ pub enum Command {
     /// Audit log tools
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The state backend: show, pull, unlock, migrate
+    #[command(subcommand)]
+    State(StateCommand),
     /// Local Genesys API emulator
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -392,4 +395,84 @@ pub fn command() -> clap::Command {
         cmd = cmd.mut_subcommand(name, |sc| sc.args(hidden));
     }
     cmd
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Where the state lives, who holds its lock, and what it records
+    Show,
+    /// Write the backend's lockfile and audit log into a folder
+    #[command(after_help = "Examples:\n  speechops state pull --out /tmp/state")]
+    Pull(StatePullArgs),
+    /// Release the state lock a killed run left behind (recorded in the audit log)
+    #[command(
+        after_help = "Examples:\n  speechops state unlock                      # who holds it (exit 3 when held)\n  speechops state unlock --force --reason 'runner 4711 was killed'"
+    )]
+    Unlock(StateUnlockArgs),
+    /// Copy the state to another backend (the source is kept as it is)
+    #[command(
+        after_help = "Examples:\n  speechops state migrate --to git --branch speechops-state\n  speechops state migrate --to http --address https://gitlab.example.com/api/v4/projects/42/terraform/state/speechops --lock-method POST --unlock-method DELETE"
+    )]
+    Migrate(StateMigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatePullArgs {
+    /// Folder to write speechops.lock and speechops-audit.jsonl into
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Replace files of those names that differ
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StateUnlockArgs {
+    /// Remove the lock whoever holds it
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why (recorded in the audit log with the lock removed)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    File,
+    Git,
+    Http,
+}
+
+#[derive(Debug, Args)]
+pub struct StateMigrateArgs {
+    /// The backend to copy the state to
+    #[arg(long, value_enum)]
+    pub to: BackendArg,
+    /// git: the state branch [default: speechops-state]
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// git: the remote name or URL [default: origin]
+    #[arg(long)]
+    pub remote: Option<String>,
+    /// http: the state address
+    #[arg(long, value_name = "URL")]
+    pub address: Option<String>,
+    /// http: the lock address [default: --address]
+    #[arg(long, value_name = "URL")]
+    pub lock_address: Option<String>,
+    /// http: the unlock address [default: --address]
+    #[arg(long, value_name = "URL")]
+    pub unlock_address: Option<String>,
+    /// http: the lock method [default: LOCK; GitLab: POST]
+    #[arg(long)]
+    pub lock_method: Option<String>,
+    /// http: the unlock method [default: UNLOCK; GitLab: DELETE]
+    #[arg(long)]
+    pub unlock_method: Option<String>,
+    /// http: environment variable holding the user name
+    #[arg(long, value_name = "VAR")]
+    pub username_env: Option<String>,
+    /// http: environment variable holding the password (token)
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
 }

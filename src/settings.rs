@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::cli::GlobalArgs;
 use crate::genesys::{self, Endpoint};
+use crate::state::backend::{Backend, GitBackend, HttpBackend, StateSettings};
 
 /// Default guard threshold (SPEC 4): refuse to touch more than this share of a kind.
 pub const DEFAULT_MAX_CHANGE_PERCENT: f64 = 30.0;
@@ -38,6 +39,45 @@ pub struct Config {
     pub takeover: Takeover,
     #[serde(default)]
     pub notify: Vec<NotifyConfig>,
+    /// Where the lockfile and the audit log live (SPEC 12.2).
+    pub state: Option<StateConfig>,
+}
+
+/// Config `state:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StateConfig {
+    #[serde(default)]
+    pub backend: BackendName,
+    /// git: the state branch (default `speechops-state`).
+    pub branch: Option<String>,
+    /// git: the remote name or URL (default `origin`).
+    pub remote: Option<String>,
+    /// http: Terraform's `address`, `lock_address`, `unlock_address`.
+    pub address: Option<String>,
+    pub lock_address: Option<String>,
+    pub unlock_address: Option<String>,
+    /// http: Terraform's `update_method` (POST), `lock_method` (LOCK), `unlock_method`
+    /// (UNLOCK). GitLab: lockMethod POST, unlockMethod DELETE.
+    pub update_method: Option<String>,
+    pub lock_method: Option<String>,
+    pub unlock_method: Option<String>,
+    /// http: environment variables holding the Basic credentials.
+    pub username_env: Option<String>,
+    pub password_env: Option<String>,
+    /// Minutes after which a lock nobody released may be taken over (default: the
+    /// `--timeout` plus 15).
+    pub lease_minutes: Option<u64>,
+}
+
+/// Config `state.backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendName {
+    #[default]
+    File,
+    Git,
+    Http,
 }
 
 /// Config `takeover`.
@@ -112,6 +152,52 @@ pub struct Settings {
     pub notify: Vec<NotifyConfig>,
     /// `--timeout`: how long a command may talk to Genesys.
     pub timeout: std::time::Duration,
+    /// Where `lockfile` and `audit_log` come from and go to (SPEC 12.2); for the
+    /// `file` backend they are the files themselves.
+    pub state: StateSettings,
+    /// What another backend's settings are made from (`state migrate`).
+    pub state_base: StateBase,
+}
+
+/// The config's folder and the file backend's paths.
+#[derive(Debug, Clone)]
+pub struct StateBase {
+    pub dir: PathBuf,
+    pub file_paths: (PathBuf, PathBuf),
+    pub lease: std::time::Duration,
+}
+
+impl StateBase {
+    /// The state settings of `state:` as `cfg` gives it.
+    pub fn settings_for(&self, cfg: &StateConfig) -> Result<StateSettings, String> {
+        let backend = backend_of(cfg, &self.dir)?;
+        let (lockfile, audit) = working_copy(&backend, &self.dir, &self.file_paths);
+        Ok(StateSettings {
+            backend,
+            lockfile,
+            audit,
+            lease: self.lease,
+        })
+    }
+}
+
+/// The two local files a backend's state is worked on in: the files themselves for
+/// the file backend, else a copy under `.speechops/state/` of the config's folder.
+fn working_copy(
+    backend: &Backend,
+    base: &Path,
+    file_paths: &(PathBuf, PathBuf),
+) -> (PathBuf, PathBuf) {
+    if *backend == Backend::File {
+        return file_paths.clone();
+    }
+    let cache = base
+        .join(".speechops/state")
+        .join(&crate::model::sha256_hex(backend.describe().as_bytes())[..12]);
+    (
+        cache.join("speechops.lock"),
+        cache.join("speechops-audit.jsonl"),
+    )
 }
 
 /// The default `--timeout`: 30 minutes, well past a large apply's publish jobs.
@@ -151,16 +237,54 @@ impl Settings {
         // lockfile and audit log: trying things offline must not put a throwaway org
         // into the committed state or the compliance trail.
         let state_dir = args.sandbox.clone().unwrap_or_default();
-        let lockfile = args
-            .lockfile
-            .clone()
-            .or_else(|| config.lockfile.as_deref().map(rel))
-            .unwrap_or_else(|| state_dir.join("speechops.lock"));
-        let audit_log = args
-            .audit_log
-            .clone()
-            .or_else(|| config.audit_log.as_deref().map(rel))
-            .unwrap_or_else(|| state_dir.join("speechops-audit.jsonl"));
+        let backend = match &config.state {
+            // The sandbox's state is never the repository's (see above).
+            Some(state) if args.sandbox.is_none() => {
+                backend_of(state, &base).map_err(|message| SettingsError::Invalid {
+                    path: config_path(args),
+                    message,
+                })?
+            }
+            _ => Backend::File,
+        };
+        let file_paths = (
+            args.lockfile
+                .clone()
+                .or_else(|| config.lockfile.as_deref().map(rel))
+                .unwrap_or_else(|| state_dir.join("speechops.lock")),
+            args.audit_log
+                .clone()
+                .or_else(|| config.audit_log.as_deref().map(rel))
+                .unwrap_or_else(|| state_dir.join("speechops-audit.jsonl")),
+        );
+        if backend != Backend::File && (args.lockfile.is_some() || args.audit_log.is_some()) {
+            return Err(SettingsError::Invalid {
+                path: config_path(args),
+                message: format!(
+                    "--lockfile and --audit-log name files of the file backend, but the \
+config keeps state in {}; drop the flags (speechops state pull writes a copy)",
+                    backend.describe()
+                ),
+            });
+        }
+        let (lockfile, audit_log) = working_copy(&backend, &base, &file_paths);
+        let timeout =
+            std::time::Duration::from_secs(args.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1));
+        let lease = match config.state.as_ref().and_then(|s| s.lease_minutes) {
+            Some(m) => std::time::Duration::from_secs(m.saturating_mul(60)),
+            None => timeout.saturating_add(std::time::Duration::from_secs(15 * 60)),
+        };
+        let state = StateSettings {
+            backend,
+            lockfile: lockfile.clone(),
+            audit: audit_log.clone(),
+            lease,
+        };
+        let state_base = StateBase {
+            dir: base.clone(),
+            file_paths,
+            lease,
+        };
 
         let (target_name, connection) = resolve_target(args, &config, &rel)?;
         let max_change_percent = config
@@ -187,10 +311,102 @@ impl Settings {
             prune: config.prune,
             allow_takeover: config.takeover == Takeover::Allow,
             notify: config.notify,
-            timeout: std::time::Duration::from_secs(
-                args.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1),
-            ),
+            timeout,
+            state,
+            state_base,
         })
+    }
+}
+
+/// The config file's name for messages.
+fn config_path(args: &GlobalArgs) -> PathBuf {
+    args.config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("speechops.yaml"))
+}
+
+/// The backend a `state:` section names, checked.
+pub fn backend_of(state: &StateConfig, base: &Path) -> Result<Backend, String> {
+    let only = |backend: &str, keys: &[(&str, bool)]| -> Result<(), String> {
+        match keys.iter().find(|(_, set)| *set) {
+            Some((key, _)) => Err(format!(
+                "state.{key} does not apply to the {backend} backend"
+            )),
+            None => Ok(()),
+        }
+    };
+    let http_keys = [
+        ("address", state.address.is_some()),
+        ("lockAddress", state.lock_address.is_some()),
+        ("unlockAddress", state.unlock_address.is_some()),
+        ("updateMethod", state.update_method.is_some()),
+        ("lockMethod", state.lock_method.is_some()),
+        ("unlockMethod", state.unlock_method.is_some()),
+        ("usernameEnv", state.username_env.is_some()),
+        ("passwordEnv", state.password_env.is_some()),
+    ];
+    let git_keys = [
+        ("branch", state.branch.is_some()),
+        ("remote", state.remote.is_some()),
+    ];
+    match state.backend {
+        BackendName::File => {
+            only("file", &http_keys)?;
+            only("file", &git_keys)?;
+            Ok(Backend::File)
+        }
+        BackendName::Git => {
+            only("git", &http_keys)?;
+            Ok(Backend::Git(GitBackend {
+                repo: if base.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    base.to_path_buf()
+                },
+                remote: state.remote.clone().unwrap_or_else(|| "origin".to_string()),
+                branch: state
+                    .branch
+                    .clone()
+                    .unwrap_or_else(|| "speechops-state".to_string()),
+            }))
+        }
+        BackendName::Http => {
+            only("http", &git_keys)?;
+            let Some(address) = state.address.clone() else {
+                return Err("state.address is required for the http backend".to_string());
+            };
+            for url in [
+                Some(&address),
+                state.lock_address.as_ref(),
+                state.unlock_address.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(format!("state address {url:?} is not an http(s) URL"));
+                }
+            }
+            Ok(Backend::Http(HttpBackend {
+                lock_address: state
+                    .lock_address
+                    .clone()
+                    .unwrap_or_else(|| address.clone()),
+                unlock_address: state
+                    .unlock_address
+                    .clone()
+                    .unwrap_or_else(|| address.clone()),
+                address,
+                update_method: state.update_method.clone().unwrap_or_else(|| "POST".into()),
+                lock_method: state.lock_method.clone().unwrap_or_else(|| "LOCK".into()),
+                unlock_method: state
+                    .unlock_method
+                    .clone()
+                    .unwrap_or_else(|| "UNLOCK".into()),
+                username_env: state.username_env.clone(),
+                password_env: state.password_env.clone(),
+            }))
+        }
     }
 }
 

@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Kind;
 
+pub mod backend;
+mod git;
+mod http;
+
 /// Current lockfile format.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -143,6 +147,13 @@ pub enum StateError {
     },
     #[error("another apply holds the lock {path} ({holder}); wait for it to finish")]
     LockHeld { path: PathBuf, holder: String },
+    #[error("state backend {backend}: {message}")]
+    Backend { backend: String, message: String },
+    #[error(
+        "the state lock ({backend}) is held by {holder}; wait for that run to finish, or if \
+it was killed, `speechops state unlock --force --reason TEXT` (recorded in the audit log)"
+    )]
+    BackendLockHeld { backend: String, holder: String },
     #[error(
         "target {target:?} now points at org {actual}, but its state in the lockfile belongs to \
 org {recorded}; refusing to mix the two. If the target really moved to another org, give it a \

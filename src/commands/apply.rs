@@ -12,6 +12,7 @@ use crate::notify;
 use crate::planfile::SavedPlan;
 use crate::settings::Settings;
 use crate::spec::SpecTree;
+use crate::state::backend::Session;
 use crate::state::{ApplyLock, Lockfile, StateError};
 
 /// Runs `speechops apply`.
@@ -51,6 +52,44 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
+    // The state backend's lock (across machines) once this machine's is ours.
+    let session = match Session::write(&settings.state, "apply", &holder) {
+        Ok(s) => s,
+        Err(e @ StateError::BackendLockHeld { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::Refused);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    super::state::record_takeover(&settings, &session)?;
+    let outcome = apply_locked(global, args, &settings, saved.as_ref(), &mut desired);
+    // The state goes back to the backend whatever happened: every audit entry this
+    // run wrote is kept, and the lock is released.
+    let message = format!(
+        "speechops: apply by {} ({})",
+        RunInfo::detect(&settings.target_name, &settings.rules_dir).actor,
+        match &outcome {
+            Ok(o) => format!("exit {}", o.code()),
+            Err(_) => "failed".to_string(),
+        }
+    );
+    if let Err(e) = session.release(&message) {
+        if let Err(first) = &outcome {
+            eprintln!("error: {first:#}");
+        }
+        return Err(e.into());
+    }
+    outcome
+}
+
+/// The part of apply that runs under the lock.
+fn apply_locked(
+    global: &GlobalArgs,
+    args: &ApplyArgs,
+    settings: &Settings,
+    saved: Option<&SavedPlan>,
+    desired: &mut [Desired],
+) -> anyhow::Result<Outcome> {
     // Killed runs' half-written state files go once the lock is ours.
     let cleaned = crate::state::clean_stale_temps(&settings.lockfile);
     if cleaned > 0 {
@@ -65,20 +104,14 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
 
     let rt = super::runtime()?;
     rt.block_on(async {
-        let conn = super::connect(&settings, args.parallelism).await?;
+        let conn = super::connect(settings, args.parallelism).await?;
         let org_id = super::org_id(&conn.client).await;
         if !super::plan::locate_state(&mut lock, &settings.target_name, org_id.as_deref()) {
             return Ok(Outcome::Refused);
         }
         let mut target_state = lock.target(&settings.target_name);
-        let (plan, remote) = super::plan::compute(
-            &conn.client,
-            &settings,
-            &mut desired,
-            &mut target_state,
-            prune,
-        )
-        .await?;
+        let (plan, remote) =
+            super::plan::compute(&conn.client, settings, desired, &mut target_state, prune).await?;
         // Entries moved to their identity (a lockfile from before topic identity
         // carried the dialect) are saved with this run.
         if lock.targets.contains_key(&settings.target_name) {
@@ -90,7 +123,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         let mut recorder = Recorder::new(lock, settings.lockfile.clone(), audit, run);
         // Writes an earlier run began but never recorded the end of (it was killed)
         // are resolved against the org before anything else happens.
-        for line in recorder.resolve_intents(&remote, &desired)? {
+        for line in recorder.resolve_intents(&remote, desired)? {
             eprintln!("note: {line}");
         }
         // A section moved to this target's name, or an org id recorded for the first
@@ -101,7 +134,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         {
             return Ok(Outcome::Refused);
         }
-        let overrides = super::plan::overrides(&settings, &args.overrides);
+        let overrides = super::plan::overrides(settings, &args.overrides);
         if !plan.errors.is_empty() || !plan.blocking(overrides).is_empty() {
             super::plan::print_plan(global, &plan, &remote.fingerprint);
             return Ok(super::plan::refusal(&plan, overrides).unwrap_or(Outcome::Refused));
@@ -156,7 +189,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
             );
             return Err(e.into());
         }
-        notify_all(&settings, &plan, &mut report, &mut recorder, &remote).await?;
+        notify_all(settings, &plan, &mut report, &mut recorder, &remote).await?;
         recorder.flush()?;
         match global.format {
             Format::Json => print_json(&plan.target, &report),

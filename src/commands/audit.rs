@@ -9,6 +9,7 @@ use crate::settings::Settings;
 /// Runs `speechops audit ...`.
 pub fn run(global: &GlobalArgs, cmd: &AuditCommand) -> anyhow::Result<Outcome> {
     let settings = Settings::resolve(global)?;
+    crate::state::backend::Session::read(&settings.state)?;
     let path = &settings.audit_log;
     if !path.exists() {
         anyhow::bail!("audit log {} does not exist", path.display());

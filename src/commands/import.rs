@@ -12,6 +12,7 @@ use crate::cli::{GlobalArgs, ImportArgs};
 use crate::genesys::{self, Client};
 use crate::model::{self, Kind, Object};
 use crate::settings::Settings;
+use crate::state::backend::Session;
 use crate::state::{ApplyLock, LockEntry, Lockfile, StateError};
 
 /// One imported object.
@@ -45,11 +46,8 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
         None => None,
     };
     let settings = Settings::resolve(global)?;
-    let _lock = match ApplyLock::acquire_state(
-        &settings.lockfile,
-        &settings.audit_log,
-        &format!("import by pid {}", std::process::id()),
-    ) {
+    let holder = format!("import by pid {}", std::process::id());
+    let _lock = match ApplyLock::acquire_state(&settings.lockfile, &settings.audit_log, &holder) {
         Ok(l) => l,
         Err(e @ StateError::LockHeld { .. }) => {
             eprintln!("error: {e}");
@@ -57,19 +55,45 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
+    let session = match Session::write(&settings.state, "import", &holder) {
+        Ok(s) => s,
+        Err(e @ StateError::BackendLockHeld { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::Refused);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    super::state::record_takeover(&settings, &session)?;
+    let outcome = import_locked(args, &settings, &kinds, glob.as_ref());
+    if let Err(e) = session.release("speechops: import") {
+        if let Err(first) = &outcome {
+            eprintln!("error: {first:#}");
+        }
+        return Err(e.into());
+    }
+    outcome
+}
+
+/// The part of import that runs under the lock.
+fn import_locked(
+    args: &ImportArgs,
+    settings: &Settings,
+    kinds: &[Kind],
+    glob: Option<&globset::GlobMatcher>,
+) -> anyhow::Result<Outcome> {
     let mut lock = Lockfile::load(&settings.lockfile)?;
     let mut audit_log = AuditLog::open(&settings.audit_log, lock.audit.as_ref())?;
     let mut run = RunInfo::detect(&settings.target_name, &settings.rules_dir);
 
     let rt = super::runtime()?;
     let objects = rt.block_on(async {
-        let conn = super::connect(&settings, 4).await?;
+        let conn = super::connect(settings, 4).await?;
         run.org_id = super::org_id(&conn.client).await;
         if !super::plan::locate_state(&mut lock, &settings.target_name, run.org_id.as_deref()) {
             return anyhow::Ok(None);
         }
         let mut all = Vec::new();
-        for kind in &kinds {
+        for kind in kinds {
             all.extend(fetch(&conn.client, *kind).await?);
         }
         anyhow::Ok(Some(all))

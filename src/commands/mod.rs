@@ -9,6 +9,7 @@ pub mod init;
 pub mod plan;
 pub mod sandbox;
 pub mod schema;
+pub mod state;
 pub mod test;
 pub mod validate;
 
@@ -57,6 +58,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Init(args) => init::run(&args),
         Command::Fmt(args) => fmt::run(&global, &args),
         Command::Audit(cmd) => audit::run(&global, &cmd),
+        Command::State(cmd) => state::run(&global, &cmd),
         Command::Sandbox(cmd) => sandbox::run(&global, &cmd),
         Command::Schema(args) => schema::run(&global, &args),
         Command::Completions(args) => completions::run(&args),

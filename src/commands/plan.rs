@@ -17,6 +17,8 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Failure);
     };
     let mut desired = take_desired(&mut tree);
+    // The state as the backend holds it (a fresh clone sees what the last apply wrote).
+    crate::state::backend::Session::read(&settings.state)?;
     let mut lock = Lockfile::load(&settings.lockfile)?;
     let rt = super::runtime()?;
     let prune = args.prune || settings.prune;

@@ -16,4 +16,5 @@ mod review;
 mod sandbox;
 mod semantics;
 mod sta;
+mod state;
 mod validate;

@@ -463,3 +463,125 @@ pub fn apply_killed_at(repo: &Repo, sandbox: &Sandbox, args: &[&str], kill_after
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `git` run in `dir` with a fixed identity; panics on failure (test setup).
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A git server over the real `git://` transport: each connection to its loopback
+/// listener is served by `git daemon --inetd`, with pushes enabled. Its repositories
+/// live under `root`; `origin.git` is made bare with `main` as its default branch.
+pub struct GitServer {
+    pub root: tempfile::TempDir,
+    pub url: String,
+}
+
+impl GitServer {
+    pub fn start() -> GitServer {
+        let root = tempfile::tempdir().expect("tempdir");
+        git(
+            root.path(),
+            &[
+                "init",
+                "--quiet",
+                "--bare",
+                "--initial-branch=main",
+                "origin.git",
+            ],
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("git://{}/origin.git", listener.local_addr().expect("addr"));
+        let base = root.path().to_path_buf();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let Ok(out) = stream.try_clone() else {
+                    continue;
+                };
+                let child = Command::new("git")
+                    .args(["daemon", "--inetd", "--export-all", "--enable=receive-pack"])
+                    .arg(format!("--base-path={}", base.display()))
+                    .stdin(Stdio::from(std::os::fd::OwnedFd::from(stream)))
+                    .stdout(Stdio::from(std::os::fd::OwnedFd::from(out)))
+                    .stderr(Stdio::null())
+                    .spawn();
+                if let Ok(mut child) = child {
+                    std::thread::spawn(move || child.wait());
+                }
+            }
+        });
+        GitServer { root, url }
+    }
+
+    /// The bare repository's folder.
+    pub fn bare(&self) -> PathBuf {
+        self.root.path().join("origin.git")
+    }
+
+    /// Branch protection as GitHub enforces it: every push to `main` is refused
+    /// (GH006), as it is for the workflow's token.
+    pub fn protect_main(&self) {
+        let hook = self.bare().join("hooks/pre-receive");
+        std::fs::write(
+            &hook,
+            "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/main ]; then\n    echo \"GH006: Protected branch update failed for refs/heads/main.\" >&2\n    exit 1\n  fi\ndone\n",
+        )
+        .expect("write hook");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    /// A fresh clone of `main` in a new temporary repo.
+    pub fn clone_repo(&self) -> Repo {
+        let repo = Repo::new();
+        git(repo.path(), &["clone", "--quiet", &self.url, "."]);
+        repo
+    }
+
+    /// The tip of a branch on the server, if it exists.
+    pub fn tip(&self, branch: &str) -> Option<String> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(self.bare())
+            .args([
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/heads/{branch}"),
+            ])
+            .output()
+            .expect("git");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// A file of a branch on the server.
+    pub fn show(&self, branch: &str, file: &str) -> Option<String> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(self.bare())
+            .args(["show", &format!("{branch}:{file}")])
+            .output()
+            .expect("git");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
