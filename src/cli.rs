@@ -233,6 +233,10 @@ pub struct ApplyArgs {
     /// Roll back this run's writes if any write fails
     #[arg(long)]
     pub atomic: bool,
+    /// A reviewed markdown plan (the pull request's comment): apply only its changes
+    /// whose objects are as they were at review; refuse (exit 3) the ones that moved
+    #[arg(long, value_name = "PLAN_MD", conflicts_with = "planfile")]
+    pub reviewed: Option<PathBuf>,
     #[command(flatten)]
     pub overrides: OverrideArgs,
     /// Bound on concurrent requests

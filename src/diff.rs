@@ -171,7 +171,8 @@ impl GuardKind {
 }
 
 /// Which guards the operator overrode.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Overrides {
     pub force: bool,
     pub allow_empty: bool,
@@ -179,6 +180,22 @@ pub struct Overrides {
 }
 
 impl Overrides {
+    pub fn is_none(&self) -> bool {
+        *self == Overrides::default()
+    }
+
+    /// The flags that give these overrides.
+    pub fn flags(self) -> Vec<&'static str> {
+        [
+            (self.force, "--force"),
+            (self.allow_empty, "--allow-empty"),
+            (self.allow_takeover, "--allow-takeover"),
+        ]
+        .into_iter()
+        .filter_map(|(on, flag)| on.then_some(flag))
+        .collect()
+    }
+
     pub fn allows(self, g: GuardKind) -> bool {
         match g {
             GuardKind::Threshold => self.force,
@@ -195,6 +212,18 @@ impl Overrides {
 pub struct Guard {
     pub guard: GuardKind,
     pub message: String,
+    /// The changes that trip it (kind, name, action): a plan restricted to some of
+    /// its changes ([`Plan::restrict`]) keeps the guards of the changes it keeps.
+    #[serde(skip)]
+    pub about: Vec<(Kind, String, Action)>,
+}
+
+/// The (kind, name, action) of each change.
+fn refs<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Vec<(Kind, String, Action)> {
+    changes
+        .into_iter()
+        .map(|c| (c.kind, c.name.clone(), c.action))
+        .collect()
 }
 
 /// Per-action counts.
@@ -233,6 +262,141 @@ pub struct Plan {
     /// The detection tests' results, when the repository has tests (set by `plan`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests: Option<crate::testing::Report>,
+    /// The guard overrides the plan was made with (covered by the digest: a label
+    /// added after review changes it).
+    #[serde(default, skip_serializing_if = "Overrides::is_none")]
+    pub overrides: Overrides,
+}
+
+/// A plan cut down to the reviewed changes whose objects are as they were at review
+/// ([`Plan::restrict`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restricted {
+    /// Reviewed changes whose object moved since review (the plan now does something
+    /// else to it): not applied.
+    pub moved: Vec<String>,
+    /// Reviewed changes the org already holds (an earlier attempt applied them, or
+    /// someone made the same edit): nothing left to do.
+    pub done: Vec<String>,
+    /// Changes the plan makes now that nobody reviewed (drift, another merge): not
+    /// applied; left to the next plan and the drift check.
+    pub unreviewed: Vec<String>,
+}
+
+/// What a pull request's plan comment records: the digest, each change, and the guard
+/// overrides it was planned with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewedPlan {
+    pub digest: String,
+    pub changes: Vec<Reviewed>,
+    pub overrides: Vec<String>,
+}
+
+impl ReviewedPlan {
+    /// The digest and the changes a markdown plan (a pull request's comment) records:
+    /// the last of each, which speechops writes at the very end (a spec's text quoted
+    /// in the plan cannot stand in for them). `None` without a digest.
+    pub fn from_text(text: &str) -> Option<ReviewedPlan> {
+        const DIGEST: &str = "<!-- speechops-digest: ";
+        let at = text.rfind(DIGEST)?;
+        let digest: String = text[at + DIGEST.len()..].chars().take(64).collect();
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let before = &text[..at];
+        let block: Vec<&str> = match before.rfind("<!-- speechops-changes\n") {
+            // Only the block right before the digest counts.
+            Some(open) if before[open..].trim_end().ends_with("-->") => before[open..]
+                .lines()
+                .skip(1)
+                .take_while(|l| l.trim() != "-->")
+                .collect(),
+            _ => Vec::new(),
+        };
+        let overrides = block
+            .iter()
+            .filter_map(|l| l.strip_prefix("override "))
+            .map(|f| f.trim().to_string())
+            .collect();
+        Some(ReviewedPlan {
+            digest,
+            changes: block.iter().filter_map(|l| Reviewed::parse(l)).collect(),
+            overrides,
+        })
+    }
+}
+
+/// One reviewed change as the markdown plan records it: its key and its object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reviewed {
+    pub key: String,
+    pub action: String,
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl Reviewed {
+    /// `update Topic "Name"`.
+    pub fn label(&self) -> String {
+        format!("{} {} {:?}", self.action, self.kind, self.name)
+    }
+
+    /// The marker line the markdown plan writes for a change: `KEY action Kind
+    /// "name"`, the name as a JSON string with `--` escaped (it sits in an HTML comment).
+    pub fn line(c: &Change) -> String {
+        let name = serde_json::to_string(&c.name)
+            .unwrap_or_default()
+            .replace("--", "-\\u002d");
+        format!("{} {} {} {name}", c.key(), c.action.as_str(), c.kind)
+    }
+
+    /// Reads a marker line back; `None` when it is not one.
+    pub fn parse(line: &str) -> Option<Reviewed> {
+        let mut parts = line.trim().splitn(4, ' ');
+        let key = parts.next()?;
+        let action = parts.next()?;
+        let kind = Kind::parse(parts.next()?)?;
+        let name: String = serde_json::from_str(parts.next()?).ok()?;
+        (key.len() == 24 && key.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Reviewed {
+            key: key.to_string(),
+            action: action.to_string(),
+            kind,
+            name,
+        })
+    }
+}
+
+impl Change {
+    /// The line of the digest for this change.
+    fn digest_line(&self) -> String {
+        let sha = |o: &Option<Arc<Object>>| o.as_deref().map(Object::sha256).unwrap_or_default();
+        let mut line = format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            self.kind,
+            self.name,
+            self.action.as_str(),
+            self.id.as_deref().unwrap_or_default(),
+            self.renamed_from.as_deref().unwrap_or_default(),
+            sha(&self.before),
+            sha(&self.after)
+        );
+        if let Some(reason) = &self.reason {
+            line.push_str(&format!("\treason\t{reason}\n"));
+        }
+        line
+    }
+
+    /// This change's precondition and effect in 24 hex digits: action, object, the
+    /// body the org holds now and the body written. A reviewed change is applied at
+    /// merge only while its key is unchanged.
+    pub fn key(&self) -> String {
+        crate::model::sha256_hex(self.digest_line().as_bytes())[..24].to_string()
+    }
+
+    /// `update Topic "Name"`.
+    pub fn label(&self) -> String {
+        format!("{} {} {:?}", self.action.as_str(), self.kind, self.name)
+    }
 }
 
 impl Plan {
@@ -247,24 +411,45 @@ impl Plan {
     /// what merge applies only if this digest is unchanged: an edit made in Genesys to
     /// an object the plan touches changes `before`, and so the digest.
     pub fn digest(&self) -> String {
-        let sha = |o: &Option<Arc<Object>>| o.as_deref().map(Object::sha256).unwrap_or_default();
-        let mut lines = String::new();
-        for c in &self.changes {
-            lines.push_str(&format!(
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-                c.kind,
-                c.name,
-                c.action.as_str(),
-                c.id.as_deref().unwrap_or_default(),
-                c.renamed_from.as_deref().unwrap_or_default(),
-                sha(&c.before),
-                sha(&c.after)
-            ));
-            if let Some(reason) = &c.reason {
-                lines.push_str(&format!("\treason\t{reason}\n"));
-            }
+        let mut lines: String = self.changes.iter().map(Change::digest_line).collect();
+        for flag in self.overrides.flags() {
+            lines.push_str(&format!("override\t{flag}\n"));
         }
         crate::model::sha256_hex(lines.as_bytes())
+    }
+
+    /// Keeps only the changes reviewed (by key), and the guards those trip; says what
+    /// was left out and why.
+    pub fn restrict(&mut self, reviewed: &[Reviewed]) -> Restricted {
+        let keys: std::collections::HashSet<&str> =
+            reviewed.iter().map(|r| r.key.as_str()).collect();
+        let (kept, dropped): (Vec<Change>, Vec<Change>) = std::mem::take(&mut self.changes)
+            .into_iter()
+            .partition(|c| keys.contains(c.key().as_str()));
+        let now: std::collections::HashSet<String> = kept.iter().map(Change::key).collect();
+        let planned_now = |r: &Reviewed| {
+            dropped
+                .iter()
+                .chain(&kept)
+                .any(|c| c.kind == r.kind && c.name == r.name)
+        };
+        let (moved, done): (Vec<&Reviewed>, Vec<&Reviewed>) = reviewed
+            .iter()
+            .filter(|r| !now.contains(&r.key))
+            .partition(|r| planned_now(r));
+        let moved = moved.into_iter().map(Reviewed::label).collect();
+        let done = done.into_iter().map(Reviewed::label).collect();
+        let unreviewed = dropped.iter().map(Change::label).collect();
+        let kept_refs: std::collections::HashSet<(Kind, String, Action)> =
+            refs(&kept).into_iter().collect();
+        self.guards
+            .retain(|g| g.about.is_empty() || g.about.iter().any(|r| kept_refs.contains(r)));
+        self.changes = kept;
+        Restricted {
+            moved,
+            done,
+            unreviewed,
+        }
     }
 
     pub fn summary(&self) -> Summary {
@@ -579,6 +764,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         orphans,
         errors,
         tests: None,
+        overrides: Overrides::default(),
     }
 }
 
@@ -824,6 +1010,7 @@ if this is intended, re-run with --allow-empty",
                 input.lock.entries().len(),
                 input.target
             ),
+            about: refs(changes.iter().filter(|c| c.action == Action::Delete)),
         });
     } else {
         // Only a plan that deletes every managed object of a kind trips it: a kind
@@ -841,6 +1028,11 @@ if this is intended, re-run with --allow-empty",
                         "the plan deletes every managed {kind} ({deleted}); if this is intended, \
 re-run with --allow-empty"
                     ),
+                    about: refs(
+                        changes
+                            .iter()
+                            .filter(|c| c.kind == kind && c.action == Action::Delete),
+                    ),
                 });
             }
         }
@@ -850,11 +1042,12 @@ re-run with --allow-empty"
         if managed < 10 {
             continue;
         }
-        let touched = changes
+        let touching: Vec<&Change> = changes
             .iter()
             .filter(|c| c.kind == kind && !c.adopted)
             .filter(|c| matches!(c.action, Action::Update | Action::Delete))
-            .count();
+            .collect();
+        let touched = touching.len();
         let percent = touched as f64 * 100.0 / managed as f64;
         if percent > input.max_change_percent {
             out.push(Guard {
@@ -864,6 +1057,7 @@ re-run with --allow-empty"
 above the {}% guard; if this is intended, re-run with --force",
                     input.max_change_percent
                 ),
+                about: refs(touching),
             });
         }
     }
@@ -882,6 +1076,7 @@ set `takeover: allow` in speechops.yaml)",
                 takeovers.len(),
                 takeovers.join(", ")
             ),
+            about: refs(changes.iter().filter(|c| c.is_takeover())),
         });
     }
     out.extend(conflicts(input, changes));
@@ -934,6 +1129,7 @@ does not change that; change the {} first (in its spec, or in Genesys if it is n
 here)",
                         c.kind, c.name, holder.kind, holder.name, holder.kind,
                     ),
+                    about: refs([c]),
                 });
             }
         }

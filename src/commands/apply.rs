@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use crate::Outcome;
 use crate::audit::{AuditLog, RunInfo};
 use crate::cli::{ApplyArgs, Format, GlobalArgs};
-use crate::diff::{Desired, Plan};
+use crate::diff::{Desired, Plan, ReviewedPlan};
 use crate::executor::{self, ExecOptions, Recorder, Report, Status};
 use crate::notify;
 use crate::planfile::SavedPlan;
@@ -19,6 +19,20 @@ use crate::state::{ApplyLock, Lockfile, StateError};
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let settings = Settings::resolve(global)?;
     let saved = args.planfile.as_deref().map(SavedPlan::load).transpose()?;
+    let reviewed = match &args.reviewed {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            Some(ReviewedPlan::from_text(&text).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} holds no speechops plan (no `speechops-digest` marker): it was never \
+reviewed; nothing was changed",
+                    path.display()
+                )
+            })?)
+        }
+    };
     let Some(mut tree) = super::load_valid_specs(&settings, global)? else {
         return Ok(Outcome::Failure);
     };
@@ -62,7 +76,13 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         Err(e) => return Err(e.into()),
     };
     super::state::record_takeover(&settings, &session)?;
-    let outcome = apply_locked(global, args, &settings, saved.as_ref(), &mut desired);
+    let outcome = apply_locked(
+        global,
+        args,
+        &settings,
+        (saved.as_ref(), reviewed.as_ref()),
+        &mut desired,
+    );
     // The state goes back to the backend whatever happened: every audit entry this
     // run wrote is kept, and the lock is released.
     let message = format!(
@@ -87,7 +107,7 @@ fn apply_locked(
     global: &GlobalArgs,
     args: &ApplyArgs,
     settings: &Settings,
-    saved: Option<&SavedPlan>,
+    (saved, reviewed): (Option<&SavedPlan>, Option<&ReviewedPlan>),
     desired: &mut [Desired],
 ) -> anyhow::Result<Outcome> {
     // Killed runs' half-written state files go once the lock is ours.
@@ -110,7 +130,7 @@ fn apply_locked(
             return Ok(Outcome::Refused);
         }
         let mut target_state = lock.target(&settings.target_name);
-        let (plan, remote) =
+        let (mut plan, remote) =
             super::plan::compute(&conn.client, settings, desired, &mut target_state, prune).await?;
         // Entries moved to their identity (a lockfile from before topic identity
         // carried the dialect) are saved with this run.
@@ -135,6 +155,18 @@ fn apply_locked(
             return Ok(Outcome::Refused);
         }
         let overrides = super::plan::overrides(settings, &args.overrides);
+        plan.overrides = overrides;
+        // Changes reviewed whose objects moved since: the rest is applied, then exit 3.
+        let mut moved = false;
+        if let Some(reviewed) = reviewed {
+            match keep_reviewed(&mut plan, reviewed) {
+                None => return Ok(Outcome::Refused),
+                Some(m) => moved = m,
+            }
+            if moved && !plan.has_changes() {
+                return Ok(Outcome::Refused);
+            }
+        }
         if !plan.errors.is_empty() || !plan.blocking(overrides).is_empty() {
             super::plan::print_plan(global, &plan, &remote.fingerprint);
             return Ok(super::plan::refusal(&plan, overrides).unwrap_or(Outcome::Refused));
@@ -197,10 +229,61 @@ fn apply_locked(
         }
         Ok(if report.failed() {
             Outcome::Failure
+        } else if moved {
+            Outcome::Refused
         } else {
             Outcome::Success
         })
     })
+}
+
+/// Cuts the plan down to the changes reviewed whose objects are as they were at review
+/// and prints what was left out. `None`: nothing may be applied (the guard overrides
+/// changed since review); `Some(true)`: some reviewed changes moved and were left out.
+fn keep_reviewed(plan: &mut Plan, reviewed: &ReviewedPlan) -> Option<bool> {
+    let flags: Vec<String> = plan
+        .overrides
+        .flags()
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    if flags != reviewed.overrides {
+        eprintln!(
+            "error: the guard overrides are `{}` now but were `{}` when the plan was reviewed; \
+nothing was applied. Plan again so the overrides are reviewed",
+            flags.join(" "),
+            reviewed.overrides.join(" ")
+        );
+        return None;
+    }
+    let now = plan.digest();
+    if now == reviewed.digest {
+        return Some(false);
+    }
+    let r = plan.restrict(&reviewed.changes);
+    eprintln!(
+        "note: the plan changed since review (digest {} is now {}); applying the {} reviewed \
+change(s) whose objects are as they were",
+        short(&reviewed.digest),
+        short(&now),
+        plan.changes.len()
+    );
+    for label in &r.done {
+        eprintln!("note: already as reviewed, nothing to do: {label}");
+    }
+    for label in &r.unreviewed {
+        eprintln!(
+            "note: not applied, never reviewed: {label} (the org or the repository changed \
+since review; the next plan and the drift check show it)"
+        );
+    }
+    for label in &r.moved {
+        eprintln!(
+            "error: not applied, its object moved since review: {label}; review a new plan \
+of it (re-run the pull request's plan, or open a new one) before it is applied"
+        );
+    }
+    Some(!r.moved.is_empty())
 }
 
 /// Runs the detection tests, if the repository has any. False when one fails or a

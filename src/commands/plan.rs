@@ -46,6 +46,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
     let Some((mut plan, remote)) = computed else {
         return Ok(Outcome::Refused);
     };
+    plan.overrides = overrides(&settings, &args.overrides);
     // The repository's detection tests run with every plan and show in it.
     if settings.tests_dir.is_dir() {
         let objects: Vec<&crate::model::Object> = desired.iter().map(|d| &*d.object).collect();

@@ -610,3 +610,60 @@ fn a_published_topic_change_republishes_the_programs_that_hold_it_and_no_others(
     let quiet = run(&d[1..], &org[1..], &lock, false);
     assert!(quiet.changes.iter().all(|c| c.action != Action::Republish));
 }
+
+fn named_change(name: &str) -> Change {
+    Change {
+        action: Action::Update,
+        kind: Kind::Topic,
+        name: name.to_string(),
+        id: Some("id-1".into()),
+        before: None,
+        after: None,
+        adopted: false,
+        renamed_from: None,
+        drift: None,
+        hits: None,
+        reason: None,
+    }
+}
+
+proptest! {
+    /// A change's marker line never closes the HTML comment it sits in, and reads back
+    /// as the same change whatever its name holds.
+    #[test]
+    fn reviewed_lines_round_trip_any_name(name in "\\PC{0,40}") {
+        let c = named_change(&name);
+        let line = Reviewed::line(&c);
+        prop_assert!(!line.contains("--"), "{}", line);
+        prop_assert!(!line.contains('\n'));
+        let back = Reviewed::parse(&line).expect("parses");
+        prop_assert_eq!(back.key, c.key());
+        prop_assert_eq!(back.name, name);
+    }
+}
+
+#[test]
+fn the_reviewed_block_is_read_only_right_before_the_last_digest() {
+    let c = named_change("A");
+    let digest = "a".repeat(64);
+    let real = format!(
+        "plan text\n<!-- speechops-changes\noverride --force\n{}\n-->\n<!-- speechops-digest: {digest} -->\n",
+        Reviewed::line(&c)
+    );
+    let r = ReviewedPlan::from_text(&real).expect("reviewed");
+    assert_eq!(r.digest, digest);
+    assert_eq!(r.overrides, vec!["--force".to_string()]);
+    assert_eq!(r.changes.len(), 1);
+    // A block quoted earlier in the plan (a spec's text) is not the one read.
+    let quoted = format!(
+        "<!-- speechops-changes\n{}\n-->\nmore text\n<!-- speechops-digest: {digest} -->\n",
+        Reviewed::line(&c)
+    );
+    assert!(
+        ReviewedPlan::from_text(&quoted)
+            .expect("digest")
+            .changes
+            .is_empty()
+    );
+    assert!(ReviewedPlan::from_text("no markers").is_none());
+}

@@ -351,8 +351,30 @@ speechops, and this plan overwrites them: {}\n",
     for n in &plan.notes {
         let _ = writeln!(head, "> [!NOTE]\n> {}\n", md_escape(n));
     }
+    // Each change's key, so a merge applies exactly the reviewed changes whose objects
+    // are still as they were (`apply --reviewed`); then the digest, last.
+    let keys = if plan.changes.is_empty() {
+        String::new()
+    } else {
+        let lines: Vec<String> = plan
+            .overrides
+            .flags()
+            .into_iter()
+            .map(|f| format!("override {f}"))
+            .chain(plan.changes.iter().map(crate::diff::Reviewed::line))
+            .collect();
+        format!("<!-- speechops-changes\n{}\n-->\n", lines.join("\n"))
+    };
+    let overrides = if plan.overrides.is_none() {
+        String::new()
+    } else {
+        format!(
+            "\n_Planned with the guard overrides `{}`; merge applies with the same._\n",
+            plan.overrides.flags().join(" ")
+        )
+    };
     let tail = format!(
-        "\n{}\n\n<!-- speechops-digest: {} -->\n",
+        "\n{}\n{overrides}\n{keys}<!-- speechops-digest: {} -->\n",
         summary_line(&s),
         plan.digest()
     );

@@ -99,11 +99,13 @@ fn every_action() -> Plan {
         guards: vec![Guard {
             guard: GuardKind::Threshold,
             message: "4 of 10 managed Topics would be updated or deleted (40%), above the 30% guard; if this is intended, re-run with --force".into(),
+            about: Vec::new(),
         }],
         notes: vec!["1 managed object(s) have no spec any more; run with --prune to delete them".into()],
         orphans: Vec::new(),
         errors: Vec::new(),
         tests: None,
+        overrides: Default::default(),
     }
 }
 
@@ -132,6 +134,7 @@ fn no_changes_text() {
         orphans: Vec::new(),
         errors: Vec::new(),
         tests: None,
+        overrides: Default::default(),
     };
     let out = text(&plan, TextStyle::default());
     assert!(out.starts_with("No changes."), "{out}");
@@ -163,6 +166,7 @@ fn markdown_stays_under_the_github_limit_with_a_note() {
         orphans: Vec::new(),
         errors: Vec::new(),
         tests: None,
+        overrides: Default::default(),
     };
     let md = markdown(&plan);
     assert!(md.len() < MARKDOWN_LIMIT, "{} characters", md.len());

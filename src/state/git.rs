@@ -28,6 +28,9 @@ const ATTEMPTS: usize = 8;
 /// Branches a state branch must never be (the default branch is checked as well).
 const DEFAULT_BRANCHES: [&str; 2] = ["main", "master"];
 
+/// Exit code, stdout and stderr of one git run.
+type Output = (Option<i32>, Vec<u8>, Vec<u8>);
+
 pub(crate) struct GitStore {
     cfg: GitBackend,
     /// The local ref the branch is fetched to.
@@ -75,11 +78,7 @@ protection rightly keeps bots from pushing to. Name a branch of its own (speecho
         Ok(out)
     }
 
-    fn git_raw(
-        &self,
-        args: &[&str],
-        input: Option<&[u8]>,
-    ) -> Result<(Option<i32>, Vec<u8>, Vec<u8>), BackendError> {
+    fn git_raw(&self, args: &[&str], input: Option<&[u8]>) -> Result<Output, BackendError> {
         let mut cmd = Command::new("git");
         cmd.arg("-C")
             .arg(&self.cfg.repo)

@@ -205,9 +205,17 @@ fn example_pr_comment_is_current() {
             .replace(&sandbox.url, "prod")
             .lines()
             .map(|l| if l.starts_with("<!-- speechops-digest: ") {
-                "<!-- speechops-digest: (sha256 of the plan) -->"
+                "<!-- speechops-digest: (sha256 of the plan) -->".to_string()
             } else {
-                l
+                // Each change's key covers its remote id too.
+                match l.split_once(' ') {
+                    Some((key, rest))
+                        if key.len() == 24 && key.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                    {
+                        format!("(change key) {rest}")
+                    }
+                    _ => l.to_string(),
+                }
             })
             .collect::<Vec<_>>()
             .join("\n")

@@ -345,3 +345,174 @@ fn state_follows_the_org_across_target_names_and_another_org_is_refused() {
             .is_empty()
     );
 }
+
+/// Edits a topic in the org as someone in the Genesys UI would.
+fn edit_in_org(sandbox: &Sandbox, name: &str, description: &str) {
+    use speechops::kinds::topic::wire::{TopicRequest, WirePhrase};
+    let client = sandbox.client();
+    let topic = block_on(client.list_topics())
+        .expect("list")
+        .into_iter()
+        .find(|t| t.name == name)
+        .expect("topic");
+    block_on(client.update_topic(
+        &topic.id,
+        &TopicRequest {
+            name: name.into(),
+            description: description.into(),
+            strictness: "72".into(),
+            matching_type: "Lexical".into(),
+            tags: vec!["generated".into()],
+            dialect: "en-US".into(),
+            participants: "All".into(),
+            phrases: vec![WirePhrase {
+                text: format!("phrase 0 of {name} v1"),
+                strictness: None,
+                sentiment: None,
+                is_ai_generated: None,
+            }],
+        },
+    ))
+    .expect("edit");
+}
+
+/// Issue 23: merge applies each reviewed change whose object is as it was at review,
+/// refuses (exit 3) only those that moved, naming them, and applies no drift nobody
+/// reviewed; a re-run converges.
+#[test]
+fn a_merge_applies_the_reviewed_changes_whose_objects_did_not_move() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(3, 1, "v1");
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    // The pull request changes Topic 0000 and Topic 0001; its plan is reviewed.
+    repo.write(
+        "rules/topics/t0000.yaml",
+        &support::topic_yaml("Topic 0000", 2, "v1"),
+    );
+    repo.write(
+        "rules/topics/t0001.yaml",
+        &support::topic_yaml("Topic 0001", 2, "v1"),
+    );
+    let reviewed = repo.run_against(&sandbox, &["plan", "--format", "markdown"]);
+    ok(&reviewed);
+    repo.write("reviewed.md", &reviewed.stdout);
+
+    // Before merge, someone edits an unrelated topic in Genesys: the merge still
+    // applies what was reviewed, and does not revert the edit.
+    edit_in_org(&sandbox, "Topic 0002", "edited in the UI");
+    let merge = repo.run_against(
+        &sandbox,
+        &["apply", "--auto-approve", "--reviewed", "reviewed.md"],
+    );
+    ok(&merge);
+    assert!(
+        merge
+            .stderr
+            .contains("not applied, never reviewed: update Topic \"Topic 0002\""),
+        "{}",
+        merge.stderr
+    );
+    let desc = |name: &str| {
+        block_on(sandbox.client().list_topics())
+            .expect("list")
+            .into_iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.description)
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        desc("Topic 0002"),
+        "edited in the UI",
+        "drift was not reverted"
+    );
+    // A re-run (a failed job re-run) converges: everything reviewed is already done.
+    let rerun = repo.run_against(
+        &sandbox,
+        &["apply", "--auto-approve", "--reviewed", "reviewed.md"],
+    );
+    ok(&rerun);
+    assert!(
+        rerun.stderr.contains("already as reviewed"),
+        "{}",
+        rerun.stderr
+    );
+
+    // The next pull request changes Topic 0000 again; before merge someone edits that
+    // very topic in Genesys: it is refused (exit 3) and named; nothing else blocks.
+    repo.write(
+        "rules/topics/t0000.yaml",
+        &support::topic_yaml("Topic 0000", 3, "v1"),
+    );
+    repo.write(
+        "rules/topics/t0001.yaml",
+        &support::topic_yaml("Topic 0001", 3, "v1"),
+    );
+    let reviewed = repo.run_against(&sandbox, &["plan", "--format", "markdown"]);
+    repo.write("reviewed.md", &reviewed.stdout);
+    edit_in_org(&sandbox, "Topic 0000", "edited again");
+    let merge = repo.run_against(
+        &sandbox,
+        &["apply", "--auto-approve", "--reviewed", "reviewed.md"],
+    );
+    assert_eq!(merge.code, 3, "{merge:?}");
+    assert!(
+        merge
+            .stderr
+            .contains("its object moved since review: update Topic \"Topic 0000\""),
+        "{}",
+        merge.stderr
+    );
+    assert_eq!(
+        desc("Topic 0000"),
+        "edited again",
+        "the moved change was not applied"
+    );
+    // Topic 0001's reviewed change went in.
+    let plan = repo.run_against(&sandbox, &["plan", "--format", "json"]);
+    let v: Value = serde_json::from_str(&plan.stdout).expect("json");
+    let names: Vec<&str> = v["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"Topic 0001"), "{names:?}");
+    assert!(names.contains(&"Topic 0000"), "{names:?}");
+}
+
+/// Issue 23: the digest covers the guard overrides; a merge whose overrides differ
+/// from the reviewed plan's applies nothing.
+#[test]
+fn guard_overrides_are_part_of_what_was_reviewed() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(1, 1, "v1");
+    let plain = repo.run_against(&sandbox, &["plan", "--format", "markdown"]);
+    let forced = repo.run_against(&sandbox, &["plan", "--format", "markdown", "--force"]);
+    let digest = |s: &str| {
+        speechops::diff::ReviewedPlan::from_text(s)
+            .expect("digest")
+            .digest
+    };
+    assert_ne!(digest(&plain.stdout), digest(&forced.stdout));
+    assert!(
+        forced.stdout.contains("guard overrides `--force`"),
+        "{}",
+        forced.stdout
+    );
+    repo.write("reviewed.md", &plain.stdout);
+    let merge = repo.run_against(
+        &sandbox,
+        &[
+            "apply",
+            "--auto-approve",
+            "--force",
+            "--reviewed",
+            "reviewed.md",
+        ],
+    );
+    assert_eq!(merge.code, 3, "{merge:?}");
+    assert!(merge.stderr.contains("guard overrides"), "{}", merge.stderr);
+    assert!(topics(&sandbox).is_empty(), "nothing was applied");
+}
