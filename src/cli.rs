@@ -233,10 +233,11 @@ pub struct ApplyArgs {
     /// Roll back this run's writes if any write fails
     #[arg(long)]
     pub atomic: bool,
-    /// A reviewed markdown plan (the pull request's comment): apply only its changes
-    /// whose objects are as they were at review; refuse (exit 3) the ones that moved
+    /// A reviewed markdown plan (a pull request's comment): apply only its changes
+    /// whose objects are as they were at review; refuse (exit 3) the ones that moved.
+    /// Repeat for several merged pull requests
     #[arg(long, value_name = "PLAN_MD", conflicts_with = "planfile")]
-    pub reviewed: Option<PathBuf>,
+    pub reviewed: Vec<PathBuf>,
     #[command(flatten)]
     pub overrides: OverrideArgs,
     /// Bound on concurrent requests

@@ -31,3 +31,55 @@ found = re.findall(r"<!-- speechops-digest: ([0-9a-f]{64}) -->", sys.stdin.read(
 print(found[-1] if found else "")
 '
 }
+
+# GitHub REST calls. GH_TOKEN, GITHUB_API_URL (default github.com).
+API="${GITHUB_API_URL:-https://api.github.com}"
+gh_auth=(-H "Authorization: Bearer ${GH_TOKEN:-}" -H "Accept: application/vnd.github+json")
+
+# Every item of a paged list endpoint ($1, without per_page/page), as one JSON array:
+# pages of 100 until a short page (GitHub caps per_page at 100).
+gh_all() {
+  local url="$1" page=1 sep='?' out="[]" chunk
+  case "$url" in *\?*) sep='&' ;; esac
+  while :; do
+    chunk=$(curl -fsS "${gh_auth[@]}" "${url}${sep}per_page=100&page=${page}") || return 1
+    out=$(python3 -c '
+import json, sys
+a = json.loads(sys.argv[1]); b = json.loads(sys.argv[2])
+print(json.dumps(a + b))' "$out" "$chunk")
+    [ "$(printf '%s' "$chunk" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge 100 ] || break
+    page=$((page + 1))
+  done
+  printf '%s' "$out"
+}
+
+# The login the token acts as: GET /user for a user's token; for the workflow's
+# token or a GitHub App's installation token (which /user refuses) nothing, and the
+# plan comment is then recognised as the one written by a bot account (type "Bot"),
+# which no person can post as. SPEECHOPS_BOT_LOGIN pins it.
+gh_identity() {
+  if [ -n "${SPEECHOPS_BOT_LOGIN:-}" ]; then
+    printf '%s' "$SPEECHOPS_BOT_LOGIN"
+    return
+  fi
+  curl -fsS "${gh_auth[@]}" "$API/user" 2>/dev/null \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin).get("login",""))' 2>/dev/null || true
+}
+
+# The body of the last plan comment (marker $2) written by identity $1 (or by a bot
+# when $1 is empty), from a JSON array of comments on stdin; its id with $3 = id.
+plan_comment() {
+  python3 -c '
+import json, sys
+who, marker, want = sys.argv[1], sys.argv[2], sys.argv[3]
+def ours(c):
+    user = c.get("user") or {}
+    if marker not in (c.get("body") or ""):
+        return False
+    return user.get("login") == who if who else user.get("type") == "Bot"
+found = [c for c in json.load(sys.stdin) if ours(c)]
+if found:
+    c = found[-1]
+    sys.stdout.write(str(c["id"]) if want == "id" else c.get("body") or "")
+' "$1" "$2" "${3:-body}"
+}

@@ -19,10 +19,7 @@ read -r -a OVERRIDES <<< "$(printf '%s\n' "$labels" | label_flags)"
 "$SPEECHOPS" plan "${EXTRA_ARGS[@]}" "${OVERRIDES[@]}" --hits --format markdown --detailed-exitcode \
   --out "$out_dir/plan.json" > "$out_dir/plan.md" 2> "$out_dir/plan.err"
 code=$?
-if [ "${#OVERRIDES[@]}" -gt 0 ]; then
-  printf '\n_Overrides from this pull request'"'"'s labels: `%s`. Merge applies with the same._\n' \
-    "${OVERRIDES[*]}" >> "$out_dir/plan.md"
-fi
+# (The overrides from the labels are part of the plan and its digest; speechops says so.)
 digest_of < "$out_dir/plan.md" > "$out_dir/digest.txt"
 output digest "$(cat "$out_dir/digest.txt")"
 cat "$out_dir/plan.err" >&2

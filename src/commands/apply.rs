@@ -19,20 +19,7 @@ use crate::state::{ApplyLock, Lockfile, StateError};
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let settings = Settings::resolve(global)?;
     let saved = args.planfile.as_deref().map(SavedPlan::load).transpose()?;
-    let reviewed = match &args.reviewed {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            Some(ReviewedPlan::from_text(&text).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{} holds no speechops plan (no `speechops-digest` marker): it was never \
-reviewed; nothing was changed",
-                    path.display()
-                )
-            })?)
-        }
-    };
+    let reviewed = reviewed_plans(&args.reviewed)?;
     let Some(mut tree) = super::load_valid_specs(&settings, global)? else {
         return Ok(Outcome::Failure);
     };
@@ -235,6 +222,45 @@ fn apply_locked(
             Outcome::Success
         })
     })
+}
+
+/// The reviewed plans of `--reviewed`, as one: every change of each, the union of
+/// their overrides, and the digest when there is just one.
+fn reviewed_plans(paths: &[std::path::PathBuf]) -> anyhow::Result<Option<ReviewedPlan>> {
+    let mut all: Option<ReviewedPlan> = None;
+    for path in paths {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let one = ReviewedPlan::from_text(&text).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} holds no speechops plan (no `speechops-digest` marker): it was never \
+reviewed; nothing was changed",
+                path.display()
+            )
+        })?;
+        all = Some(match all {
+            None => one,
+            Some(mut acc) => {
+                // Several plans: only their changes count, never one digest.
+                acc.digest.clear();
+                for c in one.changes {
+                    if !acc.changes.iter().any(|a| a.key == c.key) {
+                        acc.changes.push(c);
+                    }
+                }
+                for o in one.overrides {
+                    if !acc.overrides.contains(&o) {
+                        acc.overrides.push(o);
+                    }
+                }
+                acc
+            }
+        });
+    }
+    if let Some(acc) = &mut all {
+        acc.overrides.sort();
+    }
+    Ok(all)
 }
 
 /// Cuts the plan down to the changes reviewed whose objects are as they were at review

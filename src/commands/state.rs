@@ -35,11 +35,22 @@ fn show(global: &GlobalArgs, settings: &Settings) -> anyhow::Result<Outcome> {
         .iter()
         .map(|(name, t)| (name.clone(), t.entries().len()))
         .collect();
+    // The commit the last apply or import ran from (a clean tree), so CI can find the
+    // pull requests merged since.
+    let last_applied = match &verdict {
+        Some(Ok(_)) => audit::read_entries(&state.audit)?
+            .into_iter()
+            .rev()
+            .filter(|e| !STATE_ACTIONS.contains(&e.action.as_str()) && e.git_dirty != Some(true))
+            .find_map(|e| e.git_commit),
+        _ => None,
+    };
     if global.format == Format::Json {
         let doc = serde_json::json!({
             "formatVersion": 1,
             "backend": state.backend.describe(),
             "lock": holder,
+            "lastAppliedCommit": last_applied,
             "targets": targets.iter().map(|(n, c)| serde_json::json!({"name": n, "objects": c})).collect::<Vec<_>>(),
             "audit": match &verdict {
                 None => serde_json::Value::Null,
@@ -88,6 +99,9 @@ fn show(global: &GlobalArgs, settings: &Settings) -> anyhow::Result<Outcome> {
         Outcome::Success
     })
 }
+
+/// Audit actions about the state itself, not a run over the specs.
+const STATE_ACTIONS: [&str; 3] = ["force-unlock", "lock-expired", "state-migrate"];
 
 fn short(s: &str) -> &str {
     s.get(..12).unwrap_or(s)
