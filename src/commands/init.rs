@@ -52,6 +52,9 @@ prune: false
 # Objects that exist in the org but are not managed here are never overwritten silently.
 takeover: refuse
 guards: { maxChangePercent: 30 }
+# Where the lockfile and audit log live. With a protected main (as it should be), keep
+# them on a branch of their own: see `speechops state` in the docs.
+# state: { backend: git, branch: speechops-state }
 # One target per org; `plan --sandbox` needs none.
 # defaultTarget: prod
 # targets:
