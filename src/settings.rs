@@ -318,6 +318,30 @@ config keeps state in {}; drop the flags (speechops state pull writes a copy)",
     }
 }
 
+/// `${VAR}` in a state address is the environment variable `VAR` (CI systems give the
+/// project's API URL and id that way: `${CI_API_V4_URL}/projects/${CI_PROJECT_ID}/…`).
+fn expand_env(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(format!("unclosed ${{ in state address {text:?}"));
+        };
+        let name = &after[..end];
+        let value = std::env::var(name).map_err(|_| {
+            format!(
+                "state address {text:?} names the environment variable {name}, which is not set"
+            )
+        })?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// The config file's name for messages.
 fn config_path(args: &GlobalArgs) -> PathBuf {
     args.config
@@ -372,13 +396,20 @@ pub fn backend_of(state: &StateConfig, base: &Path) -> Result<Backend, String> {
         }
         BackendName::Http => {
             only("http", &git_keys)?;
-            let Some(address) = state.address.clone() else {
+            let Some(address) = state.address.as_deref() else {
                 return Err("state.address is required for the http backend".to_string());
             };
+            let address = expand_env(address)?;
+            let lock_address = state.lock_address.as_deref().map(expand_env).transpose()?;
+            let unlock_address = state
+                .unlock_address
+                .as_deref()
+                .map(expand_env)
+                .transpose()?;
             for url in [
                 Some(&address),
-                state.lock_address.as_ref(),
-                state.unlock_address.as_ref(),
+                lock_address.as_ref(),
+                unlock_address.as_ref(),
             ]
             .into_iter()
             .flatten()
@@ -388,14 +419,8 @@ pub fn backend_of(state: &StateConfig, base: &Path) -> Result<Backend, String> {
                 }
             }
             Ok(Backend::Http(HttpBackend {
-                lock_address: state
-                    .lock_address
-                    .clone()
-                    .unwrap_or_else(|| address.clone()),
-                unlock_address: state
-                    .unlock_address
-                    .clone()
-                    .unwrap_or_else(|| address.clone()),
+                lock_address: lock_address.unwrap_or_else(|| address.clone()),
+                unlock_address: unlock_address.unwrap_or_else(|| address.clone()),
                 address,
                 update_method: state.update_method.clone().unwrap_or_else(|| "POST".into()),
                 lock_method: state.lock_method.clone().unwrap_or_else(|| "LOCK".into()),

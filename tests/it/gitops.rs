@@ -826,3 +826,176 @@ fn github_simulation_with_protected_main_and_the_git_state_backend() {
     let clean = fresh.run_against(&sandbox, &["audit", "verify"]);
     assert_eq!(clean.code, 0, "{clean:?}");
 }
+
+/// A stand-in for GitLab's REST API (v4) and its managed Terraform state: merge
+/// request notes (paged, `sort=asc`), the token's user, a commit's merge requests, and
+/// the state at `/projects/42/terraform/state/speechops` with GitLab's lock methods.
+struct GitLab {
+    server: Scripted,
+    notes: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+fn gitlab(merged: Vec<(String, u64)>) -> GitLab {
+    use std::sync::{Arc, Mutex};
+    let (state, _) = support::tf_state(true);
+    let notes: Arc<Mutex<Vec<serde_json::Value>>> = Arc::new(Mutex::new(
+        (0..130)
+            .map(|i| serde_json::json!({"id": i, "author": {"username": "dev"}, "body": format!("note {i}")}))
+            .collect(),
+    ));
+    let n = Arc::clone(&notes);
+    let server = Scripted::start(move |req| {
+        let token_ok = req
+            .headers
+            .iter()
+            .any(|(k, v)| k == "private-token" && v == "glpat-test-token-123");
+        let path = req.path.as_str();
+        if path.starts_with("/api/v4/projects/42/terraform/state/speechops") {
+            return state(req);
+        }
+        if !token_ok {
+            return (401, r#"{"message":"401 Unauthorized"}"#.to_string());
+        }
+        if path == "/api/v4/user" {
+            return (
+                200,
+                r#"{"id": 77, "username": "project_42_bot"}"#.to_string(),
+            );
+        }
+        if let Some(rest) = path.strip_prefix("/api/v4/projects/42/repository/commits/") {
+            let sha = rest.trim_end_matches("/merge_requests");
+            let mrs: Vec<serde_json::Value> = merged
+                .iter()
+                .filter(|(s, _)| s == sha)
+                .map(|(_, iid)| serde_json::json!({"iid": iid, "state": "merged", "labels": []}))
+                .collect();
+            return (200, serde_json::Value::from(mrs).to_string());
+        }
+        let mut notes = n.lock().expect("notes");
+        if path == "/api/v4/projects/42/merge_requests/5/notes" {
+            if req.method == "POST" {
+                let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+                let id = 1000 + notes.len();
+                notes.push(serde_json::json!({"id": id, "author": {"username": "project_42_bot"}, "body": body["body"]}));
+                return (201, serde_json::json!({"id": id}).to_string());
+            }
+            let page: usize = req
+                .query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("page="))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1);
+            let chunk: Vec<_> = notes
+                .iter()
+                .skip((page - 1) * 100)
+                .take(100)
+                .cloned()
+                .collect();
+            return (200, serde_json::Value::from(chunk).to_string());
+        }
+        if let Some(id) = path.strip_prefix("/api/v4/projects/42/merge_requests/5/notes/")
+            && req.method == "PUT"
+        {
+            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+            for note in notes.iter_mut() {
+                if note["id"].to_string() == id {
+                    note["body"] = body["body"].clone();
+                }
+            }
+            return (200, "{}".to_string());
+        }
+        (404, "{}".to_string())
+    });
+    GitLab { server, notes }
+}
+
+fn gitlab_step(
+    repo: &Repo,
+    sandbox: &Sandbox,
+    gl: &GitLab,
+    name: &str,
+    extra: &[(&str, &str)],
+) -> support::Run {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = Command::new("bash");
+    cmd.arg(root.join("ci/gitlab/speechops").join(name))
+        .current_dir(repo.path())
+        .env("SPEECHOPS_BIN", support::bin())
+        .env("SPEECHOPS_ARGS", format!("--api-url {}", sandbox.url))
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID)
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET)
+        .env("CI_API_V4_URL", format!("{}/api/v4", gl.server.url))
+        .env("CI_PROJECT_ID", "42")
+        .env("SPEECHOPS_GITLAB_TOKEN", "glpat-test-token-123")
+        .env("TF_USERNAME", "gitlab-ci-token")
+        .env("TF_PASSWORD", "tf-password-12345")
+        .env("GITLAB_USER_LOGIN", "maintainer")
+        .env("NO_COLOR", "1");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    support::run(&mut cmd)
+}
+
+/// Issue 23: GitLab CI. A merge request gets one plan note (updated in place, found
+/// among 130 others); the merge applies the reviewed changes and keeps the state in
+/// GitLab-managed Terraform state (http backend, GitLab's lock methods); a fresh
+/// checkout plans clean.
+#[test]
+fn gitlab_merge_request_note_and_merge_apply_with_gitlab_managed_state() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    let base = "${CI_API_V4_URL}/projects/${CI_PROJECT_ID}/terraform/state/speechops";
+    let config = format!(
+        "state:\n  backend: http\n  address: {base}\n  lockAddress: {base}/lock\n  unlockAddress: {base}/lock\n  lockMethod: POST\n  unlockMethod: DELETE\n  usernameEnv: TF_USERNAME\n  passwordEnv: TF_PASSWORD\n"
+    );
+    repo.write("speechops.yaml", &config);
+    repo.write_topics(2, 1, "v1");
+    support::git(repo.path(), &["init", "--quiet", "--initial-branch=main"]);
+    support::git(repo.path(), &["add", "-A"]);
+    support::git(repo.path(), &["commit", "--quiet", "-m", "!5"]);
+    let sha = support::git(repo.path(), &["rev-parse", "HEAD"]);
+    let gl = gitlab(vec![(sha.clone(), 5)]);
+    let mr = [
+        ("CI_MERGE_REQUEST_IID", "5"),
+        ("CI_MERGE_REQUEST_LABELS", ""),
+    ];
+    let plan = gitlab_step(&repo, &sandbox, &gl, "plan.sh", &mr);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let plan = gitlab_step(&repo, &sandbox, &gl, "plan.sh", &mr);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    assert!(plan.stdout.contains("updated note"), "{}", plan.stdout);
+    let ours = gl
+        .notes
+        .lock()
+        .expect("notes")
+        .iter()
+        .filter(|n| {
+            n["body"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("<!-- speechops-plan -->")
+        })
+        .count();
+    assert_eq!(ours, 1, "one sticky note");
+
+    let apply = gitlab_step(
+        &repo,
+        &sandbox,
+        &gl,
+        "apply.sh",
+        &[("CI_COMMIT_SHA", sha.as_str())],
+    );
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(apply.stdout.contains("Apply complete"), "{}", apply.stdout);
+    // The state is GitLab's: a checkout with no working copy plans clean.
+    let fresh = Repo::new();
+    fresh.write("speechops.yaml", &config);
+    fresh.write_topics(2, 1, "v1");
+    let clean = gitlab_step(&fresh, &sandbox, &gl, "plan.sh", &[]);
+    assert_eq!(clean.code, 0, "{clean:?}");
+    assert!(clean.stdout.contains("No changes"), "{}", clean.stdout);
+    for text in [&apply.stdout, &apply.stderr, &clean.stdout] {
+        assert!(!text.contains("glpat-test-token-123") && !text.contains("tf-password-12345"));
+    }
+}

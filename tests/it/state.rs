@@ -258,63 +258,11 @@ struct TfState {
 }
 
 fn tf_state_server(gitlab: bool) -> TfState {
-    let state: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-    let lock: Arc<Mutex<Option<serde_json::Value>>> = Arc::new(Mutex::new(None));
-    let (s, l) = (Arc::clone(&state), Arc::clone(&lock));
-    let server = Scripted::start(move |req| {
-        let auth_ok = req.headers.iter().any(|(k, v)| {
-            k == "authorization" && v == "Basic Z2l0bGFiLWNpLXRva2VuOnRmLXBhc3N3b3JkLTEyMzQ1"
-        });
-        if !auth_ok {
-            return (401, "{\"message\":\"401 Unauthorized\"}".to_string());
-        }
-        let is_lock_path = req.path.ends_with("/lock");
-        let (lock_m, unlock_m) = if gitlab {
-            ("POST", "DELETE")
-        } else {
-            ("LOCK", "UNLOCK")
-        };
-        let mut held = l.lock().expect("lock");
-        let m = req.method.as_str();
-        let lock_route = !gitlab || is_lock_path;
-        if m == lock_m && lock_route {
-            if let Some(h) = held.as_ref() {
-                return (423, h.to_string());
-            }
-            *held = serde_json::from_str(&req.body).ok();
-            return (200, String::new());
-        }
-        if m == unlock_m && lock_route {
-            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
-            return match held.as_ref() {
-                Some(h) if h["ID"] == body["ID"] => {
-                    *held = None;
-                    (200, String::new())
-                }
-                Some(h) => (409, h.to_string()),
-                None => (200, String::new()),
-            };
-        }
-        match m {
-            "GET" if !is_lock_path => match s.lock().expect("state").clone() {
-                Some(body) => (200, body),
-                None => (404, String::new()),
-            },
-            "POST" if !is_lock_path => {
-                let id = req.query.strip_prefix("ID=").unwrap_or_default();
-                match held.as_ref() {
-                    Some(h) if h["ID"] == id => {
-                        *s.lock().expect("state") = Some(req.body.clone());
-                        (200, String::new())
-                    }
-                    Some(h) => (423, h.to_string()),
-                    None => (409, "{\"message\":\"not locked\"}".to_string()),
-                }
-            }
-            _ => (405, String::new()),
-        }
-    });
-    TfState { server, state }
+    let (handler, state) = support::tf_state(gitlab);
+    TfState {
+        server: Scripted::start(handler),
+        state,
+    }
 }
 
 fn http_config(tf: &TfState, gitlab: bool) -> String {
@@ -430,10 +378,7 @@ fn reqwest_lock(tf: &TfState) -> u16 {
     support::block_on(async {
         reqwest::Client::new()
             .request(reqwest::Method::from_bytes(b"LOCK").expect("method"), url)
-            .header(
-                "authorization",
-                "Basic Z2l0bGFiLWNpLXRva2VuOnRmLXBhc3N3b3JkLTEyMzQ1",
-            )
+            .header("authorization", support::TF_BASIC)
             .body(body)
             .send()
             .await

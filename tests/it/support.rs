@@ -585,3 +585,77 @@ impl GitServer {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
+
+/// The Basic credentials the Terraform state stand-in accepts: gitlab-ci-token and
+/// tf-password-12345.
+pub const TF_BASIC: &str = "Basic Z2l0bGFiLWNpLXRva2VuOnRmLXBhc3N3b3JkLTEyMzQ1";
+
+/// A Terraform HTTP state server's handler: GET/POST the state, LOCK/UNLOCK (or
+/// GitLab's POST/DELETE on `/lock`) with lock info bodies, 423 with the holder's info;
+/// and the state it holds.
+pub fn tf_state(
+    gitlab: bool,
+) -> (
+    impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
+    std::sync::Arc<std::sync::Mutex<Option<String>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let state: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let lock: Arc<Mutex<Option<serde_json::Value>>> = Arc::new(Mutex::new(None));
+    let (s, l) = (Arc::clone(&state), Arc::clone(&lock));
+    let handler = move |req: &Seen| {
+        let auth_ok = req
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == TF_BASIC);
+        if !auth_ok {
+            return (401, "{\"message\":\"401 Unauthorized\"}".to_string());
+        }
+        let is_lock_path = req.path.ends_with("/lock");
+        let (lock_m, unlock_m) = if gitlab {
+            ("POST", "DELETE")
+        } else {
+            ("LOCK", "UNLOCK")
+        };
+        let mut held = l.lock().expect("lock");
+        let m = req.method.as_str();
+        let lock_route = !gitlab || is_lock_path;
+        if m == lock_m && lock_route {
+            if let Some(h) = held.as_ref() {
+                return (423, h.to_string());
+            }
+            *held = serde_json::from_str(&req.body).ok();
+            return (200, String::new());
+        }
+        if m == unlock_m && lock_route {
+            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+            return match held.as_ref() {
+                Some(h) if h["ID"] == body["ID"] => {
+                    *held = None;
+                    (200, String::new())
+                }
+                Some(h) => (409, h.to_string()),
+                None => (200, String::new()),
+            };
+        }
+        match m {
+            "GET" if !is_lock_path => match s.lock().expect("state").clone() {
+                Some(body) => (200, body),
+                None => (404, String::new()),
+            },
+            "POST" if !is_lock_path => {
+                let id = req.query.strip_prefix("ID=").unwrap_or_default();
+                match held.as_ref() {
+                    Some(h) if h["ID"] == id => {
+                        *s.lock().expect("state") = Some(req.body.clone());
+                        (200, String::new())
+                    }
+                    Some(h) => (423, h.to_string()),
+                    None => (409, "{\"message\":\"not locked\"}".to_string()),
+                }
+            }
+            _ => (405, String::new()),
+        }
+    };
+    (handler, state)
+}
