@@ -898,7 +898,7 @@ fn gitlab(merged: Vec<(String, u64)>) -> GitLab {
         {
             let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
             for note in notes.iter_mut() {
-                if note["id"].to_string() == id {
+                if note["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id) {
                     note["body"] = body["body"].clone();
                 }
             }

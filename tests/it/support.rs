@@ -586,6 +586,9 @@ impl GitServer {
     }
 }
 
+/// A value a stand-in server holds, shared with the test.
+pub type Held = std::sync::Arc<std::sync::Mutex<Option<String>>>;
+
 /// The Basic credentials the Terraform state stand-in accepts: gitlab-ci-token and
 /// tf-password-12345.
 pub const TF_BASIC: &str = "Basic Z2l0bGFiLWNpLXRva2VuOnRmLXBhc3N3b3JkLTEyMzQ1";
@@ -597,7 +600,7 @@ pub fn tf_state(
     gitlab: bool,
 ) -> (
     impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
-    std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    Held,
 ) {
     use std::sync::{Arc, Mutex};
     let state: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
