@@ -20,7 +20,9 @@ marker, artifact, run = sys.argv[2], sys.argv[3], sys.argv[4]
 LIMIT = 65000
 body = marker + "\n" + text
 if len(body) > LIMIT:
-    cut = max(text.rfind("<!-- speechops-changes"), text.rfind("<!-- speechops-digest: "))
+    digest_at = text.rfind("<!-- speechops-digest: ")
+    keys_at = text.rfind("<!-- speechops-changes", 0, max(digest_at, 0))
+    cut = keys_at if keys_at >= 0 else digest_at
     tail = text[cut:] if cut >= 0 else ""
     # The summary line just before the markers stays too.
     summary = text[:cut].rstrip().rsplit("\n", 1)[-1] if cut > 0 else ""

@@ -999,3 +999,98 @@ fn gitlab_merge_request_note_and_merge_apply_with_gitlab_managed_state() {
         assert!(!text.contains("glpat-test-token-123") && !text.contains("tf-password-12345"));
     }
 }
+
+/// Issue 23: a plan too long for a GitHub comment is cut in the middle; the comment
+/// keeps the summary, each change's key and the digest, stays under 65,000 characters
+/// even with a refusal text in front, and points to the artifact.
+#[test]
+fn an_oversized_plan_comment_keeps_its_keys_and_digest_within_the_limit() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    let mut plan = String::from("### speechops: apply would refuse this plan (exit 3)\n\n");
+    for i in 0..700 {
+        plan.push_str(&format!("<details><summary>+ create Topic \"Topic {i:04}\"</summary>\n\n```diff\n+ phrase {i}\n```\n</details>\n"));
+    }
+    plan.push_str("\nPlan: 700 to create.\n\n<!-- speechops-changes\n");
+    for i in 0..700 {
+        plan.push_str(&format!("{i:024x} create Topic \"Topic {i:04}\"\n"));
+    }
+    let digest = "d".repeat(64);
+    plan.push_str(&format!("-->\n<!-- speechops-digest: {digest} -->\n"));
+    repo.write(".speechops-ci/plan.md", &plan);
+    let github = Scripted::start(|req| match req.method.as_str() {
+        "GET" => (200, "[]".to_string()),
+        _ => (201, r#"{"id": 1}"#.to_string()),
+    });
+    let env = [
+        ("GITHUB_API_URL", github.url.as_str()),
+        ("GH_TOKEN", "ghs_faketoken"),
+        ("PR_NUMBER", "7"),
+        ("SPEECHOPS_ARTIFACT", "speechops-plan-7"),
+    ];
+    let run = step(&repo, &sandbox, "comment.sh", &env);
+    assert_eq!(run.code, 0, "{run:?}");
+    let post = github
+        .seen()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .expect("posted");
+    let body: serde_json::Value = serde_json::from_str(&post.body).expect("json");
+    let body = body["body"].as_str().expect("body");
+    assert!(body.chars().count() <= 65_000, "{}", body.len());
+    assert!(body.contains("too long for a comment") && body.contains("speechops-plan-7"));
+    let reviewed = speechops::diff::ReviewedPlan::from_text(body).expect("digest kept");
+    assert_eq!(reviewed.digest, digest);
+    assert_eq!(reviewed.changes.len(), 700, "every key kept");
+    assert!(body.contains("Plan: 700 to create."));
+}
+
+/// Issue 23: a merge whose reviewed change moved is refused on that change only, and
+/// the refusal is posted on the pull request with the way forward.
+#[test]
+fn a_refused_merge_is_posted_on_the_pull_request() {
+    use speechops::kinds::topic::wire::{TopicRequest, WirePhrase};
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    assert_eq!(step(&repo, &sandbox, "plan.sh", &[]).code, 0);
+    let github = merged_pr(&repo, "[]");
+    let env = [("GITHUB_API_URL", github.url.as_str()), ("GH_TOKEN", "ghs_faketoken")];
+    assert_eq!(step(&repo, &sandbox, "apply.sh", &env).code, 0);
+    // The next pull request edits both topics; one is edited in Genesys before merge.
+    repo.write_topics(2, 2, "v1");
+    assert_eq!(step(&repo, &sandbox, "plan.sh", &[]).code, 0);
+    let client = sandbox.client();
+    let topic = block_on(client.list_topics()).expect("list").remove(0);
+    block_on(client.update_topic(
+        &topic.id,
+        &TopicRequest {
+            name: topic.name.clone(),
+            description: "edited in Genesys".into(),
+            strictness: "72".into(),
+            matching_type: "Lexical".into(),
+            tags: vec!["generated".into()],
+            dialect: "en-US".into(),
+            participants: "All".into(),
+            phrases: vec![WirePhrase {
+                text: format!("phrase 0 of {} v1", topic.name),
+                strictness: None,
+                sentiment: None,
+                is_ai_generated: None,
+            }],
+        },
+    ))
+    .expect("edit");
+    let github = merged_pr(&repo, "[]");
+    let env = [("GITHUB_API_URL", github.url.as_str()), ("GH_TOKEN", "ghs_faketoken")];
+    let apply = step(&repo, &sandbox, "apply.sh", &env);
+    assert_eq!(apply.code, 3, "{apply:?}");
+    let refusal = github
+        .seen()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path == "/repos/acme/speech-rules/issues/7/comments")
+        .expect("a refusal comment");
+    assert!(refusal.body.contains("part of this merge was not applied"), "{}", refusal.body);
+    assert!(refusal.body.contains(&topic.name), "{}", refusal.body);
+    assert!(refusal.body.contains("pr: 7"), "{}", refusal.body);
+}
