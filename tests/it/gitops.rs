@@ -1055,7 +1055,10 @@ fn a_refused_merge_is_posted_on_the_pull_request() {
     repo.write_topics(2, 1, "v1");
     assert_eq!(step(&repo, &sandbox, "plan.sh", &[]).code, 0);
     let github = merged_pr(&repo, "[]");
-    let env = [("GITHUB_API_URL", github.url.as_str()), ("GH_TOKEN", "ghs_faketoken")];
+    let env = [
+        ("GITHUB_API_URL", github.url.as_str()),
+        ("GH_TOKEN", "ghs_faketoken"),
+    ];
     assert_eq!(step(&repo, &sandbox, "apply.sh", &env).code, 0);
     // The next pull request edits both topics; one is edited in Genesys before merge.
     repo.write_topics(2, 2, "v1");
@@ -1082,7 +1085,10 @@ fn a_refused_merge_is_posted_on_the_pull_request() {
     ))
     .expect("edit");
     let github = merged_pr(&repo, "[]");
-    let env = [("GITHUB_API_URL", github.url.as_str()), ("GH_TOKEN", "ghs_faketoken")];
+    let env = [
+        ("GITHUB_API_URL", github.url.as_str()),
+        ("GH_TOKEN", "ghs_faketoken"),
+    ];
     let apply = step(&repo, &sandbox, "apply.sh", &env);
     assert_eq!(apply.code, 3, "{apply:?}");
     let refusal = github
@@ -1090,7 +1096,11 @@ fn a_refused_merge_is_posted_on_the_pull_request() {
         .into_iter()
         .find(|r| r.method == "POST" && r.path == "/repos/acme/speech-rules/issues/7/comments")
         .expect("a refusal comment");
-    assert!(refusal.body.contains("part of this merge was not applied"), "{}", refusal.body);
+    assert!(
+        refusal.body.contains("part of this merge was not applied"),
+        "{}",
+        refusal.body
+    );
     assert!(refusal.body.contains(&topic.name), "{}", refusal.body);
     assert!(refusal.body.contains("pr: 7"), "{}", refusal.body);
 }

@@ -463,3 +463,246 @@ fn each_half_of_a_replace_has_its_own_intent_and_a_kill_between_them_is_resolved
     assert_eq!(list["entities"].as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list["entities"][0]["feedbackValue"], "Negative", "{list}");
 }
+
+/// How the gateway in front of the org misbehaves.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Gateway {
+    /// Relays everything.
+    Honest,
+    /// Answers every API write 400, quoting the request (its bearer token).
+    EchoWrites,
+    /// Answers the token request 400, quoting it (the Basic credentials).
+    EchoToken,
+    /// Redirects every API write to another host.
+    RedirectWrites,
+    /// Answers topic listings with a body that claims 4 GiB and never ends.
+    Endless,
+    /// Never answers the token request.
+    SilentToken,
+    /// Answers program listings (cursor-paged) with cursors that never end.
+    LoopCursor,
+}
+
+/// Issue 24's done-when: the real binary through a misbehaving gateway in front of an
+/// org-like server. Whatever the gateway does, no secret reaches any output or file,
+/// no request reaches another host, nothing aborts, and each failure is an error
+/// within its bound.
+#[test]
+fn a_misbehaving_gateway_in_front_of_an_org_leaks_nothing_and_fails_within_bounds() {
+    use crate::support::{CLIENT_ID, CLIENT_SECRET, Reply, Scripted, forward};
+    use base64::Engine as _;
+    use std::sync::{Arc, Mutex};
+    let sandbox = Sandbox::with_creds(&[]);
+    let elsewhere = Scripted::start(|_| Reply::Json(200, vec![], LISTED_EMPTY.into()));
+    let mode = Arc::new(Mutex::new(Gateway::Honest));
+    let tokens: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let gateway = {
+        let (mode, tokens) = (Arc::clone(&mode), Arc::clone(&tokens));
+        let upstream = sandbox.url.clone();
+        let elsewhere = elsewhere.url.clone();
+        let pages = std::sync::atomic::AtomicUsize::new(0);
+        Scripted::start(move |seen| {
+            let m = *mode.lock().expect("mode");
+            let write = seen.path.starts_with("/api/v2/") && seen.method != "GET";
+            let listing =
+                seen.method == "GET" && seen.path == "/api/v2/speechandtextanalytics/topics";
+            let programs =
+                seen.method == "GET" && seen.path == "/api/v2/speechandtextanalytics/programs";
+            match m {
+                Gateway::EchoWrites if write => Reply::Json(
+                    400,
+                    vec![],
+                    serde_json::json!({"message": echo(seen), "code": "bad.request", "status": 400}).to_string(),
+                ),
+                Gateway::EchoToken if seen.path == "/oauth/token" => Reply::Json(
+                    400,
+                    vec![],
+                    serde_json::json!({"error": "invalid_client", "error_description": echo(seen)}).to_string(),
+                ),
+                Gateway::RedirectWrites if write => Reply::Json(
+                    307,
+                    vec![("location", format!("{elsewhere}{}", seen.path))],
+                    String::new(),
+                ),
+                Gateway::Endless if listing => Reply::Endless("{\"entities\":[\"".into()),
+                Gateway::SilentToken if seen.path == "/oauth/token" => {
+                    std::thread::sleep(std::time::Duration::from_secs(30));
+                    Reply::Drop
+                }
+                Gateway::LoopCursor if programs => {
+                    let n = pages.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Reply::Json(
+                        200,
+                        vec![],
+                        format!(r#"{{"entities":[],"nextUri":"/api/v2/speechandtextanalytics/programs?cursor=c{n}"}}"#),
+                    )
+                }
+                _ => {
+                    let answer = forward(&upstream, seen);
+                    if seen.path == "/oauth/token"
+                        && let Reply::Raw(bytes) = &answer
+                    {
+                        let text = String::from_utf8_lossy(bytes);
+                        if let Some(rest) = text.split("\"access_token\":\"").nth(1)
+                            && let Some(tok) = rest.split('"').next()
+                        {
+                            tokens.lock().expect("tokens").push(tok.to_string());
+                        }
+                    }
+                    answer
+                }
+            }
+        })
+    };
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    repo.write(
+        "rules/p.yaml",
+        "kind: Program\nname: Gateway program\ntopics: [Topic 0000]\n",
+    );
+    // Honest: it works through the gateway.
+    ok(&run_against(
+        &repo,
+        &gateway.url,
+        &["apply", "--auto-approve"],
+        &[],
+    ));
+    repo.write_topics(2, 2, "v1");
+
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+    let check = |m: Gateway, args: &[&str], env: &[(&str, &str)]| {
+        *mode.lock().expect("mode") = m;
+        let started = std::time::Instant::now();
+        let run = run_against(&repo, &gateway.url, args, env);
+        let took = started.elapsed();
+        assert_eq!(run.code, 1, "{m:?}: {run:?}");
+        let files: String = ["speechops.lock", "speechops-audit.jsonl"]
+            .iter()
+            .map(|f| std::fs::read_to_string(repo.path().join(f)).unwrap_or_default())
+            .collect();
+        let all = format!("{}{}{files}", run.stdout, run.stderr);
+        let mut secrets = tokens.lock().expect("tokens").clone();
+        secrets.extend([CLIENT_SECRET.to_string(), basic.clone()]);
+        for secret in &secrets {
+            assert!(
+                !all.contains(secret.as_str()),
+                "{m:?}: {secret} leaked:\n{all}"
+            );
+        }
+        assert!(
+            elsewhere.seen().is_empty(),
+            "{m:?}: a request reached another host"
+        );
+        (run, took)
+    };
+    let (run, _) = check(
+        Gateway::EchoWrites,
+        &["apply", "--auto-approve", "-vvv"],
+        &[],
+    );
+    assert!(
+        run.stderr.contains("bad request; you sent")
+            || run.stdout.contains("bad request; you sent"),
+        "{run:?}"
+    );
+    assert!(
+        !tokens.lock().expect("tokens").is_empty(),
+        "the token went through the gateway"
+    );
+    let (run, _) = check(Gateway::EchoToken, &["plan", "-vvv"], &[]);
+    assert!(run.stderr.contains("Basic ***"), "{}", run.stderr);
+    let (run, _) = check(Gateway::RedirectWrites, &["apply", "--auto-approve"], &[]);
+    assert!(format!("{run:?}").contains("not followed"), "{run:?}");
+    // The 4 GiB answer is refused at the body cap, not by running out of memory.
+    let (run, _) = check(Gateway::Endless, &["plan"], &[]);
+    assert!(run.stderr.contains("larger than"), "{}", run.stderr);
+    let (run, took) = check(Gateway::SilentToken, &["plan", "--timeout", "3"], &[]);
+    assert!(
+        run.stderr.contains("--timeout of 3 s has passed"),
+        "{}",
+        run.stderr
+    );
+    assert!(took < std::time::Duration::from_secs(25), "{took:?}");
+    let (run, _) = check(
+        Gateway::LoopCursor,
+        &["plan"],
+        &[("SPEECHOPS_MAX_LIST_PAGES", "50")],
+    );
+    assert!(run.stderr.contains("more than 50 pages"), "{}", run.stderr);
+    // And once it behaves again, the apply that never went through converges.
+    *mode.lock().expect("mode") = Gateway::Honest;
+    ok(&run_against(
+        &repo,
+        &gateway.url,
+        &["apply", "--auto-approve"],
+        &[],
+    ));
+    ok(&repo.run(&["audit", "verify"]));
+}
+
+/// Issue 24: a disk that fills mid-apply (here the file-size limit, which fails a write
+/// part-way as a full disk does): the tool takes its partial audit line back, says what
+/// was done and what was never attempted, and the next run converges with no repair.
+#[test]
+fn a_full_disk_mid_apply_leaves_a_valid_log_and_says_what_was_not_attempted() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(1, 1, "v1");
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    repo.write_topics(20, 1, "v1");
+    let size = std::fs::metadata(repo.path().join("speechops-audit.jsonl"))
+        .expect("audit log")
+        .len();
+    let limit = size + 2500;
+    let mut cmd = support::speechops(repo.path());
+    cmd.args([
+        "apply",
+        "--auto-approve",
+        "--parallelism",
+        "1",
+        "--api-url",
+        &sandbox.url,
+    ])
+    .env("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID)
+    .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+            // A write past the limit fails with EFBIG instead of killing the process.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let run = support::run(&mut cmd);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("apply stopped: the state could not be recorded after")
+            && run.stderr.contains("were not attempted"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("not attempted") || run.stderr.contains("not attempted"));
+    let log = repo.read("speechops-audit.jsonl");
+    assert!(
+        log.len() as u64 > size,
+        "the disk filled mid-run, after some entries"
+    );
+    assert!(log.ends_with('\n'), "a partial line was left");
+    for line in log.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("every line whole");
+    }
+    ok(&repo.run(&["audit", "verify"]));
+    // With room again, the next run resolves what was cut off and converges.
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
+    ok(&plan);
+    ok(&repo.run(&["audit", "verify"]));
+}

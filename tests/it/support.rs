@@ -336,6 +336,11 @@ pub enum Reply {
     Json(u16, Vec<(&'static str, String)>, String),
     /// Close the connection without answering.
     Drop,
+    /// These bytes as they are (a whole response relayed from elsewhere).
+    Raw(Vec<u8>),
+    /// A 200 claiming `Content-Length: 4 GiB` whose body never ends: `head`, then
+    /// filler until the client hangs up.
+    Endless(String),
 }
 
 /// A tiny HTTP/1.1 server whose every answer is scripted (`Connection: close`).
@@ -395,6 +400,25 @@ impl Scripted {
                     };
                     let reply = handler(&seen).into();
                     log.lock().expect("log").push(seen);
+                    let stream = reader.get_mut();
+                    match reply {
+                        Reply::Raw(bytes) => {
+                            let _ = stream.write_all(&bytes);
+                            return;
+                        }
+                        Reply::Endless(head) => {
+                            let start = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4294967296\r\nConnection: close\r\n\r\n{head}"
+                            );
+                            if stream.write_all(start.as_bytes()).is_err() {
+                                return;
+                            }
+                            let filler = vec![b'x'; 1 << 16];
+                            while stream.write_all(&filler).is_ok() {}
+                            return;
+                        }
+                        _ => {}
+                    }
                     if let Reply::Json(status, extra, body) = reply {
                         let mut out = format!(
                             "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\ninin-correlation-id: corr-{status}\r\n",
@@ -405,7 +429,7 @@ impl Scripted {
                         }
                         out.push_str("\r\n");
                         out.push_str(&body);
-                        let _ = reader.get_mut().write_all(out.as_bytes());
+                        let _ = stream.write_all(out.as_bytes());
                     }
                 });
             }
@@ -661,4 +685,42 @@ pub fn tf_state(
         }
     };
     (handler, state)
+}
+
+/// Relays a request to `upstream` (an `http://host:port` server) over a fresh
+/// connection and returns its whole answer: what a gateway in front of an org does
+/// when it behaves.
+pub fn forward(upstream: &str, seen: &Seen) -> Reply {
+    let addr = upstream.trim_start_matches("http://").trim_end_matches('/');
+    let Ok(mut conn) = std::net::TcpStream::connect(addr) else {
+        return Reply::Drop;
+    };
+    let target = if seen.query.is_empty() {
+        seen.path.clone()
+    } else {
+        format!("{}?{}", seen.path, seen.query)
+    };
+    let mut req = format!(
+        "{} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n",
+        seen.method
+    );
+    for (k, v) in &seen.headers {
+        if !matches!(
+            k.as_str(),
+            "host" | "connection" | "content-length" | "accept-encoding"
+        ) {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    req.push_str(&format!(
+        "Content-Length: {}\r\n\r\n{}",
+        seen.body.len(),
+        seen.body
+    ));
+    if conn.write_all(req.as_bytes()).is_err() {
+        return Reply::Drop;
+    }
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    Reply::Raw(answer)
 }
