@@ -485,7 +485,10 @@ fn schema_header(out: &Path) -> String {
 /// The spec file text of a normalised object: defaults that equal the object's own
 /// values are left out, so imported files read like hand-written ones.
 pub fn spec_yaml(o: &Object, header: &str) -> String {
-    format!("{header}{}", o.spec_yaml())
+    let yaml = o.spec_yaml();
+    // Exactly `speechops fmt`'s layout, so a fresh import passes `fmt --check`.
+    let yaml = crate::format::format(&yaml).unwrap_or(yaml);
+    format!("{header}{yaml}")
 }
 
 #[cfg(test)]

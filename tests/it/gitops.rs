@@ -307,6 +307,9 @@ fn import_round_trip_adopts_an_existing_org() {
     );
     let validate = repo.run(&["validate", "--strict"]);
     assert_eq!(validate.code, 0, "{}\n{}", validate.stdout, validate.stderr);
+    // Issue 26: import writes exactly fmt's layout.
+    let fmt = repo.run(&["fmt", "--check"]);
+    assert_eq!(fmt.code, 0, "{}\n{}", fmt.stdout, fmt.stderr);
 
     let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
@@ -320,7 +323,16 @@ fn import_round_trip_adopts_an_existing_org() {
     );
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("(0 file(s) written,"), "{}", run.stdout);
+    assert!(run.stdout.contains("50 already up to date"), "{}", run.stdout);
     assert_eq!(one, repo.read("rules/topics/topic-seeded-topic-07.yaml"));
+    // --force writes the same layout again.
+    let forced = repo.run_against(
+        &sandbox,
+        &["import", "--kind", "Topic", "--out", "rules/topics", "--force"],
+    );
+    assert_eq!(forced.code, 0);
+    assert_eq!(one, repo.read("rules/topics/topic-seeded-topic-07.yaml"));
+    assert_eq!(repo.run(&["fmt", "--check"]).code, 0);
     assert_eq!(lock, repo.read("speechops.lock"));
 }
 
