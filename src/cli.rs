@@ -156,6 +156,10 @@ pub struct InitArgs {
     /// Folder to create the repository in (default: the current folder)
     #[arg(value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
+    /// Leave out the example topic, program and detection test: for a repository that
+    /// starts by importing an existing org
+    #[arg(long)]
+    pub no_examples: bool,
 }
 
 #[derive(Debug, Args)]

@@ -96,32 +96,58 @@ const SCRIPTS: [(&str, &str); 9] = [
     ("VERSION", concat!(env!("CARGO_PKG_VERSION"), "\n")),
 ];
 
+/// The embedded sandbox's sample org (queues, flows, transcripts the example rules
+/// fire on), so `plan --sandbox --hits` has numbers in a new repository.
+const SEED: &str = include_str!("../../sandbox-seed.yaml");
+/// Transcripts the new repository's seed keeps (the project's has 300).
+const SEED_TRANSCRIPTS: usize = 60;
+
+/// The seed cut to its first [`SEED_TRANSCRIPTS`] transcripts.
+fn seed() -> String {
+    let mut cut = SEED.len();
+    let mut count = 0;
+    for (at, _) in SEED.match_indices("\n  - conversationId:") {
+        count += 1;
+        if count > SEED_TRANSCRIPTS {
+            cut = at + 1;
+            break;
+        }
+    }
+    SEED[..cut].to_string()
+}
+
 /// Every file of a new repository, relative to its root.
-fn files() -> anyhow::Result<Vec<(PathBuf, String, bool)>> {
-    let mut out: Vec<(PathBuf, String, bool)> = vec![
-        (
-            "rules/topics/recording-disclosure.yaml".into(),
-            TOPIC.into(),
-            false,
-        ),
-        (
-            "rules/programs/compliance.yaml".into(),
-            PROGRAM.into(),
-            false,
-        ),
-        (
-            "speech-tests/recording-disclosure.yaml".into(),
-            TEST.into(),
-            false,
-        ),
+fn files(examples: bool) -> anyhow::Result<Vec<(PathBuf, String, bool)>> {
+    let mut out: Vec<(PathBuf, String, bool)> = Vec::new();
+    if examples {
+        out.extend([
+            (
+                "rules/topics/recording-disclosure.yaml".into(),
+                TOPIC.into(),
+                false,
+            ),
+            (
+                "rules/programs/compliance.yaml".into(),
+                PROGRAM.into(),
+                false,
+            ),
+            (
+                "speech-tests/recording-disclosure.yaml".into(),
+                TEST.into(),
+                false,
+            ),
+        ]);
+    }
+    out.extend([
         ("speechops.yaml".into(), CONFIG.into(), false),
+        ("sandbox-seed.yaml".into(), seed(), false),
         (".gitignore".into(), GITIGNORE.into(), false),
         (
             ".github/workflows/speechops-reconcile.yml".into(),
             WORKFLOW.into(),
             false,
         ),
-    ];
+    ]);
     for (name, text) in SCRIPTS {
         out.push((
             PathBuf::from(".github/speechops").join(name),
@@ -144,7 +170,7 @@ fn files() -> anyhow::Result<Vec<(PathBuf, String, bool)>> {
 /// Runs `speechops init`.
 pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     let root = &args.dir;
-    let files = files()?;
+    let files = files(!args.no_examples)?;
     let existing: Vec<String> = files
         .iter()
         .map(|(rel, _, _)| root.join(rel))
@@ -175,11 +201,24 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     } else {
         format!("cd {} && ", root.display())
     };
-    super::out(&format!(
-        "Created a rule repository in {} ({} files). Next:\n  {shown}speechops validate && speechops test && speechops plan --sandbox\n",
-        root.display(),
-        files.len()
-    ));
+    let next = if args.no_examples {
+        format!(
+            "Created a rule repository in {} ({} files), without examples. Next, adopt the \
+org's configuration (credentials exported):\n  {shown}speechops import --kind all --out rules && speechops plan   # No changes.\n",
+            root.display(),
+            files.len()
+        )
+    } else {
+        format!(
+            "Created a rule repository in {} ({} files), with an example topic, program and \
+test. Next:\n  {shown}speechops validate && speechops test && speechops plan --sandbox\n\
+To adopt an existing org instead, start without the examples (their names may be ones \
+your org uses): speechops init --no-examples\n",
+            root.display(),
+            files.len()
+        )
+    };
+    super::out(&next);
     Ok(Outcome::Success)
 }
 

@@ -393,4 +393,65 @@ fn import_never_records_an_example_spec_that_differs_from_the_org_as_managed() {
     let plan = repo.run_against(&sandbox, &["plan"]);
     assert_eq!(plan.code, 3, "{}{}", plan.stdout, plan.stderr);
     assert!(plan.stdout.contains("TAKEOVER"), "{}", plan.stdout);
+    // init said how to avoid that.
+    let fresh = Repo::new();
+    let run = fresh.run(&["init", "."]);
+    assert!(
+        run.stdout.contains("speechops init --no-examples"),
+        "{}",
+        run.stdout
+    );
+
+    // Safe by construction: init without examples, import, and the plan is clean.
+    let repo = Repo::new();
+    let run = repo.run(&["init", "--no-examples", "."]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("speechops import --kind all"),
+        "{}",
+        run.stdout
+    );
+    assert!(!repo.path().join("rules").exists(), "no example specs");
+    assert!(
+        !repo.path().join("speech-tests").exists(),
+        "no example tests"
+    );
+    let run = repo.run_against(&sandbox, &["import", "--kind", "all", "--out", "rules"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+    let lock = std::fs::read_to_string(repo.path().join("speechops.lock")).unwrap_or_default();
+    assert!(
+        lock.contains("Recording disclosure"),
+        "the org's topic is managed: {lock}"
+    );
+    assert!(
+        repo.read("rules/topic-recording-disclosure.yaml")
+            .contains("this call is recorded for quality"),
+        "the org's phrases, not an example's"
+    );
+}
+
+/// Issue 26: a new repository's sandbox has detection numbers (init writes a seed).
+#[test]
+fn init_writes_a_sandbox_seed_so_plan_hits_has_numbers() {
+    let repo = Repo::new();
+    assert_eq!(repo.run(&["init", "."]).code, 0);
+    let seed = repo.read("sandbox-seed.yaml");
+    assert!(
+        seed.contains("queues:") && seed.contains("transcripts:"),
+        "{seed}"
+    );
+    assert_eq!(seed.matches("  - conversationId:").count(), 60);
+    let plan = repo.run(&["plan", "--sandbox", "--hits", "--format", "json"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
+    let topic = v["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["name"] == "Recording disclosure" && c["action"] == "create")
+        .expect("the example topic");
+    assert!(topic["hits"].is_object(), "{topic}");
 }

@@ -323,12 +323,23 @@ fn import_round_trip_adopts_an_existing_org() {
     );
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("(0 file(s) written,"), "{}", run.stdout);
-    assert!(run.stdout.contains("50 already up to date"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("50 already up to date"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(one, repo.read("rules/topics/topic-seeded-topic-07.yaml"));
     // --force writes the same layout again.
     let forced = repo.run_against(
         &sandbox,
-        &["import", "--kind", "Topic", "--out", "rules/topics", "--force"],
+        &[
+            "import",
+            "--kind",
+            "Topic",
+            "--out",
+            "rules/topics",
+            "--force",
+        ],
     );
     assert_eq!(forced.code, 0);
     assert_eq!(one, repo.read("rules/topics/topic-seeded-topic-07.yaml"));
