@@ -136,6 +136,11 @@ pub enum Command {
     /// The state backend: show, pull, unlock, migrate
     #[command(subcommand)]
     State(StateCommand),
+    /// List the org's queues, flows and speech analytics objects by name (for writing specs)
+    #[command(
+        after_help = "Examples:\n  speechops org queues --name 'Retention*'\n  speechops org topics --format json"
+    )]
+    Org(OrgArgs),
     /// Local Genesys API emulator
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -484,4 +489,23 @@ pub struct StateMigrateArgs {
     /// http: environment variable holding the password (token)
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrgWhat {
+    Queues,
+    Flows,
+    Topics,
+    Programs,
+    Categories,
+}
+
+#[derive(Debug, Args)]
+pub struct OrgArgs {
+    /// What to list
+    #[arg(value_enum)]
+    pub what: OrgWhat,
+    /// Only names matching this glob (case-insensitive)
+    #[arg(long, value_name = "GLOB")]
+    pub name: Option<String>,
 }

@@ -306,6 +306,19 @@ async fn resolve_external(
             ids.insert_external(class, name, id);
         }
     }
+    // For a name that matches nothing, the closest name of its class in the org (one
+    // listing per class with a miss; a listing that fails just gives no suggestion).
+    let mut known: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for ((class, _), list) in &found {
+        if list.is_empty() && !known.contains_key(class) {
+            let names = client
+                .list_named(class)
+                .await
+                .map(|v| v.into_iter().map(|x| x.name).collect())
+                .unwrap_or_default();
+            known.insert(class, names);
+        }
+    }
     let mut errors = Vec::new();
     for d in desired {
         for (class, name) in d.object.external_refs() {
@@ -322,7 +335,15 @@ async fn resolve_external(
                 .unwrap_or("(unknown location)");
             let (kind, spec) = (d.object.kind(), d.object.name());
             errors.push(if n == 0 {
-                format!("{at}: {kind} {spec:?} names {class} {name:?}, which matches no {class} in the org")
+                let hint = known
+                    .get(class)
+                    .and_then(|names| crate::spec::yaml::closest(name, names.iter().map(String::as_str)))
+                    .map(|c| format!(" (did you mean {c:?}?)"))
+                    .unwrap_or_default();
+                format!(
+                    "{at}: {kind} {spec:?} names {class} {name:?}, which matches no {class} in the \
+org{hint}; `speechops org {class}s` lists them"
+                )
             } else {
                 format!(
                     "{at}: {kind} {spec:?} names {class} {name:?}, which matches {n} {class}s in the org; \

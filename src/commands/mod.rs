@@ -6,6 +6,7 @@ pub mod completions;
 pub mod fmt;
 pub mod import;
 pub mod init;
+pub mod org;
 pub mod plan;
 pub mod sandbox;
 pub mod schema;
@@ -59,6 +60,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Fmt(args) => fmt::run(&global, &args),
         Command::Audit(cmd) => audit::run(&global, &cmd),
         Command::State(cmd) => state::run(&global, &cmd),
+        Command::Org(args) => org::run(&global, &args),
         Command::Sandbox(cmd) => sandbox::run(&global, &cmd),
         Command::Schema(args) => schema::run(&global, &args),
         Command::Completions(args) => completions::run(&args),

@@ -483,6 +483,14 @@ impl Client {
             .map(|x| x.id)
             .collect())
     }
+    /// Every routing queue or Architect flow of the org (`speechops org queues|flows`).
+    pub async fn list_named(&self, class: &str) -> ApiResult<Vec<wire::Named>> {
+        let path = match class {
+            "queue" => "/api/v2/routing/queues",
+            _ => "/api/v2/flows",
+        };
+        self.list_numbered(path, 100, None).await
+    }
     /// Starts one publish job for these programs and polls it to completion.
     pub async fn publish_programs(&self, ids: &[String]) -> ApiResult<Written<PublishJob>> {
         if ids.is_empty() {

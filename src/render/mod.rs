@@ -253,9 +253,6 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
             let _ = writeln!(out, "  {} {:?} [id {}]", o.kind, o.name, o.id);
         }
     }
-    for e in &plan.errors {
-        let _ = writeln!(out, "\n{} {e}", paint(style, "31;1", "Error:"));
-    }
     if let Some(t) = &plan.tests {
         let _ = write!(out, "\n{}", crate::testing::text(t));
     }
@@ -274,6 +271,10 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
         );
     }
     let _ = writeln!(out, "\n{}", summary_line(&s));
+    // Errors last, where the eye lands: the plan above cannot be applied until they go.
+    for e in &plan.errors {
+        let _ = writeln!(out, "\n{} {e}", paint(style, "31;1", "Error:"));
+    }
     out
 }
 

@@ -455,3 +455,64 @@ fn init_writes_a_sandbox_seed_so_plan_hits_has_numbers() {
         .expect("the example topic");
     assert!(topic["hits"].is_object(), "{topic}");
 }
+
+/// Issue 26: the org's exact queue, flow and STA names can be looked up, and a
+/// mistyped queue gets a did-you-mean from the org, last in the plan's output.
+#[test]
+fn org_lookups_list_exact_names_and_a_mistyped_queue_gets_a_did_you_mean() {
+    let repo = Repo::new();
+    assert_eq!(repo.run(&["init", "."]).code, 0);
+    let queues = repo.run(&["org", "queues", "--sandbox"]);
+    assert_eq!(queues.code, 0, "{queues:?}");
+    assert!(
+        queues.stdout.contains("Retention EN") && queues.stdout.contains("q-retention-en"),
+        "{}",
+        queues.stdout
+    );
+    assert!(
+        queues.stdout.contains("routing:queue:view"),
+        "{}",
+        queues.stdout
+    );
+    let flows = repo.run(&[
+        "org",
+        "flows",
+        "--sandbox",
+        "--name",
+        "*CARE*",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(flows.code, 0, "{flows:?}");
+    let v: serde_json::Value = serde_json::from_str(&flows.stdout).expect("json");
+    assert_eq!(
+        v,
+        serde_json::json!([{"name": "UK care IVR", "id": "f-uk-care"}])
+    );
+    assert_eq!(repo.run(&["apply", "--sandbox", "--auto-approve"]).code, 0);
+    let topics = repo.run(&["org", "topics", "--sandbox"]);
+    assert!(
+        topics.stdout.contains("Recording disclosure") && topics.stdout.contains("en-US"),
+        "{}",
+        topics.stdout
+    );
+
+    let program = repo.read("rules/programs/compliance.yaml");
+    repo.write(
+        "rules/programs/compliance.yaml",
+        &format!("{program}queues: [Retention EM]\n"),
+    );
+    let plan = repo.run(&["plan", "--sandbox"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(
+        plan.stderr.contains("(did you mean \"Retention EN\"?)"),
+        "{}",
+        plan.stderr
+    );
+    let last = plan.stdout.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("Error: rules/programs/compliance.yaml:"),
+        "{}",
+        plan.stdout
+    );
+}
