@@ -91,6 +91,8 @@ pub enum Format {
     Text,
     Markdown,
     Json,
+    /// `speechops hits` only
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +138,11 @@ pub enum Command {
     /// The state backend: show, pull, unlock, migrate
     #[command(subcommand)]
     State(StateCommand),
+    /// Detections per day of every managed topic over a period, topics that never fired
+    #[command(
+        after_help = "Examples:\n  speechops hits --since 30d\n  speechops hits --topic 'Recording disclosure' --format csv > hits.csv"
+    )]
+    Hits(HitsArgs),
     /// List the org's queues, flows and speech analytics objects by name (for writing specs)
     #[command(
         after_help = "Examples:\n  speechops org queues --name 'Retention*'\n  speechops org topics --format json"
@@ -508,4 +515,14 @@ pub struct OrgArgs {
     /// Only names matching this glob (case-insensitive)
     #[arg(long, value_name = "GLOB")]
     pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HitsArgs {
+    /// The period: an age in days (30d, 2w) [default: 30d]
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    pub since: String,
+    /// Only this topic (its name as in the specs; repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub topic: Vec<String>,
 }

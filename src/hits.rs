@@ -184,3 +184,255 @@ pub async fn annotate(client: &Client, plan: &mut Plan, days: u32, now_ms: i64) 
         }
     }
 }
+
+/// `speechops hits`: detections per day of each topic over a period (SPEC 12.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub format_version: u32,
+    /// First and last day (UTC, `YYYY-MM-DD`).
+    pub from: String,
+    pub to: String,
+    pub days: u32,
+    pub topics: Vec<TopicTrend>,
+}
+
+/// One topic's detections, a count per day from `from` to `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicTrend {
+    pub name: String,
+    pub dialect: String,
+    /// Absent when the topic is not in the org (never applied).
+    pub id: Option<String>,
+    pub total: u64,
+    pub never_fired: bool,
+    pub daily: Vec<DayCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayCount {
+    pub date: String,
+    pub count: u64,
+}
+
+/// The `days` UTC dates ending today, oldest first, and the query interval from the
+/// first one's midnight to `now_ms`.
+pub fn period(days: u32, now_ms: i64) -> (Vec<String>, String) {
+    let day_ms: i64 = 86_400_000;
+    let today = now_ms.div_euclid(day_ms);
+    let first = today.saturating_sub(i64::from(days.max(1)) - 1);
+    let dates = (first..=today)
+        .map(|d| rfc3339(d.saturating_mul(day_ms)).chars().take(10).collect())
+        .collect();
+    (
+        dates,
+        format!(
+            "{}/{}",
+            rfc3339(first.saturating_mul(day_ms)),
+            rfc3339(now_ms)
+        ),
+    )
+}
+
+impl TopicTrend {
+    /// A topic's trend from the per-day counts the org answered (missing days are 0).
+    pub fn new(
+        name: &str,
+        dialect: &str,
+        id: Option<String>,
+        dates: &[String],
+        counts: Option<&std::collections::BTreeMap<String, u64>>,
+    ) -> TopicTrend {
+        let daily: Vec<DayCount> = dates
+            .iter()
+            .map(|d| DayCount {
+                date: d.clone(),
+                count: counts.and_then(|c| c.get(d)).copied().unwrap_or(0),
+            })
+            .collect();
+        let total = daily
+            .iter()
+            .map(|d| d.count)
+            .fold(0u64, u64::saturating_add);
+        TopicTrend {
+            name: name.to_string(),
+            dialect: dialect.to_string(),
+            id,
+            total,
+            never_fired: total == 0,
+            daily,
+        }
+    }
+
+    /// The days as a sparkline, one block per day scaled to the topic's busiest day
+    /// (`·` for a day with none).
+    pub fn sparkline(&self) -> String {
+        const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+        let max = self.daily.iter().map(|d| d.count).max().unwrap_or(0);
+        self.daily
+            .iter()
+            .map(|d| {
+                if d.count == 0 || max == 0 {
+                    '·'
+                } else {
+                    let i = (d.count.saturating_mul(7) / max).min(7);
+                    BARS[usize::try_from(i).unwrap_or(7)]
+                }
+            })
+            .collect()
+    }
+}
+
+impl Report {
+    fn never(&self) -> usize {
+        self.topics.iter().filter(|t| t.never_fired).count()
+    }
+
+    /// Text: one line per topic, its total and sparkline, never-fired topics flagged.
+    pub fn text(&self) -> String {
+        let width = self
+            .topics
+            .iter()
+            .map(|t| t.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut out = format!(
+            "Detections per day, {} to {} ({} days, UTC):\n\n",
+            self.from, self.to, self.days
+        );
+        for t in &self.topics {
+            let pad = width.saturating_sub(t.name.chars().count());
+            let flag = if t.id.is_none() {
+                "  not in the org yet"
+            } else if t.never_fired {
+                "  NEVER FIRED"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "  {}{}  {:>7}  {}{flag}\n",
+                t.name,
+                " ".repeat(pad),
+                t.total,
+                t.sparkline()
+            ));
+        }
+        out.push_str(&format!(
+            "\n{} topic(s); {} never fired in {} days.\n",
+            self.topics.len(),
+            self.never(),
+            self.days
+        ));
+        out
+    }
+
+    /// Markdown: a table with the trend, never-fired topics flagged.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "### Topic detections, {} to {} ({} days)\n\n| Topic | Dialect | Detections | Trend |\n|---|---|---:|---|\n",
+            self.from, self.to, self.days
+        );
+        for t in &self.topics {
+            let name = t.name.replace('|', "\\|");
+            let flag = if t.never_fired {
+                " ⚠️ never fired"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "| {name}{flag} | {} | {} | `{}` |\n",
+                t.dialect,
+                t.total,
+                t.sparkline()
+            ));
+        }
+        out.push_str(&format!(
+            "\n{} topic(s); {} never fired.\n",
+            self.topics.len(),
+            self.never()
+        ));
+        out
+    }
+
+    /// CSV (RFC 4180): one row per topic per day.
+    pub fn csv(&self) -> String {
+        let field = |s: &str| {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let mut out = String::from("topic,dialect,topic_id,date,detections\r\n");
+        for t in &self.topics {
+            for d in &t.daily {
+                out.push_str(&format!(
+                    "{},{},{},{},{}\r\n",
+                    field(&t.name),
+                    field(&t.dialect),
+                    field(t.id.as_deref().unwrap_or_default()),
+                    d.date,
+                    d.count
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::*;
+
+    #[test]
+    fn a_period_is_whole_utc_days_ending_today() {
+        // 2026-12-04T13:00:00Z
+        let now = 1_796_389_200_000;
+        let (dates, interval) = period(3, now);
+        assert_eq!(dates, ["2026-12-02", "2026-12-03", "2026-12-04"]);
+        assert_eq!(interval, "2026-12-02T00:00:00Z/2026-12-04T13:00:00Z");
+    }
+
+    #[test]
+    fn sparklines_scale_to_the_busiest_day_and_csv_quotes_names() {
+        let dates: Vec<String> = ["d1", "d2", "d3", "d4"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let counts: std::collections::BTreeMap<String, u64> = [
+            ("d1".to_string(), 1),
+            ("d2".to_string(), 8),
+            ("d4".to_string(), 4),
+        ]
+        .into();
+        let t = TopicTrend::new(
+            "Card, \"PAN\"",
+            "en-US",
+            Some("t1".into()),
+            &dates,
+            Some(&counts),
+        );
+        assert_eq!(t.total, 13);
+        assert_eq!(t.sparkline(), "▁█·▄");
+        let quiet = TopicTrend::new("Quiet", "en-US", Some("t2".into()), &dates, None);
+        assert!(quiet.never_fired);
+        assert_eq!(quiet.sparkline(), "····");
+        let r = Report {
+            format_version: 1,
+            from: "d1".into(),
+            to: "d4".into(),
+            days: 4,
+            topics: vec![t, quiet],
+        };
+        assert!(r.csv().starts_with(
+            "topic,dialect,topic_id,date,detections\r\n\"Card, \"\"PAN\"\"\",en-US,t1,d1,1\r\n"
+        ));
+        assert!(r.text().contains("NEVER FIRED"));
+        assert!(r.text().contains("1 never fired in 4 days"));
+        assert!(
+            r.markdown()
+                .contains("| Quiet ⚠️ never fired | en-US | 0 | `····` |")
+        );
+    }
+}

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod audit;
 pub mod completions;
 pub mod fmt;
+pub mod hits;
 pub mod import;
 pub mod init;
 pub mod org;
@@ -50,6 +51,11 @@ pub fn print_error(e: &anyhow::Error) {
 /// Runs the selected subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     let global = cli.global;
+    if global.format == crate::cli::Format::Csv && !matches!(cli.command, Command::Hits(_)) {
+        anyhow::bail!(
+            "--format csv is for `speechops hits`; this command writes text, markdown or json"
+        );
+    }
     match cli.command {
         Command::Validate(args) => validate::run(&global, &args),
         Command::Plan(args) => plan::run(&global, &args),
@@ -61,6 +67,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Audit(cmd) => audit::run(&global, &cmd),
         Command::State(cmd) => state::run(&global, &cmd),
         Command::Org(args) => org::run(&global, &args),
+        Command::Hits(args) => hits::run(&global, &args),
         Command::Sandbox(cmd) => sandbox::run(&global, &cmd),
         Command::Schema(args) => schema::run(&global, &args),
         Command::Completions(args) => completions::run(&args),

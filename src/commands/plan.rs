@@ -214,7 +214,7 @@ pub async fn compute(
 /// Prints a plan in the chosen format to stdout.
 pub fn print_plan(global: &GlobalArgs, plan: &Plan, fingerprint: &str) {
     let out = match global.format {
-        Format::Text => render::text(
+        Format::Text | Format::Csv => render::text(
             plan,
             render::TextStyle {
                 color: super::use_color(global),

@@ -109,7 +109,7 @@ fn print_report(
                 writeln!(out, "{fence}text\n{}{fence}", report)?;
             }
         }
-        Format::Text => {
+        Format::Text | Format::Csv => {
             let color = crate::commands::use_color(global);
             write!(
                 out,

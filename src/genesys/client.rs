@@ -995,6 +995,62 @@ SPEECHOPS_MAX_LIST_PAGES)"
         Ok(out)
     }
 
+    /// Communications per topic per day over `interval` (`START/END`, START at a UTC
+    /// midnight): one transcripts aggregates query, grouped by topic, in `P1D` buckets;
+    /// `topic_ids` empty means every topic. `{topic id: {YYYY-MM-DD: count}}`.
+    pub async fn topic_communications_daily(
+        &self,
+        topic_ids: &[String],
+        interval: &str,
+    ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>> {
+        let mut body = serde_json::json!({
+            "interval": interval,
+            "granularity": "P1D",
+            "groupBy": ["topicId"],
+            "metrics": ["nTopicCommunications"],
+        });
+        if !topic_ids.is_empty() {
+            let predicates: Vec<serde_json::Value> = topic_ids
+                .iter()
+                .map(|id| {
+                    serde_json::json!({"type": "dimension", "dimension": "topicId", "operator": "matches", "value": id})
+                })
+                .collect();
+            body["filter"] = serde_json::json!({"type": "or", "predicates": predicates});
+        }
+        // A query: safe to re-send.
+        let req = Req::json(
+            Method::POST,
+            "/api/v2/analytics/transcripts/aggregates/query",
+            &body,
+        )?;
+        let resp = self.call(&req).await?;
+        let doc: serde_json::Value = decode(&req, &resp)?;
+        let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> =
+            Default::default();
+        for r in doc["results"].as_array().into_iter().flatten() {
+            let Some(id) = r["group"]["topicId"].as_str() else {
+                continue;
+            };
+            let days = out.entry(id.to_string()).or_default();
+            for d in r["data"].as_array().into_iter().flatten() {
+                let Some(day) = d["interval"].as_str().and_then(|i| i.get(..10)) else {
+                    continue;
+                };
+                let count = d["metrics"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|m| m["metric"] == "nTopicCommunications")
+                    .filter_map(|m| m["stats"]["count"].as_u64())
+                    .fold(0u64, u64::saturating_add);
+                let slot = days.entry(day.to_string()).or_default();
+                *slot = slot.saturating_add(count);
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs one test-phrase job (a phrase tested against the org's recent transcripts,
     /// `start_ms..end_ms`) to completion: `(processed, matched)` transcripts.
     pub async fn test_phrase(

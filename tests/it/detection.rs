@@ -281,3 +281,92 @@ fn apply_refuses_when_a_detection_test_fails() {
         "the real lockfile is untouched"
     );
 }
+
+/// Issue 26: `speechops hits` reports every managed topic's detections per day over a
+/// period, with a trend, flags the topics that never fired, and writes CSV for the
+/// quality team, from one aggregates query.
+#[test]
+fn hits_reports_every_topic_per_day_and_flags_the_ones_that_never_fire() {
+    let sandbox = seeded_sandbox();
+    let repo = Repo::new();
+    repo.write(
+        "rules/disclosure.yaml",
+        "kind: Topic\nname: Recording disclosure\ndialect: en-US\nphrases:\n  - text: this call is being recorded\n",
+    );
+    repo.write(
+        "rules/quiet.yaml",
+        "kind: Topic\nname: Quiet topic\ndialect: en-US\nphrases:\n  - text: zebra crossing pamphlet\n",
+    );
+    let apply = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    let before = sandbox.get_json("/__sandbox/stats");
+    let json = repo.run_against(&sandbox, &["hits", "--since", "7d", "--format", "json"]);
+    assert_eq!(json.code, 0, "{}{}", json.stdout, json.stderr);
+    let after = sandbox.get_json("/__sandbox/stats");
+    let queries = |s: &serde_json::Value| {
+        s["routes"]["POST /api/v2/analytics/transcripts/aggregates/query"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        queries(&after) - queries(&before),
+        1,
+        "one aggregates query"
+    );
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(v["days"], 7);
+    let topics = v["topics"].as_array().expect("topics");
+    assert_eq!(topics.len(), 2);
+    let by = |n: &str| {
+        topics
+            .iter()
+            .find(|t| t["name"] == n)
+            .expect("topic")
+            .clone()
+    };
+    let loud = by("Recording disclosure");
+    assert!(loud["total"].as_u64().unwrap_or(0) > 0, "{loud}");
+    assert_eq!(loud["daily"].as_array().map(Vec::len), Some(7));
+    assert_eq!(by("Quiet topic")["neverFired"], true);
+
+    let text = repo.run_against(&sandbox, &["hits", "--since", "7d"]);
+    assert!(text.stdout.contains("NEVER FIRED"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("1 never fired in 7 days"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.chars().any(|c| "▁▂▃▄▅▆▇█".contains(c)),
+        "a sparkline: {}",
+        text.stdout
+    );
+    let csv = repo.run_against(
+        &sandbox,
+        &[
+            "hits",
+            "--since",
+            "7d",
+            "--format",
+            "csv",
+            "--topic",
+            "Quiet topic",
+        ],
+    );
+    assert_eq!(csv.code, 0, "{}{}", csv.stdout, csv.stderr);
+    let rows: Vec<&str> = csv.stdout.lines().collect();
+    assert_eq!(rows[0], "topic,dialect,topic_id,date,detections");
+    assert_eq!(rows.len(), 8, "{}", csv.stdout);
+    assert!(
+        rows[1..]
+            .iter()
+            .all(|r| r.starts_with("Quiet topic,en-US,") && r.ends_with(",0"))
+    );
+    let wrong = repo.run_against(&sandbox, &["hits", "--topic", "Quiet topics"]);
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong.stderr.contains("did you mean \"Quiet topic\""),
+        "{}",
+        wrong.stderr
+    );
+}
