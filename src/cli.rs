@@ -214,6 +214,10 @@ pub struct PlanArgs {
     #[arg(long, value_name = "DAYS", num_args = 0..=1, require_equals = true,
           default_missing_value = "7", value_parser = clap::value_parser!(u32).range(1..=366))]
     pub hits: Option<u32>,
+    /// Show updates as a line diff of the YAML (remote vs repository) instead of in
+    /// words (phrases added, removed and changed)
+    #[arg(long)]
+    pub yaml_diff: bool,
     #[command(flatten)]
     pub overrides: OverrideArgs,
     /// Bound on concurrent requests

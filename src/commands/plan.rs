@@ -55,7 +55,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Outcome> {
             None => return Ok(Outcome::Failure),
         }
     }
-    print_plan(global, &plan, &remote.fingerprint);
+    print_plan_as(global, &plan, &remote.fingerprint, args.yaml_diff);
     if plan.tests.as_ref().is_some_and(|t| !t.ok()) {
         eprintln!("error: detection tests failed; see the plan output");
         return Ok(Outcome::Failure);
@@ -213,11 +213,17 @@ pub async fn compute(
 
 /// Prints a plan in the chosen format to stdout.
 pub fn print_plan(global: &GlobalArgs, plan: &Plan, fingerprint: &str) {
+    print_plan_as(global, plan, fingerprint, false);
+}
+
+/// [`print_plan`], with updates as the YAML's line diff when `yaml_diff`.
+pub fn print_plan_as(global: &GlobalArgs, plan: &Plan, fingerprint: &str, yaml_diff: bool) {
     let out = match global.format {
         Format::Text | Format::Csv => render::text(
             plan,
             render::TextStyle {
                 color: super::use_color(global),
+                yaml_diff,
             },
         ),
         Format::Markdown => render::markdown(plan),

@@ -1066,11 +1066,16 @@ impl Object {
     /// The YAML shown in plan diffs: the normalised content without `published`,
     /// which is not content (it becomes a `publish` action).
     pub fn content_yaml(&self) -> String {
+        serde_saphyr::to_string(&self.content_value()).unwrap_or_default()
+    }
+
+    /// The normalised content as JSON, without `published` (plans' change words).
+    pub fn content_value(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self.clone().normalized()).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
             map.remove("published");
         }
-        serde_saphyr::to_string(&value).unwrap_or_default()
+        value
     }
 }
 

@@ -16,6 +16,8 @@ pub const MARKDOWN_LIMIT: usize = 65_000;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextStyle {
     pub color: bool,
+    /// Updates as the YAML's line diff, not in words.
+    pub yaml_diff: bool,
 }
 
 fn paint(style: TextStyle, code: &str, s: &str) -> String {
@@ -181,6 +183,21 @@ pub fn summary_line(s: &Summary) -> String {
 }
 
 /// Unified diff of the normalised YAML of before and after.
+/// What a change does, for people: an update in words ([`words::changes`]: phrases
+/// added, removed and changed, members, fields), a create or delete as its YAML.
+pub fn change_lines(before: Option<&Object>, after: Option<&Object>) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) => {
+            let lines = words::changes(&b.content_value(), &a.content_value());
+            if lines.is_empty() {
+                return "(no change to the content)\n".to_string();
+            }
+            lines.iter().map(|l| format!("{l}\n")).collect()
+        }
+        _ => yaml_diff(before, after),
+    }
+}
+
 pub fn yaml_diff(before: Option<&Object>, after: Option<&Object>) -> String {
     let b = before.map(Object::content_yaml).unwrap_or_default();
     let a = after.map(Object::content_yaml).unwrap_or_default();
@@ -233,11 +250,16 @@ pub fn text(plan: &Plan, style: TextStyle) -> String {
                 let _ = writeln!(out, "    (the remote body was not fetched)");
                 continue;
             }
-            for l in yaml_diff(c.before.as_deref(), c.after.as_deref()).lines() {
+            let body = if style.yaml_diff {
+                yaml_diff(c.before.as_deref(), c.after.as_deref())
+            } else {
+                change_lines(c.before.as_deref(), c.after.as_deref())
+            };
+            for l in body.lines() {
                 let colored = match l.chars().next() {
                     Some('+') if !l.starts_with("+++") => paint(style, "32", l),
                     Some('-') if !l.starts_with("---") => paint(style, "31", l),
-                    Some('@') => paint(style, "36", l),
+                    Some('@' | '~') => paint(style, "36", l),
                     _ => l.to_string(),
                 };
                 let _ = writeln!(out, "    {colored}");
@@ -447,7 +469,7 @@ fn markdown_block(c: &Change, then_publish: bool) -> String {
     }
     let body = match c.action {
         Action::Update | Action::Create | Action::Delete => {
-            yaml_diff(c.before.as_deref(), c.after.as_deref())
+            change_lines(c.before.as_deref(), c.after.as_deref())
         }
         Action::Adopt => "existing object recorded as managed; nothing is written\n".to_string(),
         Action::Publish => "publish after writes\n".to_string(),
@@ -577,3 +599,4 @@ pub fn json(plan: &Plan, fingerprint: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+pub mod words;

@@ -179,6 +179,24 @@ fn markdown_stays_under_the_github_limit_with_a_note() {
 #[test]
 fn colour_only_when_asked() {
     let plan = every_action();
-    assert!(!text(&plan, TextStyle { color: false }).contains('\x1b'));
-    assert!(text(&plan, TextStyle { color: true }).contains("\x1b[32m"));
+    assert!(
+        !text(
+            &plan,
+            TextStyle {
+                color: false,
+                yaml_diff: false
+            }
+        )
+        .contains('\x1b')
+    );
+    assert!(
+        text(
+            &plan,
+            TextStyle {
+                color: true,
+                yaml_diff: false
+            }
+        )
+        .contains("\x1b[32m")
+    );
 }

@@ -122,7 +122,8 @@ fn update_and_prune_delete_in_dependency_order() {
         plan.stdout
     );
     assert!(
-        plan.stdout.contains("+- text: phrase 0 of Topic 0000 v2"),
+        plan.stdout
+            .contains("+ phrases: \"phrase 0 of Topic 0000 v2\""),
         "{}",
         plan.stdout
     );
@@ -681,7 +682,8 @@ fn matching_type_is_applied_diffed_and_clean_after_apply() {
         plan.stdout
     );
     assert!(
-        plan.stdout.contains("-matchingType: Semantic"),
+        plan.stdout
+            .contains("~ matchingType: \"Semantic\" → (default)"),
         "{}",
         plan.stdout
     );

@@ -572,7 +572,11 @@ fn a_program_whose_mappings_fail_is_recorded_and_shown_again() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("+- Retention EN"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("+ queues: \"Retention EN\""),
+        "{}",
+        run.stdout
+    );
     ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
     let (code, plan) = plan_json(&repo, &sandbox, &[]);
     assert_eq!(code, 0, "{plan}");
