@@ -87,6 +87,40 @@ impl Action {
     }
 }
 
+/// Where a change of this kind and action runs in an apply: adoptions, then each kind
+/// after the kinds it refers to (written, then published), then deletes in reverse.
+/// Plans are shown and apply reports are listed in this order.
+pub fn apply_phase(kind: Kind, action: Action) -> usize {
+    let order = crate::kinds::write_order();
+    let n = order.len();
+    let at = order.iter().position(|k| *k == kind).unwrap_or(n);
+    match action {
+        Action::Adopt => 0,
+        Action::Create | Action::Update => 1 + 2 * at,
+        Action::Publish | Action::Republish => 2 + 2 * at,
+        Action::Delete => 1 + 2 * n + n.saturating_sub(at),
+    }
+}
+
+impl Action {
+    /// The action an audit or report word names (`replace-create` is a create).
+    pub fn parse(word: &str) -> Option<Action> {
+        let w = word
+            .trim_start_matches("rollback-")
+            .trim_start_matches("replace-");
+        [
+            Action::Create,
+            Action::Update,
+            Action::Delete,
+            Action::Adopt,
+            Action::Publish,
+            Action::Republish,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == w)
+    }
+}
+
 /// One planned change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

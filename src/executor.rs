@@ -82,12 +82,30 @@ impl Report {
         self.results.push(r);
     }
 
-    /// Puts the results in a deterministic order, whatever order the writes completed
-    /// in: by kind (dependency order), then name; one object's results keep their
-    /// order (write, publish, rollback).
+    /// Marks this run's done write of (kind, name, action) rolled back, and says so.
+    fn rolled_back(&mut self, kind: Kind, name: &str, action: &str) {
+        for r in self.results.iter_mut() {
+            if r.kind == kind && r.name == name && r.action == action && r.status == Status::Done {
+                r.status = Status::RolledBack;
+                if let Some(l) = &self.listener {
+                    l(r);
+                }
+            }
+        }
+    }
+
+    /// The results in the order the plan runs them (as the plan showed them), then
+    /// the rollbacks in the order a rollback runs (the reverse): the same bytes for the
+    /// same run, whatever order parallel writes finished in.
     pub fn sort(&mut self) {
-        self.results
-            .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        let key = |r: &OpResult| {
+            let rollback = r.action.starts_with("rollback-");
+            let phase = Action::parse(&r.action)
+                .map_or(usize::MAX, |a| crate::diff::apply_phase(r.kind, a));
+            let phase = if rollback { usize::MAX - phase } else { phase };
+            (rollback, phase, r.name.clone(), r.action.clone())
+        };
+        self.results.sort_by_cached_key(key);
         self.forgotten.sort();
     }
 
@@ -1019,15 +1037,7 @@ fn record_undone(
         recorder.set_entry(c.kind, &c.name, None)?;
     }
     recorder.set_entry(c.kind, &name, entry.map(|(_, e)| e))?;
-    for r in report.results.iter_mut() {
-        if r.kind == c.kind
-            && r.name == c.name
-            && r.action == c.action.as_str()
-            && r.status == Status::Done
-        {
-            r.status = Status::RolledBack;
-        }
-    }
+    report.rolled_back(c.kind, &c.name, c.action.as_str());
     Ok((was_published && c.kind.publishable()).then_some((c.kind, name, id)))
 }
 

@@ -415,8 +415,17 @@ fn progress(len: usize) -> (indicatif::ProgressBar, executor::Listener) {
     };
     let handle = bar.clone();
     let done = std::sync::atomic::AtomicUsize::new(0);
+    let undone = std::sync::atomic::AtomicUsize::new(0);
     let listener: executor::Listener = std::sync::Arc::new(move |r| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        use std::sync::atomic::Ordering::Relaxed;
+        // A rollback step is numbered on its own: the plan's changes stay N of `len`.
+        let rollback = matches!(r.status, Status::RolledBack | Status::RollbackFailed(_))
+            || r.action.starts_with("rollback-");
+        let step = if rollback {
+            format!("rollback {}", undone.fetch_add(1, Relaxed) + 1)
+        } else {
+            format!("{}/{len}", (done.fetch_add(1, Relaxed) + 1).min(len))
+        };
         let status = match &r.status {
             Status::Done => "done",
             Status::Failed(_) => "FAILED",
@@ -424,9 +433,11 @@ fn progress(len: usize) -> (indicatif::ProgressBar, executor::Listener) {
             Status::RolledBack => "rolled back",
             Status::RollbackFailed(_) => "ROLLBACK FAILED",
         };
-        let line = format!("[{n}/{len}] {} {} {:?}: {status}", r.action, r.kind, r.name);
+        let line = format!("[{step}] {} {} {:?}: {status}", r.action, r.kind, r.name);
         if tty {
-            handle.inc(1);
+            if !rollback {
+                handle.inc(1);
+            }
             handle.set_message(line);
         } else {
             eprintln!("{line}");

@@ -126,17 +126,7 @@ fn guard_text(g: &crate::diff::Guard) -> String {
 /// publishing; then the deletes, kinds in reverse (the executor's phases). Changes
 /// are shown in this order.
 fn phase(c: &Change) -> usize {
-    let order = crate::kinds::write_order();
-    let at = order
-        .iter()
-        .position(|k| *k == c.kind)
-        .unwrap_or(order.len());
-    match c.action {
-        Action::Adopt => 0,
-        Action::Create | Action::Update => 1 + 2 * at,
-        Action::Publish | Action::Republish => 2 + 2 * at,
-        Action::Delete => 1 + 2 * order.len() + (order.len() - at),
-    }
+    crate::diff::apply_phase(c.kind, c.action)
 }
 
 /// The changes to show, in apply order, each with whether a publish follows it. A

@@ -320,6 +320,29 @@ fn atomic_rolls_back_this_runs_writes_on_failure() {
         run.stdout
     );
     assert_eq!(topic_names(&sandbox), vec!["Topic 0000", "Topic 0001"]);
+    // Issue 26: the report lists the changes in the order apply ran them (the plan's:
+    // writes before deletes), and rollback steps are numbered on their own, never past
+    // the plan's total.
+    let at = |needle: &str| run.stdout.find(needle).unwrap_or(usize::MAX);
+    assert!(
+        at("Topic \"Topic 0000\"") < at("delete Topic \"Topic 0001\""),
+        "{}",
+        run.stdout
+    );
+    for line in run.stderr.lines().filter(|l| l.starts_with('[')) {
+        let step = line
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or_default();
+        if let Some((n, total)) = step.split_once('/') {
+            let (n, total): (usize, usize) = (n.parse().unwrap(), total.parse().unwrap());
+            assert!(n <= total, "{line}");
+        } else {
+            assert!(step.starts_with("rollback "), "{line}");
+        }
+    }
+    assert!(run.stderr.contains("[rollback 1] "), "{}", run.stderr);
     let audit = repo.read("speechops-audit.jsonl");
     assert!(audit.contains("\"action\":\"rollback-create\""), "{audit}");
     assert!(audit.contains("\"action\":\"rollback-update\""), "{audit}");
@@ -740,9 +763,9 @@ fn ai_generated_marks_survive_an_update() {
     assert_eq!(clean.code, 0, "{}", clean.stdout);
 }
 
-/// Results come out by kind, then name, whatever order parallel writes completed in.
+/// Results come out in the order the plan runs them (as it showed them), whatever order parallel writes completed in (issue 26).
 #[test]
-fn apply_results_are_in_kind_then_name_order_at_any_parallelism() {
+fn apply_results_are_in_the_plans_order_at_any_parallelism() {
     let sandbox = Sandbox::with_creds(&["--latency-ms", "3"]);
     let repo = Repo::new();
     repo.write_topics(40, 1, "v1");
@@ -765,13 +788,17 @@ fn apply_results_are_in_kind_then_name_order_at_any_parallelism() {
         .iter()
         .map(|r| {
             (
-                r["kind"].as_str().unwrap_or_default().to_string(),
+                r["action"].as_str().unwrap_or_default().to_string(),
                 r["name"].as_str().unwrap_or_default().to_string(),
             )
         })
         .collect();
     assert_eq!(keys.len(), 80, "40 creates and 40 publishes");
-    let mut sorted = keys.clone();
-    sorted.sort();
+    // The order apply runs the plan in (and the plan shows): every create, then the
+    // publishes, each by name, whatever order the parallel writes finished in.
+    let sorted: Vec<(String, String)> = ["create", "publish"]
+        .iter()
+        .flat_map(|a| (0..40).map(move |i| (a.to_string(), format!("Topic {i:04}"))))
+        .collect();
     assert_eq!(keys, sorted);
 }

@@ -504,8 +504,9 @@ fn a_dictionary_term_genesys_rejects_fails_the_apply_with_its_reason_and_stays_i
             plan.stdout
         );
         assert!(
-            plan.stdout
-                .contains("~ rejected: \"Failed: term is already in the base vocabulary\" → (default)"),
+            plan.stdout.contains(
+                "~ rejected: \"Failed: term is already in the base vocabulary\" → (default)"
+            ),
             "{}",
             plan.stdout
         );
