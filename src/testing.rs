@@ -273,7 +273,7 @@ pub fn run(tests: &[DetectionTest], topics: &BTreeMap<String, &Topic>) -> Report
                     at,
                     topic: name.clone(),
                     expected_detected: true,
-                    message: why_not(topic, &t.dialect),
+                    message: why_not(topic, &t.dialect, &t.utterances),
                 }),
                 (Some((i, phrase)), false) => {
                     let u = &t.utterances[i];
@@ -314,7 +314,7 @@ fn who(s: Speaker) -> &'static str {
     }
 }
 
-fn why_not(topic: &Topic, dialect: &str) -> String {
+fn why_not(topic: &Topic, dialect: &str, utterances: &[detect::Utterance]) -> String {
     if topic.dialect != dialect {
         return format!(
             "nothing matched: the topic's dialect is {}, the transcript's {dialect}",
@@ -322,11 +322,63 @@ fn why_not(topic: &Topic, dialect: &str) -> String {
         );
     }
     let listens = match topic.participants.as_str() {
-        "Internal" => "agent utterances only",
-        "External" => "customer utterances only",
-        _ => "every utterance",
+        "Internal" => "only agent utterances are searched",
+        "External" => "only customer utterances are searched",
+        _ => "every utterance is searched",
     };
-    format!("no phrase matched ({listens} are searched)")
+    let mut out = format!("no phrase matched ({listens})");
+    if let Some(close) = closest_phrase(topic, utterances) {
+        out.push_str(&format!("; closest: {close}"));
+    }
+    out
+}
+
+/// The phrase that came nearest to matching: the most of its words found in order in
+/// one utterance the topic listens to, and how it is matched when punctuation changes
+/// its words (`can't` is matched as `can t`).
+fn closest_phrase(topic: &Topic, utterances: &[detect::Utterance]) -> Option<String> {
+    let heard: Vec<(&detect::Utterance, Vec<String>)> = utterances
+        .iter()
+        .filter(|u| u.speaker.heard_by(&topic.participants))
+        .map(|u| (u, detect::tokens(&u.text)))
+        .collect();
+    let mut best: Option<(usize, &str, Vec<String>, &detect::Utterance)> = None;
+    for p in &topic.phrases {
+        let words = detect::tokens(&p.text);
+        for (u, said) in &heard {
+            let found = in_order(&words, said);
+            if found > 0 && best.as_ref().is_none_or(|(n, ..)| found > *n) {
+                best = Some((found, p.text.as_str(), words.clone(), u));
+            }
+        }
+    }
+    let (found, text, words, u) = best?;
+    let as_matched = words.join(" ");
+    let shown = if as_matched != text.to_lowercase() {
+        format!("{text:?} (matched as {as_matched:?})")
+    } else {
+        format!("{text:?}")
+    };
+    Some(format!(
+        "{shown}, {found} of its {} word(s) in order in the {}'s {:?}",
+        words.len(),
+        who(u.speaker),
+        u.text
+    ))
+}
+
+/// How many of `words` occur in `said` in the same order (a longest common
+/// subsequence, greedily: enough to rank phrases).
+fn in_order(words: &[String], said: &[String]) -> usize {
+    let mut at = 0;
+    let mut n = 0;
+    for w in words {
+        if let Some(i) = said[at..].iter().position(|s| s == w) {
+            at += i + 1;
+            n += 1;
+        }
+    }
+    n
 }
 
 /// The topics of a spec tree by name.

@@ -423,6 +423,15 @@ fn line_col(prefix: &[u8]) -> (u64, u64) {
 /// A YAML-level error (syntax, duplicate key, tag, too deep) as a diagnostic.
 fn yaml_error(e: yaml::ParseError, file: &Path) -> Diagnostic {
     let hint = e.hint.or_else(|| {
+        if e.message.contains("unknown anchor") {
+            // The usual cause: an anchor defined in an earlier document of the file.
+            return Some(
+                "an alias (*name) refers only to an anchor (&name) earlier in the same YAML \
+document, and each `---` starts a new one: repeat the value in this document, or move \
+the anchor into it"
+                    .to_string(),
+            );
+        }
         (e.code == "yaml.syntax")
             .then(|| "check indentation, quotes and brackets around this point".to_string())
     });

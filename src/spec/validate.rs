@@ -427,9 +427,21 @@ fn references(
                     .collect()
             });
             let (from, to) = (kinds::lower(e.object.kind()), kinds::lower(r.kind));
-            let hint = match yaml::closest(&r.name, candidates.iter().copied()) {
-                Some(c) => format!("did you mean {c:?}?"),
-                None => format!(
+            // A name a spec was renamed from: point at the rename.
+            let renamed = entries.iter().find(|t| {
+                t.object.kind() == r.kind && t.renamed_from.as_deref() == Some(r.name.as_str())
+            });
+            let hint = match (renamed, yaml::closest(&r.name, candidates.iter().copied())) {
+                (Some(t), _) => format!(
+                    "{} {:?} was renamed to {:?} ({}:{}): use the new name here",
+                    r.kind,
+                    r.name,
+                    t.object.name(),
+                    t.file.display(),
+                    t.renamed_from_pos.0
+                ),
+                (None, Some(c)) => format!("did you mean {c:?}?"),
+                (None, None) => format!(
                     "every {to} a {from} lists must be a {} spec in this tree",
                     r.kind
                 ),

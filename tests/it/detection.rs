@@ -81,7 +81,7 @@ expect:
     // Participants: a customer saying the agent's phrase is not a disclosure, and an
     // agent saying the customer's phrase is not a cancellation (so that one passes).
     assert!(
-        out.contains("FAIL speech-tests/b.yaml:8: \"Customer quotes the disclosure\": expected Topic \"Disclosure\" to be detected: no phrase matched (agent utterances only are searched)"),
+        out.contains("FAIL speech-tests/b.yaml:8: \"Customer quotes the disclosure\": expected Topic \"Disclosure\" to be detected: no phrase matched (only agent utterances are searched)"),
         "{out}"
     );
     assert!(!out.contains("expected Topic \"Cancel\" not to be detected: phrase \"cancel my subscription\" matched utterance 2"), "{out}");
@@ -368,5 +368,27 @@ fn hits_reports_every_topic_per_day_and_flags_the_ones_that_never_fire() {
         wrong.stderr.contains("did you mean \"Quiet topic\""),
         "{}",
         wrong.stderr
+    );
+}
+
+/// Issue 26: a failing detection test shows the closest phrase, and how punctuation
+/// changed its words (`can't` is matched as `can t`).
+#[test]
+fn a_failing_test_shows_the_closest_phrase_and_how_it_is_matched() {
+    let repo = Repo::new();
+    repo.write(
+        "rules/c.yaml",
+        "kind: Topic\nname: Cannot pay\ndialect: en-US\nphrases:\n  - text: I can't pay\n  - text: payment plan please\n",
+    );
+    repo.write(
+        "speech-tests/c.yaml",
+        "kind: DetectionTest\nname: cannot pay\ndialect: en-US\ntranscript:\n  - customer: i cannot pay today\nexpect:\n  detected: [Cannot pay]\n",
+    );
+    let run = repo.run(&["test"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("closest: \"I can't pay\" (matched as \"i can t pay\"), 2 of its 4 word(s) in order in the customer's \"i cannot pay today\""),
+        "{}",
+        run.stdout
     );
 }

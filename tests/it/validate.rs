@@ -1000,3 +1000,44 @@ fn an_unquoted_value_that_is_no_choice_either_gets_both_hints_at_once() {
     };
     assert!(all.contains("quote it: \"72\""), "{all}");
 }
+
+/// Issue 26: a program that still names a topic by the name it was renamed from is
+/// pointed at the rename, not told the topic "is not defined" and left to guess.
+#[test]
+fn a_reference_to_a_renamed_topic_points_at_the_rename() {
+    let repo = Repo::new();
+    repo.write(
+        "rules/t.yaml",
+        "kind: Topic\nname: Card payment\nrenamedFrom: Payment card mention\ndialect: en-US\nphrases:\n  - text: my card number is\n",
+    );
+    repo.write(
+        "rules/p.yaml",
+        "kind: Program\nname: P\ntopics: [Payment card mention]\n",
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains(
+            "Topic \"Payment card mention\" was renamed to \"Card payment\" (rules/t.yaml:3)"
+        ),
+        "{all}"
+    );
+}
+
+/// Issue 26: an alias whose anchor is in an earlier document (across `---`) says so,
+/// instead of "check indentation".
+#[test]
+fn an_anchor_used_across_documents_says_each_document_is_separate() {
+    let repo = Repo::new();
+    repo.write(
+        "rules/t.yaml",
+        "kind: Topic\nname: A\ndialect: en-US\ntags: &t [x]\nphrases:\n  - text: hello there\n---\nkind: Topic\nname: B\ndialect: en-US\ntags: *t\nphrases:\n  - text: hello again\n",
+    );
+    let run = repo.run(&["validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("rules/t.yaml:11:7"), "{all}");
+    assert!(all.contains("each `---` starts a new one"), "{all}");
+    assert!(!all.contains("check indentation"), "{all}");
+}
