@@ -56,7 +56,51 @@ pub struct Entry {
     pub changes: Option<serde_json::Value>,
     /// A human-readable detail (an error message, a URL notified).
     pub message: Option<String>,
+    /// The pull (merge) request whose review approved this change, when known from CI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequest>,
+    /// The author of `gitCommit` (`Name <email>`), beside the runner's `actor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_author: Option<String>,
     pub prev_hash: String,
+}
+
+/// Who proposed, merged and approved a change (SPEC 12.4): read by CI from GitHub (the
+/// pull request and its reviews) or GitLab (the merge request and its approvals).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequest {
+    pub number: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_by: Option<String>,
+    #[serde(default)]
+    pub approvers: Vec<String>,
+}
+
+impl PullRequest {
+    /// `#7 (URL) by alice, merged by bob, approved by carol, dave`.
+    pub fn describe(&self) -> String {
+        let mut out = format!("#{}", self.number);
+        if let Some(u) = &self.url {
+            out.push_str(&format!(" ({u})"));
+        }
+        if let Some(a) = &self.author {
+            out.push_str(&format!(" by {a}"));
+        }
+        if let Some(m) = &self.merged_by {
+            out.push_str(&format!(", merged by {m}"));
+        }
+        if self.approvers.is_empty() {
+            out.push_str(", no approving review recorded");
+        } else {
+            out.push_str(&format!(", approved by {}", self.approvers.join(", ")));
+        }
+        out
+    }
 }
 
 /// Who and what a run is, stamped on each entry.
@@ -66,6 +110,8 @@ pub struct RunInfo {
     pub run_id: String,
     pub git_commit: Option<String>,
     pub git_dirty: Option<bool>,
+    /// The author of `git_commit` (`Name <email>`).
+    pub git_author: Option<String>,
     pub target: String,
     pub org_id: Option<String>,
 }
@@ -106,15 +152,31 @@ impl RunInfo {
             // Not a work tree (or no git): the CI's word is all there is.
             None => (var("GITHUB_SHA"), None),
         };
+        let git_author = git_commit.as_ref().and_then(|c| commit_author(spec_dir, c));
         RunInfo {
             actor,
             run_id,
             git_commit,
             git_dirty,
+            git_author,
             target: target.to_string(),
             org_id: None,
         }
     }
+}
+
+/// `Name <email>` of a commit's author, when `dir` is in a work tree that has it.
+fn commit_author(dir: &Path, commit: &str) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["log", "-1", "--format=%an <%ae>", commit, "--"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !text.is_empty() && text != "<>").then_some(text)
 }
 
 /// `(HEAD, dirty)` of the work tree holding `dir`: HEAD is `None` before the first
@@ -654,6 +716,12 @@ pub fn render_history(entries: &[&Entry]) -> String {
                     );
                 }
             }
+        }
+        if let Some(pr) = &e.pull_request {
+            let _ = writeln!(out, "    pull request {}", pr.describe());
+        }
+        if let Some(a) = &e.git_author {
+            let _ = writeln!(out, "    commit author {a}");
         }
         if let Some(m) = &e.message {
             let _ = writeln!(out, "    {m}");

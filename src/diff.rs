@@ -324,6 +324,10 @@ pub struct ReviewedPlan {
     pub digest: String,
     pub changes: Vec<Reviewed>,
     pub overrides: Vec<String>,
+    /// Who proposed, merged and approved it, as CI wrote it on the first line of the
+    /// file (`<!-- speechops-pull-request: {…} -->`; the comment itself cannot put a
+    /// line above its own `<!-- speechops-plan -->` marker).
+    pub pull_request: Option<serde_json::Value>,
 }
 
 impl ReviewedPlan {
@@ -352,10 +356,22 @@ impl ReviewedPlan {
             .filter_map(|l| l.strip_prefix("override "))
             .map(|f| f.trim().to_string())
             .collect();
+        const PR: &str = "<!-- speechops-pull-request: ";
+        let pull_request = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix(PR))
+            .and_then(|l| l.trim_end().strip_suffix("-->"))
+            .and_then(|j| serde_json::from_str(j.trim()).ok());
+        let mut changes: Vec<Reviewed> = block.iter().filter_map(|l| Reviewed::parse(l)).collect();
+        for c in &mut changes {
+            c.pull_request.clone_from(&pull_request);
+        }
         Some(ReviewedPlan {
             digest,
-            changes: block.iter().filter_map(|l| Reviewed::parse(l)).collect(),
+            changes,
             overrides,
+            pull_request,
         })
     }
 }
@@ -367,6 +383,8 @@ pub struct Reviewed {
     pub action: String,
     pub kind: Kind,
     pub name: String,
+    /// The pull request of the plan it was reviewed in ([`ReviewedPlan::pull_request`]).
+    pub pull_request: Option<serde_json::Value>,
 }
 
 impl Reviewed {
@@ -396,6 +414,7 @@ impl Reviewed {
             action: action.to_string(),
             kind,
             name,
+            pull_request: None,
         })
     }
 }

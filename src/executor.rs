@@ -141,6 +141,9 @@ pub struct Recorder {
     target: String,
     audit: AuditLog,
     run: RunInfo,
+    /// The pull request that reviewed each object's change, and the run's only one.
+    reviews: std::collections::HashMap<(Kind, String), audit::PullRequest>,
+    only_review: Option<audit::PullRequest>,
 }
 
 /// One audit entry to append, in the run's name.
@@ -176,7 +179,26 @@ impl Recorder {
             lock_path,
             audit,
             run,
+            reviews: Default::default(),
+            only_review: None,
         }
+    }
+
+    /// The pull requests whose reviews approved this run's changes (`apply
+    /// --reviewed`): each entry about an object names the one that reviewed it; when
+    /// the run applies one pull request, every entry names it.
+    pub fn set_reviews(&mut self, reviews: Vec<((Kind, String), audit::PullRequest)>) {
+        let mut distinct: Vec<&audit::PullRequest> = Vec::new();
+        for (_, pr) in &reviews {
+            if !distinct.iter().any(|d| d.number == pr.number) {
+                distinct.push(pr);
+            }
+        }
+        self.only_review = match distinct.as_slice() {
+            [one] => Some((*one).clone()),
+            _ => None,
+        };
+        self.reviews = reviews.into_iter().collect();
     }
 
     fn state(&mut self) -> &mut TargetState {
@@ -211,6 +233,13 @@ impl Recorder {
             correlation_id: r.meta.and_then(|m| m.correlation_id.clone()),
             changes: r.changes,
             message: r.message,
+            pull_request: r
+                .kind
+                .zip(r.name)
+                .and_then(|(k, n)| self.reviews.get(&(k, n.to_string())))
+                .or(self.only_review.as_ref())
+                .cloned(),
+            git_author: self.run.git_author.clone(),
             ..Entry::default()
         };
         let seq = self.audit.append(entry)?;

@@ -63,7 +63,14 @@ reviewed=()
 for pr in "${prs[@]}"; do
   comments=$(gh_all "$API/repos/$GITHUB_REPOSITORY/issues/$pr/comments") \
     || fail "cannot read the comments of pull request #$pr"
-  printf '%s' "$comments" | plan_comment "$who" "$marker" > "$out_dir/reviewed-$pr.md"
+  {
+    # Who proposed, merged and approved it, for the audit log (first line: the
+    # comment cannot write above its own marker).
+    if meta=$(pr_meta "$pr") && [ -n "$meta" ]; then
+      printf '<!-- speechops-pull-request: %s -->\n' "$meta"
+    fi
+    printf '%s' "$comments" | plan_comment "$who" "$marker"
+  } > "$out_dir/reviewed-$pr.md"
   [ -n "$(digest_of < "$out_dir/reviewed-$pr.md")" ] \
     || fail "pull request #$pr has no speechops plan comment with a digest: the plan was never reviewed"
   reviewed+=(--reviewed "$out_dir/reviewed-$pr.md")

@@ -83,3 +83,30 @@ if found:
     sys.stdout.write(str(c["id"]) if want == "id" else c.get("body") or "")
 ' "$1" "$2" "${3:-body}"
 }
+
+# Who proposed, merged and approved pull request $1, as one JSON line for the audit
+# log: {number, url, author, mergedBy, approvers}; approvers are the users whose last
+# review is an approval.
+pr_meta() {
+  local pr="$1" detail reviews
+  detail=$(curl -fsS "${gh_auth[@]}" "$API/repos/$GITHUB_REPOSITORY/pulls/$pr") || return 1
+  reviews=$(gh_all "$API/repos/$GITHUB_REPOSITORY/pulls/$pr/reviews") || reviews="[]"
+  python3 -c '
+import json, sys
+pr, reviews = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+last = {}
+for r in reviews:
+    who = (r.get("user") or {}).get("login")
+    if who and r.get("state") in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+        last[who] = r["state"]
+meta = {
+    "number": pr.get("number"),
+    "url": pr.get("html_url"),
+    "author": (pr.get("user") or {}).get("login"),
+    "mergedBy": (pr.get("merged_by") or {}).get("login"),
+    "approvers": sorted(w for w, s in last.items() if s == "APPROVED"),
+}
+# It sits in an HTML comment: no "--" may appear in it.
+print(json.dumps({k: v for k, v in meta.items() if v is not None}).replace("--", "-\\u002d"))
+' "$detail" "$reviews"
+}

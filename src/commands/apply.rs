@@ -128,6 +128,18 @@ fn apply_locked(
         let mut run = RunInfo::detect(&settings.target_name, &settings.rules_dir);
         run.org_id = org_id;
         let mut recorder = Recorder::new(lock, settings.lockfile.clone(), audit, run);
+        if let Some(reviewed) = reviewed {
+            recorder.set_reviews(
+                reviewed
+                    .changes
+                    .iter()
+                    .filter_map(|c| {
+                        let pr = serde_json::from_value(c.pull_request.clone()?).ok()?;
+                        Some(((c.kind, c.name.clone()), pr))
+                    })
+                    .collect(),
+            );
+        }
         // Writes an earlier run began but never recorded the end of (it was killed)
         // are resolved against the org before anything else happens.
         for line in recorder.resolve_intents(&remote, desired)? {

@@ -49,7 +49,8 @@ fn merged_pr(repo: &Repo, labels: &str) -> Scripted {
     let pulls = format!(
         r#"[{{"number": 6, "merged_at": null, "labels": []}}, {{"number": 7, "merged_at": "2026-11-25T10:00:00Z", "labels": {labels}}}]"#
     );
-    Scripted::start(move |req| match (req.method.as_str(), req.path.as_str()) {
+    Scripted::start(move |req| {
+        match (req.method.as_str(), req.path.as_str()) {
         (
             "GET",
             "/repos/acme/speech-rules/commits/0123456789abcdef0123456789abcdef01234567/pulls",
@@ -57,7 +58,24 @@ fn merged_pr(repo: &Repo, labels: &str) -> Scripted {
         ("GET", p) if p.starts_with("/repos/acme/speech-rules/issues/7/comments") => {
             (200, comment.clone())
         }
+        ("GET", "/repos/acme/speech-rules/pulls/7") => (
+            200,
+            r#"{"number": 7, "html_url": "https://github.com/acme/speech-rules/pull/7", "user": {"login": "alice"}, "merged_by": {"login": "bob"}}"#.to_string(),
+        ),
+        // carol approved; dave asked for changes, then approved; erin approved, then
+        // asked for changes (not an approver).
+        ("GET", "/repos/acme/speech-rules/pulls/7/reviews") => (
+            200,
+            r#"[{"user": {"login": "carol"}, "state": "APPROVED"},
+                {"user": {"login": "dave"}, "state": "CHANGES_REQUESTED"},
+                {"user": {"login": "dave"}, "state": "APPROVED"},
+                {"user": {"login": "erin"}, "state": "APPROVED"},
+                {"user": {"login": "erin"}, "state": "CHANGES_REQUESTED"},
+                {"user": {"login": "frank"}, "state": "COMMENTED"}]"#
+                .to_string(),
+        ),
         _ => (404, "{}".to_string()),
+    }
     })
 }
 
@@ -165,6 +183,22 @@ fn reconcile_workflow_steps_plan_comment_apply_and_drift() {
     );
     let audit = repo.read("speechops-audit.jsonl");
     assert!(audit.contains("\"actor\":\"octo-reviewer\""), "{audit}");
+    // Issue 28: who proposed, merged and approved it is in every entry of the run.
+    for line in audit.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).expect("entry");
+        assert_eq!(
+            e["pullRequest"],
+            serde_json::json!({"number": 7, "url": "https://github.com/acme/speech-rules/pull/7",
+                "author": "alice", "mergedBy": "bob", "approvers": ["carol", "dave"]}),
+            "{line}"
+        );
+    }
+    let show = repo.run(&["audit", "show"]);
+    assert!(
+        show.stdout.contains("pull request #7 (https://github.com/acme/speech-rules/pull/7) by alice, merged by bob, approved by carol, dave"),
+        "{}",
+        show.stdout
+    );
     assert!(audit.contains("\"gitCommit\":\"0123456789abcdef0123456789abcdef01234567\""));
 
     // Schedule: no drift, then drift after an out-of-band change.
@@ -893,6 +927,12 @@ fn gitlab(merged: Vec<(String, u64)>) -> GitLab {
                 .map(|(_, iid)| serde_json::json!({"iid": iid, "state": "merged", "labels": []}))
                 .collect();
             return (200, serde_json::Value::from(mrs).to_string());
+        }
+        if path == "/api/v4/projects/42/merge_requests/5" {
+            return (200, r#"{"iid": 5, "web_url": "https://gitlab.example.com/acme/rules/-/merge_requests/5", "author": {"username": "alice"}, "merged_by": {"username": "bob"}}"#.to_string());
+        }
+        if path == "/api/v4/projects/42/merge_requests/5/approvals" {
+            return (200, r#"{"approved_by": [{"user": {"username": "dave"}}, {"user": {"username": "carol"}}]}"#.to_string());
         }
         let mut notes = n.lock().expect("notes");
         if path == "/api/v4/projects/42/merge_requests/5/notes" {

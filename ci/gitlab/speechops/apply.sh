@@ -39,8 +39,12 @@ read -r -a OVERRIDES <<< "$(printf '%s\n' "$labels" | tr ',' '\n' | sort -u | la
 who=$(gl_identity) || { echo "error: cannot tell who the token is (GET /user)" >&2; exit 1; }
 reviewed=()
 for iid in "${mrs[@]}"; do
-  gl_all "$API/merge_requests/$iid/notes?sort=asc&order_by=created_at" | plan_note "$who" \
-    > "$out_dir/reviewed-$iid.md"
+  {
+    if meta=$(mr_meta "$iid") && [ -n "$meta" ]; then
+      printf '<!-- speechops-pull-request: %s -->\n' "$meta"
+    fi
+    gl_all "$API/merge_requests/$iid/notes?sort=asc&order_by=created_at" | plan_note "$who"
+  } > "$out_dir/reviewed-$iid.md"
   if ! grep -q '<!-- speechops-digest: ' "$out_dir/reviewed-$iid.md"; then
     echo "error: merge request !$iid has no speechops plan note: the plan was never reviewed" >&2
     exit 1

@@ -56,3 +56,24 @@ if found:
     sys.stdout.write(str(n["id"]) if want == "id" else n.get("body") or "")
 ' "$1" "$MARKER" "${2:-body}"
 }
+
+# Who proposed, merged and approved merge request $1, as one JSON line for the audit
+# log: {number, url, author, mergedBy, approvers}.
+mr_meta() {
+  local iid="$1" detail approvals
+  detail=$(curl -fsS "${gl_auth[@]}" "$API/merge_requests/$iid") || return 1
+  approvals=$(curl -fsS "${gl_auth[@]}" "$API/merge_requests/$iid/approvals") || approvals="{}"
+  python3 -c '
+import json, sys
+mr, ap = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+merged = mr.get("merged_by") or mr.get("merge_user") or {}
+meta = {
+    "number": mr.get("iid"),
+    "url": mr.get("web_url"),
+    "author": (mr.get("author") or {}).get("username"),
+    "mergedBy": merged.get("username"),
+    "approvers": sorted((a.get("user") or {}).get("username", "") for a in ap.get("approved_by") or []),
+}
+print(json.dumps({k: v for k, v in meta.items() if v is not None}).replace("--", "-\\u002d"))
+' "$detail" "$approvals"
+}
