@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Object, sha256_hex};
 use crate::state::AuditHead;
 
+pub mod report;
+
 /// `prevHash` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -91,8 +91,10 @@ pub enum Format {
     Text,
     Markdown,
     Json,
-    /// `speechops hits` only
+    /// `speechops hits` and `audit report` only
     Csv,
+    /// `audit report` only
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,6 +291,19 @@ pub enum AuditCommand {
         after_help = "Examples:\n  speechops audit show --kind Topic --name 'Recording*' --since 7d\n  speechops audit show --run 1234567890-1 --format json"
     )]
     Show(AuditShowArgs),
+    /// One row per change (intent, result, publish and rollback folded), objects
+    /// followed across renames, with who approved it: for auditors
+    #[command(
+        after_help = "Examples:\n  speechops audit report --since 30d --format csv > changes.csv\n  speechops audit report --format html > report.html"
+    )]
+    Report(AuditReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditReportArgs {
+    /// Only changes at or after this time: RFC 3339, a date, or an age (90m, 24h, 30d)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Args)]

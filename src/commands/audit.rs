@@ -17,7 +17,44 @@ pub fn run(global: &GlobalArgs, cmd: &AuditCommand) -> anyhow::Result<Outcome> {
     match cmd {
         AuditCommand::Verify => verify(global, &settings),
         AuditCommand::Show(args) => show(global, &settings, args),
+        AuditCommand::Report(args) => report(global, &settings, args),
     }
+}
+
+fn report(
+    global: &GlobalArgs,
+    settings: &Settings,
+    args: &crate::cli::AuditReportArgs,
+) -> anyhow::Result<Outcome> {
+    use crate::audit::report;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| audit::parse_since(s, time::OffsetDateTime::now_utc()))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let (entries, broken) = audit::read_intact_entries(&settings.audit_log)?;
+    if let Some(e) = broken {
+        anyhow::bail!("{e}; the report needs an intact log (run `speechops audit verify`)");
+    }
+    let mut rows = report::rows(&entries);
+    if let Some(s) = &since {
+        rows.retain(|r| r.ts.as_str() >= s.as_str());
+    }
+    let out = match global.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"formatVersion": 1, "changes": rows})
+            )?
+        ),
+        Format::Markdown => report::markdown(&rows),
+        Format::Csv => report::csv(&rows),
+        Format::Html => report::html(&rows),
+        Format::Text => report::text(&rows),
+    };
+    super::out(&out);
+    Ok(Outcome::Success)
 }
 
 fn verify(global: &GlobalArgs, settings: &Settings) -> anyhow::Result<Outcome> {

@@ -99,7 +99,7 @@ pub fn run(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<Outcome> {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
         Format::Markdown => report.markdown(),
         Format::Csv => report.csv(),
-        Format::Text => report.text(),
+        Format::Text | Format::Html => report.text(),
     };
     super::out(&out);
     Ok(Outcome::Success)

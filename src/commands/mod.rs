@@ -51,9 +51,22 @@ pub fn print_error(e: &anyhow::Error) {
 /// Runs the selected subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     let global = cli.global;
-    if global.format == crate::cli::Format::Csv && !matches!(cli.command, Command::Hits(_)) {
+    use crate::cli::{AuditCommand, Format};
+    let report = matches!(cli.command, Command::Audit(AuditCommand::Report(_)));
+    let csv_ok = report || matches!(cli.command, Command::Hits(_));
+    if (global.format == Format::Csv && !csv_ok) || (global.format == Format::Html && !report) {
         anyhow::bail!(
-            "--format csv is for `speechops hits`; this command writes text, markdown or json"
+            "--format {} is for {}; this command writes text, markdown or json",
+            if global.format == Format::Csv {
+                "csv"
+            } else {
+                "html"
+            },
+            if global.format == Format::Csv {
+                "`speechops hits` and `audit report`"
+            } else {
+                "`audit report`"
+            }
         );
     }
     match cli.command {

@@ -219,7 +219,7 @@ pub fn print_plan(global: &GlobalArgs, plan: &Plan, fingerprint: &str) {
 /// [`print_plan`], with updates as the YAML's line diff when `yaml_diff`.
 pub fn print_plan_as(global: &GlobalArgs, plan: &Plan, fingerprint: &str, yaml_diff: bool) {
     let out = match global.format {
-        Format::Text | Format::Csv => render::text(
+        Format::Text | Format::Csv | Format::Html => render::text(
             plan,
             render::TextStyle {
                 color: super::use_color(global),

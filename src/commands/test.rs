@@ -39,7 +39,7 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> anyhow::Result<Outcome> {
             s
         }
         Format::Markdown => testing::markdown(&report),
-        Format::Text | Format::Csv => testing::text(&report),
+        Format::Text | Format::Csv | Format::Html => testing::text(&report),
     };
     super::out(&out);
     Ok(if report.ok() {

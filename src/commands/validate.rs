@@ -109,7 +109,7 @@ fn print_report(
                 writeln!(out, "{fence}text\n{}{fence}", report)?;
             }
         }
-        Format::Text | Format::Csv => {
+        Format::Text | Format::Csv | Format::Html => {
             let color = crate::commands::use_color(global);
             write!(
                 out,

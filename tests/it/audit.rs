@@ -376,3 +376,51 @@ fn audit_show_on_a_broken_log_shows_the_intact_history_and_fails() {
     assert!(!show.stdout.contains("#3 "), "{}", show.stdout);
     assert!(show.stderr.contains("line 3"), "{}", show.stderr);
 }
+
+/// Issue 28: `audit report` is one row per change (intent, result and publish folded),
+/// objects followed across renames by id, in every format an auditor asks for.
+#[test]
+fn the_report_is_one_row_per_change_and_follows_renames() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    repo.write(
+        "rules/topics/t0001.yaml",
+        "kind: Topic\nname: Renamed topic\nrenamedFrom: Topic 0001\ndialect: en-US\ntags: [generated]\nphrases:\n  - text: phrase 0 of Topic 0001 v1\n",
+    );
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let text = repo.run(&["audit", "report"]);
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(
+        text.stdout
+            .contains("create + publish Topic \"Topic 0001\" (now \"Renamed topic\"): ok"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("update + publish Topic \"Renamed topic\": ok"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("3 change(s)."), "{}", text.stdout);
+    let csv = repo.run(&["audit", "report", "--format", "csv"]);
+    assert_eq!(csv.stdout.lines().count(), 4, "{}", csv.stdout);
+    let html = repo.run(&["audit", "report", "--format", "html"]);
+    assert!(
+        html.stdout.starts_with("<!DOCTYPE html>")
+            && html.stdout.contains("<td>Renamed topic</td>")
+    );
+    let json = repo.run(&["audit", "report", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(v["changes"].as_array().map(Vec::len), Some(3), "{v}");
+    let md = repo.run(&["audit", "report", "--format", "markdown"]);
+    assert!(md.stdout.contains("| time | target |"), "{}", md.stdout);
+    let later = repo.run(&["audit", "report", "--since", "2099-01-01"]);
+    assert!(later.stdout.contains("0 change(s)."), "{}", later.stdout);
+    // Formats are per command: html belongs to the report only.
+    assert_eq!(repo.run(&["validate", "--format", "html"]).code, 1);
+}

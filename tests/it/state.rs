@@ -66,7 +66,9 @@ fn git_state_stays_off_protected_main_and_a_fresh_clone_sees_it() {
     assert!(audit.lines().count() >= 4, "{audit}");
     // Issue 28: outside CI the commit's author is recorded beside the runner.
     assert!(
-        audit.lines().all(|l| l.contains("\"gitAuthor\":\"Dev <dev@example.com>\"")),
+        audit
+            .lines()
+            .all(|l| l.contains("\"gitAuthor\":\"Dev <dev@example.com>\"")),
         "{audit}"
     );
     assert!(
