@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Object, sha256_hex};
 use crate::state::AuditHead;
 
+pub mod org;
 pub mod report;
 
 /// `prevHash` of the first line.

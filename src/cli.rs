@@ -297,6 +297,20 @@ pub enum AuditCommand {
         after_help = "Examples:\n  speechops audit report --since 30d --format csv > changes.csv\n  speechops audit report --format html > report.html"
     )]
     Report(AuditReportArgs),
+    /// Reconcile Genesys's own audit records of the managed objects with this log:
+    /// every change is matched to the speechops write that made it, or reported as made
+    /// outside speechops (exit 1)
+    #[command(
+        after_help = "Examples:\n  speechops audit org --since 7d\n  speechops audit org --format markdown >> \"$GITHUB_STEP_SUMMARY\""
+    )]
+    Org(AuditOrgArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditOrgArgs {
+    /// How far back: an age (24h, 7d, up to 14d, the reach of Genesys's realtime audit query)
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    pub since: String,
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,82 @@ pub fn run(global: &GlobalArgs, cmd: &AuditCommand) -> anyhow::Result<Outcome> {
         AuditCommand::Verify => verify(global, &settings),
         AuditCommand::Show(args) => show(global, &settings, args),
         AuditCommand::Report(args) => report(global, &settings, args),
+        AuditCommand::Org(args) => org(global, &settings, args),
     }
+}
+
+fn org(
+    global: &GlobalArgs,
+    settings: &Settings,
+    args: &crate::cli::AuditOrgArgs,
+) -> anyhow::Result<Outcome> {
+    use crate::audit::org;
+    let now = time::OffsetDateTime::now_utc();
+    let from = audit::parse_since(&args.since, now).map_err(|e| anyhow::anyhow!(e))?;
+    let fmt = time::format_description::well_known::Rfc3339;
+    let from_t = time::OffsetDateTime::parse(&from, &fmt)?;
+    if now - from_t > time::Duration::days(14) {
+        anyhow::bail!(
+            "--since {}: Genesys's realtime audit query reaches back 14 days; older records need \
+the asynchronous audit query, which `audit org` does not run yet",
+            args.since
+        );
+    }
+    // A minute past now: records of this very second are in, whatever the clocks.
+    let to = (now + time::Duration::minutes(1))
+        .replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&fmt)?;
+    let (entries, broken) = audit::read_intact_entries(&settings.audit_log)?;
+    if let Some(e) = broken {
+        anyhow::bail!("{e}; reconciling needs an intact log (run `speechops audit verify`)");
+    }
+    // The managed objects: the lockfile's (every target of this org) and every id the
+    // log names, so an object speechops deleted is still ours.
+    let lock = crate::state::Lockfile::load(&settings.lockfile)?;
+    let mut managed: std::collections::HashSet<(String, String)> = lock
+        .target(&settings.target_name)
+        .entries()
+        .into_iter()
+        .map(|(k, _, e)| (k.as_str().to_string(), e.id.clone()))
+        .collect();
+    for e in entries.iter().filter(|e| e.target == settings.target_name) {
+        if let (Some(k), Some(id)) = (&e.kind, &e.id)
+            && !id.is_empty()
+        {
+            managed.insert((k.clone(), id.clone()));
+        }
+    }
+    let rt = super::runtime()?;
+    let records = rt.block_on(async {
+        let conn = super::connect(settings, 4).await?;
+        match conn.client.sta_audits(&format!("{from}/{to}")).await {
+            Err(e @ crate::genesys::Error::Api { status: 403, .. }) => Err(anyhow::anyhow!(
+                "{e}\n  reading Genesys's audit records needs the permission audits:audit:view \
+for the OAuth client"
+            )),
+            other => Ok(other?),
+        }
+    })?;
+    let changes = org::reconcile(&records, &entries, &managed);
+    let outside = changes.iter().filter(|c| c.verdict == "outside").count();
+    let out = match global.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "formatVersion": 1, "from": from, "to": to,
+                "matched": changes.len() - outside, "outside": outside, "changes": changes,
+            }))?
+        ),
+        Format::Markdown => org::markdown(&changes),
+        _ => org::text(&changes, &from, &to),
+    };
+    super::out(&out);
+    Ok(if outside > 0 {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    })
 }
 
 fn report(

@@ -995,6 +995,36 @@ SPEECHOPS_MAX_LIST_PAGES)"
         Ok(out)
     }
 
+    /// Genesys's own audit records of Speech & Text Analytics over `interval`
+    /// (`START/END`, within the last 14 days): `POST /api/v2/audits/query/realtime`,
+    /// oldest first, every page (500 records each).
+    pub async fn sta_audits(&self, interval: &str) -> Result<Vec<AuditLogMessage>> {
+        let mut all = Vec::new();
+        let max = self.options.max_list_pages.min(MAX_PAGES);
+        for page in 1..=max {
+            let body = serde_json::json!({
+                "interval": interval,
+                "serviceName": "SpeechAndTextAnalytics",
+                "sort": [{"name": "Timestamp", "sortOrder": "ascending"}],
+                "pageNumber": page,
+                "pageSize": 500,
+            });
+            // A query: safe to re-send.
+            let req = Req::json(Method::POST, "/api/v2/audits/query/realtime", &body)?;
+            let resp = self.call(&req).await?;
+            let p: AuditPage = decode(&req, &resp)?;
+            let empty = p.entities.is_empty();
+            all.extend(p.entities);
+            if empty
+                || p.page_count
+                    .is_none_or(|n| u64::from(page) >= n)
+            {
+                return Ok(all);
+            }
+        }
+        Ok(all)
+    }
+
     /// Communications per topic per day over `interval` (`START/END`, START at a UTC
     /// midnight): one transcripts aggregates query, grouped by topic, in `P1D` buckets;
     /// `topic_ids` empty means every topic. `{topic id: {YYYY-MM-DD: count}}`.

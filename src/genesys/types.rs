@@ -233,3 +233,66 @@ pub struct ErrorDetail {
     pub entity_id: Option<String>,
     pub entity_name: Option<String>,
 }
+
+/// One record of Genesys's audit trail (SDK 269 `AuditLogMessage`, the fields
+/// speechops reads).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLogMessage {
+    #[serde(default)]
+    pub id: String,
+    /// The person, when a person made the change (absent for OAuth client calls).
+    #[serde(default)]
+    pub user: Option<AuditRef>,
+    /// The OAuth client the change was made with.
+    #[serde(default)]
+    pub client: Option<AuditRef>,
+    #[serde(default)]
+    pub service_name: String,
+    #[serde(default)]
+    pub event_date: String,
+    /// `Create`, `Update`, `Delete`, `Publish`, …
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub entity: Option<AuditRef>,
+    /// `Topic`, `Program`, `Category`, `DictionaryFeedback`, `SentimentFeedback`,
+    /// `SpeechTextAnalyticsSettings`.
+    #[serde(default)]
+    pub entity_type: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub property_changes: Vec<AuditPropertyChange>,
+}
+
+/// A `DomainEntityRef` / `AddressableEntityRef` of an audit record.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+pub struct AuditRef {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// SDK 269 `PropertyChange`.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPropertyChange {
+    #[serde(default)]
+    pub property: String,
+    #[serde(default)]
+    pub old_values: Vec<String>,
+    #[serde(default)]
+    pub new_values: Vec<String>,
+}
+
+/// A page of `POST /api/v2/audits/query/realtime` (`AuditRealtimeQueryResultsResponse`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    #[serde(default)]
+    pub entities: Vec<AuditLogMessage>,
+    #[serde(default)]
+    pub page_count: Option<u64>,
+}

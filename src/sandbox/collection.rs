@@ -601,6 +601,12 @@ impl Store {
         };
         self.put(r, rec)?;
         (r.after_write)(self, &id, &input, actor)?;
+        let name = input
+            .fields
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        self.record_audit(r, "Create", &id, name.as_deref(), actor);
         if self.lag.reads > 0 {
             self.lag.hidden.insert(id.clone(), self.lag.reads);
         }
@@ -633,6 +639,12 @@ impl Store {
         };
         self.put(r, rec)?;
         (r.after_write)(self, id, &input, actor)?;
+        let name = input
+            .fields
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        self.record_audit(r, "Update", id, name.as_deref(), actor);
         self.get(r, id)
     }
 
@@ -659,6 +671,12 @@ impl Store {
                     let identity = (r.identity)(&gone.fields);
                     self.lag.reserved.insert((r.dir, identity), self.lag.settle);
                 }
+                let name = gone
+                    .fields
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                self.record_audit(r, "Delete", id, name.as_deref(), actor);
                 (r.after_delete)(self, &gone, actor)
             }
             None => Ok(Map::new()),
@@ -724,6 +742,7 @@ impl Store {
         rec.date_modified_ms = self.tick();
         rec.modified_by = actor.to_string();
         self.put(r, rec)?;
+        self.record_audit(r, "Update", Self::SINGLETON_ID, None, actor);
         Ok(self.get_singleton(r))
     }
 
@@ -841,7 +860,13 @@ impl Store {
                             rec.published = Some(true);
                             rec.date_published_ms = Some(now);
                             rec.published_by = Some(job.created_by.clone());
+                            let name = rec
+                                .fields
+                                .get("name")
+                                .and_then(Value::as_str)
+                                .map(str::to_string);
                             self.put(r, rec)?;
+                            self.record_audit(r, "Publish", oid, name.as_deref(), &job.created_by);
                         }
                         Some(_) => {}
                         None => missing = true,

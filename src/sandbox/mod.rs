@@ -8,6 +8,7 @@
 //! route template and per status) and `POST /__sandbox/stats/reset`, for tests and
 //! benchmarks that assert how many requests a command made.
 
+mod audits;
 mod auth;
 mod check;
 mod collection;

@@ -128,6 +128,8 @@ pub fn router(app: Shared) -> Router {
         .route("/__sandbox/stats/reset", post(reset_stats))
         .route("/__sandbox/fail", post(script_failure))
         .route("/__sandbox/dictionary/reject", post(reject_term))
+        .route("/api/v2/audits/query/realtime", post(query_audits))
+        .route("/__sandbox/audits", post(add_audit))
         .fallback(unknown_route)
         // 1000 phrases fit easily; garbage beyond this is a 413, not memory pressure.
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
@@ -948,6 +950,16 @@ async fn reject_term(State(app): State<Shared>, RawQuery(raw): RawQuery) -> ApiR
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn query_audits(State(app): State<Shared>, body: Bytes) -> ApiResult {
+    let page = app.with_store(move |s| s.query_audits(&body)).await?;
+    Ok(json(StatusCode::OK, page))
+}
+
+async fn add_audit(State(app): State<Shared>, body: Bytes) -> ApiResult {
+    let record = app.with_store(move |s| s.add_audit(&body)).await?;
+    Ok(json(StatusCode::OK, record))
 }
 
 async fn read_stats(State(app): State<Shared>) -> Response {

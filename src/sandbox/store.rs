@@ -37,6 +37,8 @@ pub struct Store {
     /// Seeded evaluation forms: objects outside Speech & Text Analytics that hold
     /// topics.
     pub(crate) forms: Vec<super::seed::EvaluationForm>,
+    /// Genesys's audit records of STA changes (`super::audits`).
+    pub(crate) audits: Vec<serde_json::Value>,
     disk: Option<Disk>,
 }
 
@@ -85,6 +87,7 @@ impl Store {
             term_rejects: HashMap::new(),
             lag: Lag::default(),
             forms: Vec::new(),
+            audits: Vec::new(),
             disk: None,
         }
     }
@@ -94,7 +97,7 @@ impl Store {
         let folders: Vec<&str> = kinds::ALL
             .iter()
             .map(|r| r.dir)
-            .chain([persist::JOBS])
+            .chain([persist::JOBS, super::audits::DIR])
             .collect();
         let disk = Disk::open(dir, &folders)?;
         let mut store = Store::in_memory(seed);
@@ -120,6 +123,12 @@ impl Store {
         }
         let mut high_seq = store.meta.next_seq;
         let mut high_ms = store.meta.last_modified_ms;
+        let mut audits = disk.load_all::<serde_json::Value>(super::audits::DIR)?;
+        audits.sort_by_key(|a| a["seq"].as_u64().unwrap_or(0));
+        for a in &audits {
+            high_seq = high_seq.max(a["seq"].as_u64().unwrap_or(0).saturating_add(1));
+        }
+        store.audits = audits;
         for r in kinds::ALL {
             for mut rec in disk.load_all::<Rec>(r.dir)? {
                 high_seq = high_seq.max(rec.seq.saturating_add(1));

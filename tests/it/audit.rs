@@ -424,3 +424,129 @@ fn the_report_is_one_row_per_change_and_follows_renames() {
     // Formats are per command: html belongs to the report only.
     assert_eq!(repo.run(&["validate", "--format", "html"]).code, 1);
 }
+
+/// Issue 28: `audit org` reads Genesys's own audit records of the managed objects and
+/// reconciles them with the log: speechops's writes are matched, anything else is
+/// reported as made outside speechops with who did it and what changed (exit 1).
+#[test]
+fn audit_org_matches_speechops_writes_and_reports_changes_made_outside() {
+    use speechops::kinds::topic::wire::{TopicRequest, WirePhrase};
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let clean = repo.run_against(&sandbox, &["audit", "org", "--format", "json"]);
+    assert_eq!(clean.code, 0, "{clean:?}");
+    let v: Value = serde_json::from_str(&clean.stdout).expect("json");
+    assert_eq!(v["matched"], 4, "2 creates and 2 publishes: {v}");
+    assert_eq!(v["outside"], 0, "{v}");
+
+    // Someone edits a managed topic through the API with another tool, and a person
+    // edits one in the Genesys UI; an unmanaged topic is edited too.
+    let client = sandbox.client();
+    let topics = block_on(client.list_topics()).expect("list");
+    let t0 = topics
+        .iter()
+        .find(|t| t.name == "Topic 0000")
+        .expect("t0")
+        .id
+        .clone();
+    let t1 = topics
+        .iter()
+        .find(|t| t.name == "Topic 0001")
+        .expect("t1")
+        .id
+        .clone();
+    block_on(client.update_topic(
+        &t0,
+        &TopicRequest {
+            name: "Topic 0000".into(),
+            description: "edited with another tool".into(),
+            strictness: "72".into(),
+            matching_type: "Lexical".into(),
+            tags: vec!["generated".into()],
+            dialect: "en-US".into(),
+            participants: "All".into(),
+            phrases: vec![WirePhrase {
+                text: "phrase 0 of Topic 0000 v1".into(),
+                strictness: None,
+                sentiment: None,
+                is_ai_generated: None,
+            }],
+        },
+    ))
+    .expect("edit");
+    let inject = |body: Value| {
+        support::block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/__sandbox/audits", sandbox.url))
+                .json(&body)
+                .send()
+                .await
+                .expect("inject")
+                .status()
+                .as_u16()
+        })
+    };
+    assert_eq!(
+        inject(serde_json::json!({
+            "user": {"id": "u-42", "name": "Jane Admin"},
+            "client": {"id": "genesys-ui"},
+            "action": "Update",
+            "entity": {"id": t1, "name": "Topic 0001"},
+            "entityType": "Topic",
+            "propertyChanges": [{"property": "phrases", "oldValues": ["phrase 0 of Topic 0001 v1"], "newValues": ["phrase 0 of Topic 0001 v1", "scam"]}]
+        })),
+        200
+    );
+    assert_eq!(
+        inject(
+            serde_json::json!({"user": {"id": "u-7", "name": "Not Ours"}, "action": "Update",
+            "entity": {"id": "unmanaged-1"}, "entityType": "Topic"})
+        ),
+        200
+    );
+    let run = repo.run_against(&sandbox, &["audit", "org"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("OUTSIDE")
+            && run.stdout.contains("by Jane Admin: not made by speechops"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "phrases: [\"phrase 0 of Topic 0001 v1\"] -> [\"phrase 0 of Topic 0001 v1\", \"scam\"]"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "Update Topic \"Topic 0000\" [id {t0}] by OAuth client {}",
+            support::CLIENT_ID
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("4 matched, 2 made outside speechops."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("Not Ours"),
+        "unmanaged objects are left out: {}",
+        run.stdout
+    );
+    let md = repo.run_against(&sandbox, &["audit", "org", "--format", "markdown"]);
+    assert!(md.stdout.contains("⚠️ **outside**"), "{}", md.stdout);
+    let far = repo.run_against(&sandbox, &["audit", "org", "--since", "30d"]);
+    assert_eq!(far.code, 1);
+    assert!(
+        far.stderr.contains("reaches back 14 days"),
+        "{}",
+        far.stderr
+    );
+}

@@ -109,6 +109,7 @@ EXPECTED_ROUTES = [
     f"PATCH {STA}/settings",
     f"PUT {STA}/settings",
     f"DELETE {STA}/sentimentfeedback",
+    "POST /api/v2/audits/query/realtime",
 ]
 # DELETE {STA}/sentimentfeedback (the SDK's delete_speechandtextanalytics_sentimentfeedback)
 # deletes every sentiment feedback of the org. speechops never calls it (an integration
@@ -2115,6 +2116,46 @@ def sec_org(ctx):
         REC.expect(route, again.id == org.id, "the org id changed between two reads")
 
 
+def sec_audits(ctx):
+    """SPEC 12.4: Genesys's audit records of STA changes, by the SDK's AuditApi."""
+    route = "POST /api/v2/audits/query/realtime"
+    api = pc.AuditApi(ctx.client)
+    req = mk(pc.TopicRequest, name="Conformance audited", dialect="en-US",
+             strictness="72", participants="All", matching_type="Lexical",
+             phrases=[mk(pc.Phrase, text="audited phrase")])
+    topic = create_topic(ctx, req)
+    if topic is None:
+        return
+    now = datetime.datetime.now(datetime.timezone.utc)
+    fmt = "%Y-%m-%dT%H:%M:%S.000Z"
+    interval = (f"{(now - datetime.timedelta(days=1)).strftime(fmt)}/"
+                f"{(now + datetime.timedelta(minutes=1)).strftime(fmt)}")
+    body = mk(pc.AuditRealtimeQueryRequest, interval=interval,
+              service_name="SpeechAndTextAnalytics",
+              filters=[mk(pc.AuditQueryFilter, pcProperty="EntityId", value=topic.id)],
+              sort=[mk(pc.AuditQuerySort, name="Timestamp", sort_order="ascending")],
+              page_number=1, page_size=25)
+    page = call(api.post_audits_query_realtime, body)
+    if page is None:
+        return
+    REC.expect(route, page.total == 1 and len(page.entities or []) == 1,
+               f"one record of the created topic expected, got {page.total}")
+    for e in page.entities or []:
+        REC.expect(route, e.action == "Create" and e.entity_type == "Topic"
+                   and e.entity is not None and e.entity.id == topic.id
+                   and e.service_name == "SpeechAndTextAnalytics" and e.status == "SUCCESS",
+                   f"unexpected record {e}")
+        REC.expect(route, e.client is not None and bool(e.client.id),
+                   "a record names the OAuth client")
+    # Beyond the realtime query's 14 days: a 400 naming the interval.
+    old = mk(pc.AuditRealtimeQueryRequest,
+             interval=f"{(now - datetime.timedelta(days=30)).strftime(fmt)}/{now.strftime(fmt)}",
+             service_name="SpeechAndTextAnalytics")
+    err = call(api.post_audits_query_realtime, old, expect_status=400)
+    if err is not None:
+        expect_400_naming(route, err, "interval", "a 30-day realtime query")
+
+
 def sec_detection(ctx):
     """SPEC 8.8: transcript aggregates grouped by topic, and test-phrase jobs."""
     # A published topic the seeded transcripts mention.
@@ -2296,7 +2337,7 @@ def main():
         for section in (sec_topics, sec_programs, sec_program_mappings,
                         sec_program_engines, sec_sentiment_feedback,
                         sec_dictionary_feedback, sec_categories, sec_settings, sec_org,
-                        sec_detection, sec_rejects):
+                        sec_audits, sec_detection, sec_rejects):
             try:
                 section(ctx)
             except Exception as e:
