@@ -324,6 +324,8 @@ pub enum AuditError {
         line: usize,
         reason: String,
     },
+    #[error("{0}")]
+    Key(String),
 }
 
 /// An open audit log that appends chained entries.
@@ -387,11 +389,115 @@ impl AuditLog {
 
     /// The last entry written, to anchor in the lockfile.
     pub fn head(&self) -> Option<AuditHead> {
-        (self.next_seq > 1).then(|| AuditHead {
-            hash: self.last_hash.clone(),
-            seq: self.next_seq - 1,
+        (self.next_seq > 1).then(|| {
+            sign_head(AuditHead {
+                hash: self.last_hash.clone(),
+                seq: self.next_seq - 1,
+                signature: None,
+            })
         })
     }
+}
+
+/// The environment variable holding the key that signs the chain head.
+pub const SIGNING_KEY_VAR: &str = "SPEECHOPS_AUDIT_SIGNING_KEY";
+
+/// What a head's signature covers.
+fn head_message(seq: u64, hash: &str) -> String {
+    format!("speechops-audit-head/v1 {seq} {hash}")
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+/// The signing key from the environment (base64 of its 32-byte seed), read once and
+/// registered as a secret; `Err` when it is set but not a key.
+pub fn signing_key() -> Result<Option<&'static ed25519_dalek::SigningKey>, AuditError> {
+    use base64::Engine as _;
+    static KEY: std::sync::OnceLock<Result<Option<ed25519_dalek::SigningKey>, String>> =
+        std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let Ok(text) = std::env::var(SIGNING_KEY_VAR) else {
+            return Ok(None);
+        };
+        let text = crate::genesys::Secret::new(text.trim().to_string());
+        let bytes = b64()
+            .decode(text.expose())
+            .map_err(|_| "it is not base64".to_string())?;
+        let seed: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "it is not a 32-byte Ed25519 key".to_string())?;
+        Ok(Some(ed25519_dalek::SigningKey::from_bytes(&seed)))
+    });
+    key.as_ref().map(Option::as_ref).map_err(|why| {
+        AuditError::Key(format!(
+            "{SIGNING_KEY_VAR} is set, but {why} (make one with `speechops audit keygen`)"
+        ))
+    })
+}
+
+/// The head, signed when a signing key is configured.
+fn sign_head(mut head: AuditHead) -> AuditHead {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    if let Ok(Some(key)) = signing_key() {
+        let sig = key.sign(head_message(head.seq, &head.hash).as_bytes());
+        head.signature = Some(b64().encode(sig.to_bytes()));
+    }
+    head
+}
+
+/// Checks a head's signature against a public key (base64, or a file holding it).
+pub fn verify_head(head: &AuditHead, public: &str) -> Result<(), String> {
+    use base64::Engine as _;
+    use ed25519_dalek::Verifier as _;
+    let text = match std::fs::read_to_string(public) {
+        Ok(t) => t,
+        Err(_) => public.to_string(),
+    };
+    let bytes = b64()
+        .decode(text.trim())
+        .map_err(|_| "the public key is not base64 (or a file holding it)".to_string())?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| "the public key is not a 32-byte Ed25519 key".to_string())?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|e| format!("the public key is not an Ed25519 key: {e}"))?;
+    let Some(sig) = &head.signature else {
+        return Err(format!(
+            "the chain head (entry {}) is not signed: it was recorded by a run without {SIGNING_KEY_VAR}",
+            head.seq
+        ));
+    };
+    let sig = b64()
+        .decode(sig)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .map(|b| ed25519_dalek::Signature::from_bytes(&b))
+        .ok_or_else(|| "the head's signature is malformed".to_string())?;
+    key.verify(head_message(head.seq, &head.hash).as_bytes(), &sig)
+        .map_err(|_| {
+            format!(
+                "the signature of the chain head (entry {}) does not verify with this key: the \
+log and its anchor were not written by the holder of the signing key",
+                head.seq
+            )
+        })
+}
+
+/// A new signing key pair: (private, for `SPEECHOPS_AUDIT_SIGNING_KEY`; public, for
+/// `audit verify --key`), both base64.
+pub fn keygen() -> std::io::Result<(String, String)> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    Ok((
+        b64().encode(key.to_bytes()),
+        b64().encode(key.verifying_key().to_bytes()),
+    ))
 }
 
 /// The line for an entry (with trailing newline) and its hash.

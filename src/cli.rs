@@ -285,7 +285,12 @@ pub struct ImportArgs {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check the audit log's hash chain; report the first broken line
-    Verify,
+    #[command(
+        after_help = "Examples:\n  speechops audit verify\n  speechops audit verify --key MCowBQYDK2VwAyEA...   # the signed head too"
+    )]
+    Verify(AuditVerifyArgs),
+    /// Make a key pair for signing the chain head (SPEECHOPS_AUDIT_SIGNING_KEY)
+    Keygen,
     /// The audit log as readable history: who, when, which commit, what changed
     #[command(
         after_help = "Examples:\n  speechops audit show --kind Topic --name 'Recording*' --since 7d\n  speechops audit show --run 1234567890-1 --format json"
@@ -311,6 +316,14 @@ pub struct AuditOrgArgs {
     /// How far back: an age (24h, 7d, up to 14d, the reach of Genesys's realtime audit query)
     #[arg(long, value_name = "DURATION", default_value = "7d")]
     pub since: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Also check that the chain head is signed by this Ed25519 public key (base64, or
+    /// a file holding it)
+    #[arg(long, value_name = "PUBLIC_KEY")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,10 @@ pub struct Lockfile {
 pub struct AuditHead {
     pub hash: String,
     pub seq: u64,
+    /// Ed25519 signature of the head by the apply environment's key
+    /// (`SPEECHOPS_AUDIT_SIGNING_KEY`; `audit verify --key` checks it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// The managed objects of one target, by kind then name (keys sort, so output is stable).

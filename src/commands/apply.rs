@@ -18,6 +18,8 @@ use crate::state::{ApplyLock, Lockfile, StateError};
 /// Runs `speechops apply`.
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let settings = Settings::resolve(global)?;
+    // A signing key that is set but unusable fails before anything is written.
+    crate::audit::signing_key()?;
     let saved = args.planfile.as_deref().map(SavedPlan::load).transpose()?;
     let reviewed = reviewed_plans(&args.reviewed)?;
     let Some(mut tree) = super::load_valid_specs(&settings, global)? else {

@@ -8,6 +8,9 @@ use crate::settings::Settings;
 
 /// Runs `speechops audit ...`.
 pub fn run(global: &GlobalArgs, cmd: &AuditCommand) -> anyhow::Result<Outcome> {
+    if matches!(cmd, AuditCommand::Keygen) {
+        return keygen();
+    }
     let settings = Settings::resolve(global)?;
     crate::state::backend::Session::read(&settings.state)?;
     let path = &settings.audit_log;
@@ -15,7 +18,14 @@ pub fn run(global: &GlobalArgs, cmd: &AuditCommand) -> anyhow::Result<Outcome> {
         anyhow::bail!("audit log {} does not exist", path.display());
     }
     match cmd {
-        AuditCommand::Verify => verify(global, &settings),
+        AuditCommand::Verify(args) => match verify(global, &settings)? {
+            Outcome::Success => match &args.key {
+                Some(key) => verify_signed(&settings, key),
+                None => Ok(Outcome::Success),
+            },
+            other => Ok(other),
+        },
+        AuditCommand::Keygen => keygen(),
         AuditCommand::Show(args) => show(global, &settings, args),
         AuditCommand::Report(args) => report(global, &settings, args),
         AuditCommand::Org(args) => org(global, &settings, args),
@@ -129,6 +139,46 @@ fn report(
         Format::Text => report::text(&rows),
     };
     super::out(&out);
+    Ok(Outcome::Success)
+}
+
+/// `audit verify --key`: the chain head the lockfile anchors is signed by the holder
+/// of the signing key, and no entry comes after it.
+fn verify_signed(settings: &Settings, key: &str) -> anyhow::Result<Outcome> {
+    let lock = crate::state::Lockfile::load(&settings.lockfile)?;
+    let Some(head) = lock.audit else {
+        eprintln!("error: the state records no audit head to check the signature of");
+        return Ok(Outcome::Failure);
+    };
+    if let Err(why) = audit::verify_head(&head, key) {
+        eprintln!("error: {why}");
+        return Ok(Outcome::Failure);
+    }
+    let count = audit::read_entries(&settings.audit_log)?.len() as u64;
+    if count != head.seq {
+        eprintln!(
+            "error: entries {}..{count} come after the signed head (entry {}): they were written \
+by a run without the signing key",
+            head.seq + 1,
+            head.seq
+        );
+        return Ok(Outcome::Failure);
+    }
+    super::out(&format!(
+        "The chain head (entry {}) is signed by the holder of the signing key.\n",
+        head.seq
+    ));
+    Ok(Outcome::Success)
+}
+
+/// `audit keygen`: a new signing key pair.
+fn keygen() -> anyhow::Result<Outcome> {
+    let (private, public) = audit::keygen()?;
+    super::out(&format!(
+        "{}={private}\n  the private key: a secret of the apply environment only (never in the repository)\n\
+public key: {public}\n  for auditors: speechops audit verify --key {public}\n",
+        audit::SIGNING_KEY_VAR
+    ));
     Ok(Outcome::Success)
 }
 

@@ -46,6 +46,8 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Outcome> {
         None => None,
     };
     let settings = Settings::resolve(global)?;
+    // A signing key that is set but unusable fails before anything is written.
+    crate::audit::signing_key()?;
     let holder = format!("import by pid {}", std::process::id());
     let _lock = match ApplyLock::acquire_state(&settings.lockfile, &settings.audit_log, &holder) {
         Ok(l) => l,

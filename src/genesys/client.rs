@@ -1015,10 +1015,7 @@ SPEECHOPS_MAX_LIST_PAGES)"
             let p: AuditPage = decode(&req, &resp)?;
             let empty = p.entities.is_empty();
             all.extend(p.entities);
-            if empty
-                || p.page_count
-                    .is_none_or(|n| u64::from(page) >= n)
-            {
+            if empty || p.page_count.is_none_or(|n| u64::from(page) >= n) {
                 return Ok(all);
             }
         }

@@ -550,3 +550,107 @@ fn audit_org_matches_speechops_writes_and_reports_changes_made_outside() {
         far.stderr
     );
 }
+
+/// Issue 28: the chain head is signed with a key only the apply environment holds. A log
+/// rewritten and re-chained (with its anchor) passes the plain verify but fails
+/// `audit verify --key`; so does a tail written by a run without the key.
+#[test]
+fn a_signed_head_catches_a_rewritten_and_rechained_log() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    let keys = repo.run(&["audit", "keygen"]);
+    assert_eq!(keys.code, 0, "{keys:?}");
+    let private = keys
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SPEECHOPS_AUDIT_SIGNING_KEY="))
+        .expect("private key")
+        .to_string();
+    let public = keys
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("public key: "))
+        .expect("public key")
+        .to_string();
+    repo.write_topics(2, 1, "v1");
+    let signed_env = [
+        ("GENESYSCLOUD_OAUTHCLIENT_ID", support::CLIENT_ID),
+        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", support::CLIENT_SECRET),
+        ("SPEECHOPS_AUDIT_SIGNING_KEY", private.as_str()),
+    ];
+    let run = repo.run_env(
+        &["apply", "--auto-approve", "--api-url", &sandbox.url, "-vvv"],
+        &signed_env,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    for text in [
+        &run.stdout,
+        &run.stderr,
+        &repo.read("speechops.lock"),
+        &repo.read("speechops-audit.jsonl"),
+    ] {
+        assert!(!text.contains(&private), "the private key leaked");
+    }
+    let ok = repo.run(&["audit", "verify", "--key", &public]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(
+        ok.stdout
+            .contains("is signed by the holder of the signing key"),
+        "{}",
+        ok.stdout
+    );
+    let other_key = repo.run(&["audit", "keygen"]);
+    let other_public = other_key
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("public key: "))
+        .expect("public key")
+        .to_string();
+    assert_eq!(
+        repo.run(&["audit", "verify", "--key", &other_public]).code,
+        1
+    );
+
+    // Rewrite the whole log (drop its last change), re-chain every line and re-anchor
+    // the lockfile: the chain alone cannot tell.
+    let log = repo.read("speechops-audit.jsonl");
+    let mut prev = "0".repeat(64);
+    let mut lines = Vec::new();
+    let kept: Vec<&str> = log.lines().collect();
+    for line in &kept[..kept.len() - 2] {
+        let mut v: serde_json::Map<String, Value> = serde_json::from_str(line).expect("line");
+        v.remove("hash");
+        v.insert("prevHash".into(), Value::String(prev.clone()));
+        let body = serde_json::to_string(&v).expect("json");
+        let hash = sha256_hex(body.as_bytes());
+        lines.push(format!(
+            "{},\"hash\":\"{hash}\"}}",
+            body.strip_suffix('}').expect("obj")
+        ));
+        prev = hash;
+    }
+    repo.write("speechops-audit.jsonl", &(lines.join("\n") + "\n"));
+    let mut lock: Value = serde_json::from_str(&repo.read("speechops.lock")).expect("lock");
+    lock["audit"]["hash"] = Value::String(prev);
+    lock["audit"]["seq"] = Value::from(lines.len());
+    repo.write(
+        "speechops.lock",
+        &serde_json::to_string_pretty(&lock).expect("json"),
+    );
+    assert_eq!(
+        repo.run(&["audit", "verify"]).code,
+        0,
+        "the plain chain check passes"
+    );
+    let caught = repo.run(&["audit", "verify", "--key", &public]);
+    assert_eq!(caught.code, 1, "{caught:?}");
+    assert!(
+        caught.stderr.contains("does not verify with this key"),
+        "{}",
+        caught.stderr
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    speechops::model::sha256_hex(bytes)
+}
