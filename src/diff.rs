@@ -166,6 +166,9 @@ impl Change {
 pub struct Drift {
     pub modified_by: Option<String>,
     pub date_modified: Option<String>,
+    /// The object was deleted in the org (this change re-creates it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// A managed object whose spec is gone; deleted only with prune.
@@ -542,6 +545,9 @@ pub struct PlanInput<'a> {
 struct Match<'a> {
     remote: Option<&'a Remote>,
     managed: bool,
+    /// The lockfile manages the spec's object, but the org no longer has it: it was
+    /// deleted outside speechops.
+    gone: bool,
 }
 
 /// The org's objects by id and by name. When a name occurs twice, the lowest id wins
@@ -586,17 +592,20 @@ fn match_spec<'a>(
     let mut m = Match {
         remote: None,
         managed: false,
+        gone: false,
     };
     if let Some(r) = lock_id(d.object.name()).and_then(|id| by_id.get(&(kind, id))) {
         m = Match {
             remote: Some(r),
             managed: true,
+            gone: false,
         };
     } else if let Some(old) = &d.renamed_from {
         if let Some(r) = lock_id(old).and_then(|id| by_id.get(&(kind, id))) {
             m = Match {
                 remote: Some(r),
                 managed: true,
+                gone: false,
             };
         } else if let Some(r) = by_name.get(&(kind, old.as_str())) {
             m.remote = Some(r);
@@ -616,7 +625,11 @@ fn match_spec<'a>(
         m = Match {
             remote: None,
             managed: false,
+            gone: false,
         };
+    }
+    if m.remote.is_none() && lock_id(d.object.name()).is_some() {
+        m.gone = true;
     }
     m
 }
@@ -641,7 +654,12 @@ fn changes_for(
             after: Some(d.object.clone()),
             adopted: false,
             renamed_from: None,
-            drift: None,
+            // Managed, and gone from the org: someone deleted it there.
+            drift: m.gone.then_some(Drift {
+                modified_by: None,
+                date_modified: None,
+                deleted: true,
+            }),
             hits: None,
             reason: None,
         });
@@ -705,6 +723,7 @@ fn changes_for(
             .map(|_| Drift {
                 modified_by: r.modified_by.clone(),
                 date_modified: r.date_modified.clone(),
+                deleted: false,
             });
         changes.push(Change {
             action: Action::Update,

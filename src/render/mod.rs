@@ -106,6 +106,11 @@ fn phrase_hit_lines(c: &Change) -> Vec<String> {
 
 /// "changed outside speechops by X at T; this update reverts it".
 pub fn drift_text(d: &crate::diff::Drift) -> String {
+    if d.deleted {
+        return "deleted outside speechops (it is managed, and the org no longer has it); \
+this create puts it back (`speechops audit org` names who deleted it)"
+            .to_string();
+    }
     format!(
         "changed outside speechops by {} at {}; this update reverts it",
         d.modified_by.as_deref().unwrap_or("an unknown user"),

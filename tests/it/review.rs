@@ -516,3 +516,42 @@ fn guard_overrides_are_part_of_what_was_reviewed() {
     assert!(merge.stderr.contains("guard overrides"), "{}", merge.stderr);
     assert!(topics(&sandbox).is_empty(), "nothing was applied");
 }
+
+/// Issue 28: a managed object deleted in the org is drift too: the create that puts it
+/// back says it was deleted outside speechops, in every format.
+#[test]
+fn a_managed_object_deleted_in_the_org_is_reported_as_drift() {
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write_topics(2, 1, "v1");
+    ok(&repo.run_against(&sandbox, &["apply", "--auto-approve"]));
+    let client = sandbox.client();
+    let gone = block_on(client.list_topics())
+        .expect("list")
+        .into_iter()
+        .find(|t| t.name == "Topic 0001")
+        .expect("topic");
+    block_on(client.delete_topic(&gone.id)).expect("delete");
+    let text = repo.run_against(&sandbox, &["plan"]);
+    assert!(
+        text.stdout.contains("+ create Topic \"Topic 0001\"")
+            && text.stdout.contains("DRIFT: deleted outside speechops"),
+        "{}",
+        text.stdout
+    );
+    let (_, json) = plan_json(&repo, &sandbox, &[]);
+    let create = json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["action"] == "create")
+        .expect("create")
+        .clone();
+    assert_eq!(create["drift"]["deleted"], true, "{json}");
+    let md = repo.run_against(&sandbox, &["plan", "--format", "markdown"]);
+    assert!(
+        md.stdout.contains("deleted outside speechops"),
+        "{}",
+        md.stdout
+    );
+}
