@@ -340,6 +340,30 @@ impl AuditLog {
     /// Opens the log, checking its chain (and that it still holds the entry the
     /// lockfile recorded) first, so that we never extend a broken log.
     pub fn open(path: &Path, head: Option<&AuditHead>) -> Result<AuditLog, AuditError> {
+        // A writer holds the apply lock: a torn last line is a killed run's, whose
+        // write (if it was sent) its intent still records; it goes, or the next entry
+        // would be glued to it.
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Some(cut) = torn_tail(&text)
+        {
+            tracing::warn!(
+                "removed the incomplete last line of {} (a killed run's interrupted write)",
+                path.display()
+            );
+            let f = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|source| AuditError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            f.set_len(cut as u64)
+                .and_then(|()| f.sync_all())
+                .map_err(|source| AuditError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        }
         let (count, last_hash) = verify_against(path, head)?;
         Ok(AuditLog {
             path: path.to_path_buf(),
@@ -542,6 +566,18 @@ pub fn verify(path: &Path) -> Result<(usize, String), AuditError> {
     chain(path).map(|(count, last, _)| (count, last))
 }
 
+/// Where a torn last line (no newline, and not a whole entry) starts, if there is one.
+fn torn_tail(text: &str) -> Option<usize> {
+    if text.is_empty() || text.ends_with('\n') {
+        return None;
+    }
+    let start = text.rfind('\n').map_or(0, |i| i + 1);
+    let last = &text[start..];
+    let whole = split_hash(last)
+        .is_some_and(|(body, hash)| crate::model::sha256_hex(body.as_bytes()) == hash);
+    (!whole).then_some(start)
+}
+
 /// Walks the chain: line count, last hash and every line's hash.
 fn chain(path: &Path) -> Result<(usize, String, Vec<String>), AuditError> {
     let text = match std::fs::read(path) {
@@ -561,8 +597,13 @@ fn chain(path: &Path) -> Result<(usize, String, Vec<String>), AuditError> {
         line,
         reason,
     };
-    let text = String::from_utf8(text).map_err(|_| broken(1, "not UTF-8".to_string()))?;
-    // A last line without its newline is a write that was interrupted, not an edit.
+    let mut text = String::from_utf8(text).map_err(|_| broken(1, "not UTF-8".to_string()))?;
+    // A last line without its newline that is not a whole entry is a write a kill cut
+    // off (an append can stop between pages): not an entry, and not an edit. It is left
+    // out here, and the next writer removes it (`AuditLog::open`).
+    if let Some(cut) = torn_tail(&text) {
+        text.truncate(cut);
+    }
     let torn = (!text.is_empty() && !text.ends_with('\n')).then(|| text.lines().count());
     let broken = |line: usize, reason: String| {
         if torn == Some(line) {
@@ -974,17 +1015,33 @@ mod tests {
     }
 
     #[test]
-    fn a_torn_last_line_is_reported_as_an_interrupted_write() {
+    fn a_torn_last_line_is_left_out_and_the_next_writer_removes_it() {
         let (_d, path) = log_with(3);
         let text = std::fs::read_to_string(&path).unwrap();
+        // A kill between the pages of an append leaves part of a line.
+        let third = text.lines().nth(2).unwrap().len();
         std::fs::write(&path, &text[..text.len() - 20]).unwrap();
-        match verify(&path) {
-            Err(AuditError::Broken { line, reason, .. }) => {
-                assert_eq!(line, 3);
-                assert!(reason.contains("interrupted"), "{reason}");
-            }
-            other => panic!("expected a torn line, got {other:?}"),
-        }
+        let (count, _) = verify(&path).unwrap();
+        assert_eq!(count, 2, "the torn line is not an entry");
+        // Anchored at the entry the tear destroyed: lines are missing, and it says so.
+        let (_, last) = verify(&path).unwrap();
+        let anchor = AuditHead {
+            hash: "f".repeat(64),
+            seq: 3,
+            signature: None,
+        };
+        assert!(verify_against(&path, Some(&anchor)).is_err());
+        let mut log = AuditLog::open(&path, None).unwrap();
+        log.append(entry("after the kill")).unwrap();
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(after.lines().count(), 3);
+        assert!(after.ends_with('\n') && !after.contains(&"x".repeat(third)));
+        assert_eq!(verify(&path).unwrap().0, 3);
+        assert_ne!(verify(&path).unwrap().1, last);
+        // A whole last entry that only lost its newline is not torn: it is kept.
+        let t = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, t.trim_end_matches('\n')).unwrap();
+        assert_eq!(torn_tail(&std::fs::read_to_string(&path).unwrap()), None);
     }
 
     #[test]
