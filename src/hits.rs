@@ -25,6 +25,9 @@ pub struct Hits {
     /// Communications in which the topic was detected (existing topics only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub communications: Option<u64>,
+    /// Those detections day by day, as a sparkline (the trend before the change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<String>,
     /// New or changed phrases and the recent transcripts each would match.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phrases: Vec<PhraseHits>,
@@ -66,11 +69,12 @@ pub async fn annotate(client: &Client, plan: &mut Plan, days: u32, now_ms: i64) 
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    // Whole UTC days, so the trend has one bar per day.
+    let (dates, interval) = period(days, now_ms);
     let counts = if ids.is_empty() {
         Ok(Default::default())
     } else {
-        let interval = format!("{}/{}", rfc3339(start_ms), rfc3339(now_ms));
-        client.topic_communications(&ids, &interval).await
+        client.topic_communications_daily(&ids, &interval).await
     };
     let counts = match counts {
         Ok(c) => Some(c),
@@ -167,9 +171,13 @@ pub async fn annotate(client: &Client, plan: &mut Plan, days: u32, now_ms: i64) 
         if !is_topic(c.kind, c.action) {
             continue;
         }
-        let communications =
-            c.id.as_ref()
-                .and_then(|id| counts.as_ref().map(|m| m.get(id).copied().unwrap_or(0)));
+        let trend = c.id.as_ref().and_then(|id| {
+            counts
+                .as_ref()
+                .map(|m| TopicTrend::new(&c.name, "", Some(id.clone()), &dates, m.get(id)))
+        });
+        let communications = trend.as_ref().map(|t| t.total);
+        let trend = trend.map(|t| t.sparkline());
         let phrases: Vec<PhraseHits> = results
             .iter()
             .filter(|(_, at, _)| *at == i)
@@ -179,6 +187,7 @@ pub async fn annotate(client: &Client, plan: &mut Plan, days: u32, now_ms: i64) 
             c.hits = Some(Hits {
                 days,
                 communications,
+                trend,
                 phrases,
             });
         }

@@ -949,52 +949,6 @@ SPEECHOPS_MAX_LIST_PAGES)"
         }
     }
 
-    /// Communications in which each of these topics was detected over `interval`
-    /// (`START/END`, ISO-8601): one transcripts aggregates query grouped by topic.
-    pub async fn topic_communications(
-        &self,
-        topic_ids: &[String],
-        interval: &str,
-    ) -> Result<std::collections::BTreeMap<String, u64>> {
-        let predicates: Vec<serde_json::Value> = topic_ids
-            .iter()
-            .map(|id| {
-                serde_json::json!({"type": "dimension", "dimension": "topicId", "operator": "matches", "value": id})
-            })
-            .collect();
-        let body = serde_json::json!({
-            "interval": interval,
-            "groupBy": ["topicId"],
-            "metrics": ["nTopicCommunications"],
-            "filter": {"type": "or", "predicates": predicates},
-        });
-        // A query: safe to re-send.
-        let req = Req::json(
-            Method::POST,
-            "/api/v2/analytics/transcripts/aggregates/query",
-            &body,
-        )?;
-        let resp = self.call(&req).await?;
-        let doc: serde_json::Value = decode(&req, &resp)?;
-        let mut out = std::collections::BTreeMap::new();
-        for r in doc["results"].as_array().into_iter().flatten() {
-            let Some(id) = r["group"]["topicId"].as_str() else {
-                continue;
-            };
-            let count: u64 = r["data"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|d| d["metrics"].as_array().into_iter().flatten())
-                .filter(|m| m["metric"] == "nTopicCommunications")
-                .filter_map(|m| m["stats"]["count"].as_u64())
-                .fold(0u64, u64::saturating_add);
-            let slot: &mut u64 = out.entry(id.to_string()).or_default();
-            *slot = slot.saturating_add(count);
-        }
-        Ok(out)
-    }
-
     /// Genesys's own audit records of Speech & Text Analytics over `interval`
     /// (`START/END`, within the last 14 days): `POST /api/v2/audits/query/realtime`,
     /// oldest first, every page (500 records each).

@@ -75,15 +75,15 @@ pub fn change_line(c: &Change) -> String {
     if let Some(id) = &c.id {
         let _ = write!(line, " [id {id}]");
     }
-    if let Some(n) = c
+    if let Some((n, days, trend)) = c
         .hits
         .as_ref()
-        .and_then(|h| h.communications.map(|n| (n, h.days)))
+        .and_then(|h| h.communications.map(|n| (n, h.days, h.trend.as_deref())))
     {
+        let trend = trend.map(|t| format!(" {t}")).unwrap_or_default();
         let _ = write!(
             line,
-            " [detected in {} communication(s) in the last {} days]",
-            n.0, n.1
+            " [detected in {n} communication(s) in the last {days} days{trend}]"
         );
     }
     line
@@ -449,9 +449,14 @@ fn markdown_block(c: &Change, then_publish: bool) -> String {
     );
     if let Some(h) = &c.hits {
         if let Some(n) = h.communications {
+            let trend = h
+                .trend
+                .as_deref()
+                .map(|t| format!(", day by day `{t}`"))
+                .unwrap_or_default();
             let _ = writeln!(
                 b,
-                "Detected in **{n}** communication(s) in the last {} days.\n",
+                "Detected in **{n}** communication(s) in the last {} days{trend}.\n",
                 h.days
             );
         }
