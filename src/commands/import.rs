@@ -155,19 +155,32 @@ but `plan` reads {}",
         let mut path = args.out.join(file);
         let key = (o.object.kind(), o.object.name().to_string());
         let mut kept_here = false;
+        // With --force, a spec that lives elsewhere (named by hand) is the one replaced
+        // by the org's version (accepting a change made in the Genesys UI), when it is
+        // the only spec of its file.
+        let alone =
+            |at: &std::path::Path| existing.values().filter(|(p, _)| same_file(p, at)).count() == 1;
         match existing.get(&key).map(|(at, _)| at) {
-            Some(at) if !same_file(at, &path) => {
+            Some(at) if !(same_file(at, &path) || args.force && alone(at)) => {
                 kept_here = true;
                 super::out(&format!(
-                    "{} {:?}: its spec is at {}; left as it is\n",
+                    "{} {:?}: its spec is at {}; left as it is{}\n",
                     o.object.kind(),
                     o.object.name(),
-                    at.display()
+                    at.display(),
+                    if args.force {
+                        " (it shares its file with other specs)"
+                    } else {
+                        ""
+                    }
                 ));
                 kept += 1;
                 path = at.clone();
             }
-            _ => {
+            found => {
+                if let Some(at) = found {
+                    path = at.clone();
+                }
                 let yaml = with_import_mark(&schema_header(&args.out), &spec_yaml(&o.object, ""));
                 match std::fs::read_to_string(&path) {
                     Ok(old) if old == yaml => unchanged += 1,
@@ -180,10 +193,24 @@ overwritten (use --force to replace it)",
                         kept_here = true;
                         kept += 1;
                     }
-                    _ => {
+                    old => {
                         crate::state::write_atomic(&path, yaml.as_bytes())
                             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
                         written += 1;
+                        // What the org's version changed in the spec, for review.
+                        if let Ok(old) = old {
+                            let shown = path.display().to_string();
+                            super::out(
+                                &similar::TextDiff::from_lines(&old, &yaml)
+                                    .unified_diff()
+                                    .context_radius(2)
+                                    .header(
+                                        &format!("{shown} (before)"),
+                                        &format!("{shown} (the org's)"),
+                                    )
+                                    .to_string(),
+                            );
+                        }
                     }
                 }
             }

@@ -532,3 +532,81 @@ pub fn day_by_day(line: &str) -> String {
         None => line.to_string(),
     }
 }
+
+/// Issue 26: accepting a change made in the Genesys UI is one command: import --force
+/// writes the org's version over the spec, wherever it lives, and shows the diff.
+#[test]
+fn import_force_accepts_a_ui_change_into_the_spec_and_shows_the_diff() {
+    use speechops::kinds::topic::wire::{TopicRequest, WirePhrase};
+    let sandbox = Sandbox::with_creds(&[]);
+    let repo = Repo::new();
+    repo.write(
+        "rules/compliance/disclosure.yaml",
+        "kind: Topic\nname: Recording disclosure\ndialect: en-US\nphrases:\n  - text: this call may be recorded\n",
+    );
+    let run = repo.run_against(&sandbox, &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let client = sandbox.client();
+    let id = support::block_on(client.list_topics()).expect("list")[0]
+        .id
+        .clone();
+    support::block_on(
+        client.update_topic(
+            &id,
+            &TopicRequest {
+                name: "Recording disclosure".into(),
+                description: String::new(),
+                strictness: "72".into(),
+                matching_type: "Lexical".into(),
+                tags: vec![],
+                dialect: "en-US".into(),
+                participants: "All".into(),
+                phrases: ["this call may be recorded", "calls are recorded"]
+                    .iter()
+                    .map(|t| WirePhrase {
+                        text: (*t).into(),
+                        strictness: None,
+                        sentiment: None,
+                        is_ai_generated: None,
+                    })
+                    .collect(),
+            },
+        ),
+    )
+    .expect("UI edit");
+    let accept = repo.run_against(
+        &sandbox,
+        &[
+            "import",
+            "--kind",
+            "Topic",
+            "--name",
+            "Recording disclosure",
+            "--out",
+            "rules",
+            "--force",
+        ],
+    );
+    assert_eq!(accept.code, 0, "{accept:?}");
+    assert!(
+        accept
+            .stdout
+            .contains("rules/compliance/disclosure.yaml (the org's)")
+            && accept.stdout.contains("+  - text: calls are recorded"),
+        "{}",
+        accept.stdout
+    );
+    assert!(
+        repo.read("rules/compliance/disclosure.yaml")
+            .contains("calls are recorded")
+    );
+    assert!(
+        !repo
+            .path()
+            .join("rules/topic-recording-disclosure.yaml")
+            .exists(),
+        "no second copy"
+    );
+    let plan = repo.run_against(&sandbox, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+}
