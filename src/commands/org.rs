@@ -16,6 +16,17 @@ struct Row {
     published: Option<bool>,
 }
 
+impl Row {
+    fn new(name: String, id: String) -> Row {
+        Row {
+            name,
+            id,
+            dialect: None,
+            published: None,
+        }
+    }
+}
+
 /// The permission each listing needs (Genesys Cloud's names).
 fn permission(what: OrgWhat) -> &'static str {
     match what {
@@ -51,47 +62,31 @@ pub fn run(global: &GlobalArgs, args: &OrgArgs) -> anyhow::Result<Outcome> {
                 } else {
                     "flow"
                 };
-                c.list_named(class).await.map(|v| {
-                    v.into_iter()
-                        .map(|x| Row {
-                            name: x.name,
-                            id: x.id,
-                            dialect: None,
-                            published: None,
-                        })
-                        .collect()
-                })
+                c.list_named(class)
+                    .await
+                    .map(|v| v.into_iter().map(|x| Row::new(x.name, x.id)).collect())
             }
             OrgWhat::Topics => c.list_topics().await.map(|v| {
                 v.into_iter()
                     .map(|t| Row {
-                        name: t.name,
-                        id: t.id,
                         dialect: t.dialect,
                         published: Some(t.published),
+                        ..Row::new(t.name, t.id)
                     })
                     .collect()
             }),
             OrgWhat::Programs => c.list_programs().await.map(|v| {
                 v.into_iter()
                     .map(|p| Row {
-                        name: p.name,
-                        id: p.id,
-                        dialect: None,
                         published: Some(p.published),
+                        ..Row::new(p.name, p.id)
                     })
                     .collect()
             }),
-            OrgWhat::Categories => c.list_categories().await.map(|v| {
-                v.into_iter()
-                    .map(|x| Row {
-                        name: x.name,
-                        id: x.id,
-                        dialect: None,
-                        published: None,
-                    })
-                    .collect()
-            }),
+            OrgWhat::Categories => c
+                .list_categories()
+                .await
+                .map(|v| v.into_iter().map(|x| Row::new(x.name, x.id)).collect()),
         };
         anyhow::Ok(rows)
     })?;

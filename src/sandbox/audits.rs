@@ -94,16 +94,7 @@ impl Store {
     pub(crate) fn query_audits(&self, body: &[u8]) -> Result<Value, ApiError> {
         let q: Map<String, Value> = serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("Unable to parse the body: {e}")))?;
-        let interval = q
-            .get("interval")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::bad_field("interval", "'interval' is required"))?;
-        let (from, to) = interval
-            .split_once('/')
-            .and_then(|(a, b)| Some((parse(a)?, parse(b)?)))
-            .ok_or_else(|| {
-                ApiError::bad_field("interval", "'interval' must be START/END in ISO-8601")
-            })?;
+        let (from, to) = super::detection::query_interval(&q)?;
         if ids::now_ms().saturating_sub(from) > MAX_DAYS_MS + 60_000 {
             return Err(ApiError::bad_field(
                 "interval",
@@ -127,7 +118,10 @@ impl Store {
             })
             .collect();
         let keep = |a: &Value| {
-            let at = a["eventDate"].as_str().and_then(parse).unwrap_or(0);
+            let at = a["eventDate"]
+                .as_str()
+                .and_then(super::detection::parse_instant)
+                .unwrap_or(0);
             a["serviceName"] == service
                 && at >= from
                 && at < to
@@ -181,10 +175,4 @@ impl Store {
             "pageCount": total.div_ceil(size),
         }))
     }
-}
-
-fn parse(s: &str) -> Option<i64> {
-    let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
-        .ok()?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }

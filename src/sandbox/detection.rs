@@ -61,7 +61,19 @@ fn unknown(obj: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(
     }
 }
 
-fn parse_instant(s: &str) -> Option<i64> {
+/// A query's required `interval` (`START/END`, ISO-8601) in epoch milliseconds.
+pub(super) fn query_interval(q: &serde_json::Map<String, Value>) -> Result<(i64, i64), ApiError> {
+    let interval = q
+        .get("interval")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_field("interval", "'interval' is required"))?;
+    interval
+        .split_once('/')
+        .and_then(|(a, b)| Some((parse_instant(a)?, parse_instant(b)?)))
+        .ok_or_else(|| ApiError::bad_field("interval", "'interval' must be START/END in ISO-8601"))
+}
+
+pub(super) fn parse_instant(s: &str) -> Option<i64> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
@@ -173,16 +185,11 @@ pub fn aggregates(
 ) -> Result<Value, ApiError> {
     let q = object(body)?;
     unknown(&q, &QUERY_FIELDS, "")?;
+    let (from, to) = query_interval(&q)?;
     let interval = q
         .get("interval")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_field("interval", "'interval' is required"))?;
-    let (from, to) = interval
-        .split_once('/')
-        .and_then(|(a, b)| Some((parse_instant(a)?, parse_instant(b)?)))
-        .ok_or_else(|| {
-            ApiError::bad_field("interval", "'interval' must be START/END in ISO-8601")
-        })?;
+        .unwrap_or_default();
     let metrics: Vec<&str> = q
         .get("metrics")
         .and_then(Value::as_array)
